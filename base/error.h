@@ -1,0 +1,45 @@
+// dossier::Error: the one exception type that crosses library boundaries.
+//
+// Every failure Dossier reports carries a code (what kind of failure, used
+// to pick an HTTP status or CLI exit code in exactly one place each) and a
+// human sentence. The sentence never quotes document content, filenames,
+// titles or queries: it may end up in logs and on screens of users who
+// must not see them. Exceptions from SQLite, Xapian, libsodium and other
+// libraries are caught by the one adapter per library and turned into it.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace dossier {
+
+enum class ErrorCode {
+  kInvalidArgument,
+  kUnauthenticated,
+  kNotFound,
+  kForbidden,
+  kConflict,
+  kTooLarge,
+  kUnprocessable,
+  kRateLimited,
+  kCorrupt,
+  kUnsupported,
+  kIo,
+  kInternal,
+};
+
+// snake_case name of a code, as the HTTP API spells it ("invalid_argument").
+std::string_view ErrorCodeName(ErrorCode code);
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& message)
+      : std::runtime_error(message), code_(code) {}
+  ErrorCode code() const { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+}  // namespace dossier

@@ -1,0 +1,39 @@
+// Data keys and the small AEAD messages sealed under them.
+//
+// Every document (and every case) has a random 32-byte data key. From it,
+// crypto_kdf derives one subkey per use, so the same key never serves two
+// primitives: the original bytes (secretstream, see blob_stream.h), the
+// extracted text chunks and the metadata (XChaCha20-Poly1305 messages
+// here). A message is nonce[24] || ciphertext; its associated data binds it
+// to its owner and place, so a message moved to another document, chunk or
+// field fails to open.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "crypto/secret.h"
+
+namespace dossier::crypto {
+
+constexpr std::size_t kDataKeySize = 32;
+
+enum class DataKeyUse : std::uint64_t { kBlob = 1, kText = 2, kMeta = 3 };
+
+SecretBytes NewDataKey();
+SecretBytes DeriveDataSubkey(const SecretBytes& data_key, DataKeyUse use);
+
+// Encrypts `plaintext` with associated data `ad`.
+Bytes SealMessage(const SecretBytes& key, std::string_view ad,
+                  std::string_view plaintext);
+// Throws Error(kCorrupt) if the message was altered, truncated, or sealed
+// with another key or associated data. The caller wipes the result.
+std::string OpenMessage(const SecretBytes& key, std::string_view ad,
+                        const Bytes& message);
+
+// Associated data for chunk `index` of document `doc_id`'s extracted text;
+// `last` marks the final chunk so truncation of the chunk list is detected.
+std::string TextChunkAd(std::string_view doc_id, std::uint32_t index, bool last);
+
+}  // namespace dossier::crypto

@@ -1,0 +1,54 @@
+// Blind terms: what the index stores instead of words.
+//
+// Term prefixes, all in one place (as omindex documents its own):
+//   Z<h>    a stemmed word of the text: "Z" + keyed hash of the stem
+//   Q<id>   the document id (boolean; ids are random, not content)
+//   XC<h>   case          XU<h>  custodian      XF<h>  filename
+//   XL<h>   language      XT<h>  type           K<h>   tag
+//   XE<h>   entity
+// <h> is the first kTermHashBytes bytes of a keyed BLAKE2b hash (raw bytes,
+// not hex: measured within 16% of plain stems in size). Word hashes are
+// computed from FoldWord(word) stemmed by the document language's stemmer;
+// field hashes from the field name and FoldWord(value), so equal values in
+// different fields never share a term.
+// Value slot kDaySlot holds the document date as a day number (days since
+// 1970-01-01, Xapian::sortable_serialise): the one thing the index reveals
+// besides hash frequencies, listed in the README.
+// Thread-safety: BlindKeys is immutable and may be shared by threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "crypto/keyed_hash.h"
+
+namespace dossier::indexer {
+
+constexpr std::size_t kTermHashBytes = 8;
+constexpr unsigned kDaySlot = 0;
+
+enum class Field { kCase, kCustodian, kFilename, kLanguage, kType, kTag, kEntity };
+
+// The Xapian term prefix of a field ("XC", ...).
+std::string_view FieldPrefix(Field field);
+// The query-syntax name of a field ("case", ...).
+std::string_view FieldName(Field field);
+
+// Languages with a stemmer; anything else is indexed with "none" (no
+// stemming, still hashed).
+bool IsSupportedLanguage(std::string_view language);
+
+class BlindKeys {
+ public:
+  explicit BlindKeys(const crypto::SecretBytes& index_key);
+  // The boolean term for `value` of `field`.
+  std::string FieldTerm(Field field, std::string_view value) const;
+  // The hash part of a word term, for an already folded and stemmed word.
+  std::string StemHash(std::string_view stem) const;
+
+ private:
+  crypto::KeyedHasher terms_;
+};
+
+}  // namespace dossier::indexer

@@ -1,0 +1,115 @@
+#include "indexer/document_builder.h"
+
+#include "indexer/xapian_internal.h"
+
+namespace dossier::indexer {
+
+PreparedDocument::PreparedDocument() = default;
+PreparedDocument::~PreparedDocument() = default;
+PreparedDocument::PreparedDocument(PreparedDocument&&) noexcept = default;
+PreparedDocument& PreparedDocument::operator=(PreparedDocument&&) noexcept = default;
+PreparedDocument::PreparedDocument(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+const std::string& PreparedDocument::doc_id() const { return impl_->doc_id; }
+
+struct DocumentBuilder::Impl {
+  Impl(const BlindKeys& k, std::size_t cap) : keys(k), text_cap(cap) {
+    // Words longer than this are not words (base64 runs, hex dumps); Xapian
+    // skips them, which also keeps terms far from the 245-byte limit.
+    generator.set_max_word_length(64);
+    generator.set_stemming_strategy(Xapian::TermGenerator::STEM_ALL_Z);
+  }
+  const BlindKeys& keys;
+  std::size_t text_cap;
+  Xapian::TermGenerator generator;
+  std::unique_ptr<PreparedDocument::Impl> current;
+  std::string stem_language;  // the language the generator's stemmer is for
+  std::size_t bytes = 0;
+  bool partial = false;
+};
+
+DocumentBuilder::DocumentBuilder(const BlindKeys& keys, std::size_t text_cap)
+    : impl_(std::make_unique<Impl>(keys, text_cap)) {}
+DocumentBuilder::~DocumentBuilder() = default;
+
+void DocumentBuilder::Begin(const DocumentFields& f) {
+  Impl& s = *impl_;
+  if (s.current) throw Error(ErrorCode::kInternal, "document builder: Begin twice");
+  s.current = std::make_unique<PreparedDocument::Impl>();
+  s.current->doc_id = f.doc_id;
+  s.bytes = 0;
+  s.partial = false;
+  if (s.stem_language != f.language || s.stem_language.empty()) {
+    // A new stemmer per language; its word cache lives as long as it does.
+    s.generator.set_stemmer(internal::MakeBlindStem(s.keys, f.language));
+    s.stem_language = f.language;
+  }
+  Xapian::Document& doc = s.current->doc;
+  s.generator.set_document(doc);
+  s.generator.set_termpos(0);
+  doc.set_data(f.doc_id);
+  doc.add_boolean_term(internal::IdTerm(f.doc_id));
+  auto add_field = [&](Field field, const std::string& value) {
+    if (!value.empty()) doc.add_boolean_term(s.keys.FieldTerm(field, value));
+  };
+  add_field(Field::kCase, f.case_id);
+  add_field(Field::kCustodian, f.custodian);
+  add_field(Field::kFilename, f.filename);
+  add_field(Field::kLanguage, f.language);
+  add_field(Field::kType, f.type);
+  if (f.day) {
+    doc.add_value(kDaySlot, Xapian::sortable_serialise(static_cast<double>(*f.day)));
+  }
+}
+
+ChunkRange DocumentBuilder::AddText(std::string_view utf8) {
+  Impl& s = *impl_;
+  if (!s.current) throw Error(ErrorCode::kInternal, "document builder: no document");
+  ChunkRange range;
+  range.first_pos = s.generator.get_termpos() + 1;
+  if (s.bytes + utf8.size() > s.text_cap) {
+    s.partial = true;
+    const std::size_t room = s.text_cap - std::min(s.text_cap, s.bytes);
+    utf8 = utf8.substr(0, ChunkBoundary(utf8, room));
+    if (utf8.empty()) return ChunkRange{range.first_pos, range.first_pos, 0};
+  }
+  range.consumed = utf8.size();
+  s.bytes += utf8.size();
+  const std::string normalised = NormalizeNfkc(utf8);
+  internal::XapianCall("indexing", [&] { s.generator.index_text(normalised); });
+  range.end_pos = s.generator.get_termpos() + 1;
+  return range;
+}
+
+bool DocumentBuilder::partial() const { return impl_->partial; }
+std::size_t DocumentBuilder::indexed_bytes() const { return impl_->bytes; }
+
+PreparedDocument DocumentBuilder::Finish() {
+  Impl& s = *impl_;
+  if (!s.current) throw Error(ErrorCode::kInternal, "document builder: no document");
+  s.generator.set_document(Xapian::Document());
+  return PreparedDocument(std::move(s.current));
+}
+
+std::size_t ChunkBoundary(std::string_view text, std::size_t target) {
+  if (text.size() <= target) return text.size();
+  // Prefer the last whitespace at or before target.
+  for (std::size_t i = target; i > target / 2; --i) {
+    const char c = text[i];
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') return i + 1;
+  }
+  // No whitespace nearby: cut at a UTF-8 sequence start.
+  std::size_t i = target;
+  while (i > 0 && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) --i;
+  return i == 0 ? target : i;
+}
+
+namespace internal {
+std::string IdTerm(std::string_view doc_id) {
+  std::string t = "Q";
+  t.append(doc_id);
+  return t;
+}
+}  // namespace internal
+
+}  // namespace dossier::indexer

@@ -1,0 +1,274 @@
+#include "indexer/searcher.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "indexer/xapian_internal.h"
+
+namespace dossier::indexer {
+
+namespace {
+
+// Collects the word terms of a query tree: phrases and NEAR groups as
+// ordered sequences, every other word term alone. Boolean field terms are
+// left out: they have no place in the text.
+void CollectTerms(const Xapian::Query& q, std::set<std::string>& terms,
+                  std::vector<std::vector<std::string>>& phrases) {
+  const auto type = q.get_type();
+  if (type == Xapian::Query::LEAF_TERM) {
+    const std::string t = *q.get_terms_begin();
+    if (!t.empty() && t[0] == 'Z') terms.insert(t.substr(1));
+    return;
+  }
+  if (type == Xapian::Query::OP_PHRASE) {
+    std::vector<std::string> seq;
+    for (std::size_t i = 0; i < q.get_num_subqueries(); ++i) {
+      const Xapian::Query sub = q.get_subquery(i);
+      if (sub.get_type() != Xapian::Query::LEAF_TERM) { seq.clear(); break; }
+      const std::string t = *sub.get_terms_begin();
+      if (t.empty() || t[0] != 'Z') { seq.clear(); break; }
+      seq.push_back(t.substr(1));
+    }
+    if (!seq.empty()) {
+      phrases.push_back(std::move(seq));
+      return;
+    }
+  }
+  for (std::size_t i = 0; i < q.get_num_subqueries(); ++i) {
+    CollectTerms(q.get_subquery(i), terms, phrases);
+  }
+}
+
+struct Word {
+  std::size_t begin, end;  // byte offsets in the text
+  std::string term;        // blind hash part
+};
+
+// Splits text into words the way TermGenerator does for ordinary text
+// (runs of Unicode word characters, with an apostrophe between letters kept
+// inside the word) and hashes each one with the document's stemmer.
+std::vector<Word> HashWords(std::string_view text, Xapian::Stem& stem) {
+  std::vector<Word> words;
+  Xapian::Utf8Iterator it(text.data(), text.size()), end;
+  const char* base = text.data();
+  while (it != end) {
+    if (!Xapian::Unicode::is_wordchar(*it)) { ++it; continue; }
+    const std::size_t b = it.raw() - base;
+    std::size_t e = b;
+    while (it != end) {
+      if (Xapian::Unicode::is_wordchar(*it)) {
+        ++it;
+        e = it.raw() - base;
+        continue;
+      }
+      if (*it == '\'' || *it == 0x2019) {
+        Xapian::Utf8Iterator next = it;
+        ++next;
+        if (next != end && Xapian::Unicode::is_wordchar(*next)) { it = next; continue; }
+      }
+      break;
+    }
+    // TermGenerator reads U+2019 inside a word as an apostrophe.
+    std::string word;
+    const std::string_view raw = text.substr(b, e - b);
+    for (std::size_t k = 0; k < raw.size();) {
+      if (raw.compare(k, 3, "\xE2\x80\x99") == 0) {
+        word.push_back('\'');
+        k += 3;
+      } else {
+        word.push_back(raw[k++]);
+      }
+    }
+    std::string lowered = Xapian::Unicode::tolower(word);
+    if (lowered.size() <= 64) words.push_back({b, e, stem(lowered)});
+  }
+  return words;
+}
+
+}  // namespace
+
+QueryMatcher::QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms,
+                           std::vector<std::vector<std::string>> phrases)
+    : keys_(keys), terms_(std::move(terms)), phrases_(std::move(phrases)) {
+  std::sort(terms_.begin(), terms_.end());
+}
+QueryMatcher::~QueryMatcher() = default;
+
+std::string QueryMatcher::Snippet(std::string_view text, const std::string& language,
+                                  std::size_t max_chars) const {
+  Xapian::Stem stem = internal::MakeBlindStem(keys_, language);
+  const std::vector<Word> words = HashWords(text, stem);
+  std::vector<bool> marked(words.size(), false);
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (std::binary_search(terms_.begin(), terms_.end(), words[i].term)) marked[i] = true;
+    for (const auto& phrase : phrases_) {
+      if (i + phrase.size() > words.size()) continue;
+      bool match = true;
+      for (std::size_t j = 0; j < phrase.size() && match; ++j) {
+        match = words[i + j].term == phrase[j];
+      }
+      if (match) for (std::size_t j = 0; j < phrase.size(); ++j) marked[i + j] = true;
+    }
+  }
+  // Window: start a little before the first mark, cut at word edges.
+  std::size_t first = words.size();
+  for (std::size_t i = 0; i < words.size(); ++i) if (marked[i]) { first = i; break; }
+  std::size_t start = 0;
+  if (first < words.size()) {
+    const std::size_t anchor = words[first].begin;
+    std::size_t back = std::min(anchor, max_chars / 4);
+    start = anchor - back;
+    // Move forward to the start of a word (or stay at 0).
+    if (start > 0) {
+      for (const auto& w : words) if (w.begin >= start) { start = w.begin; break; }
+    }
+  }
+  std::size_t stop = std::min(text.size(), start + max_chars);
+  if (stop < text.size()) {
+    for (auto it = words.rbegin(); it != words.rend(); ++it) {
+      if (it->end <= stop && it->begin >= start) { stop = it->end; break; }
+    }
+  }
+  std::string out;
+  if (start > 0) out += "…";
+  std::size_t pos = start;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const Word& w = words[i];
+    if (w.begin < start || w.end > stop || !marked[i]) continue;
+    out += HtmlEscape(text.substr(pos, w.begin - pos));
+    out += "<mark>";
+    // Extend the mark over the following marked words of a phrase.
+    std::size_t j = i;
+    while (j + 1 < words.size() && marked[j + 1] && words[j + 1].end <= stop) ++j;
+    out += HtmlEscape(text.substr(w.begin, words[j].end - w.begin));
+    out += "</mark>";
+    pos = words[j].end;
+    i = j;
+  }
+  out += HtmlEscape(text.substr(pos, stop - pos));
+  if (stop < text.size()) out += "…";
+  // Collapse runs of whitespace (line breaks read badly in a one-line snippet).
+  std::string collapsed;
+  collapsed.reserve(out.size());
+  bool space = false;
+  for (char c : out) {
+    const bool ws = c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    if (ws) { if (!space) collapsed.push_back(' '); space = true; }
+    else { collapsed.push_back(c); space = false; }
+  }
+  return collapsed;
+}
+
+struct Searcher::Impl {
+  const BlindKeys& keys;
+  std::string dir;
+  // Shards stay open between searches and are reopened when they change.
+  std::map<std::string, Xapian::Database> open;
+
+  Xapian::Database& Shard(const std::string& id) {
+    auto it = open.find(id);
+    if (it != open.end()) {
+      internal::XapianCall("reopening a shard", [&] { it->second.reopen(); });
+      return it->second;
+    }
+    auto db = internal::XapianCall("opening a shard", [&] {
+      return Xapian::Database(dir + "/" + id, Xapian::DB_BACKEND_GLASS);
+    });
+    return open.emplace(id, std::move(db)).first->second;
+  }
+};
+
+Searcher::Searcher(const BlindKeys& keys, std::string index_dir)
+    : impl_(new Impl{keys, std::move(index_dir), {}}) {}
+Searcher::~Searcher() = default;
+
+SearchOutcome Searcher::Search(const SearchQuery& q) {
+  Impl& s = *impl_;
+  SearchOutcome out;
+  std::vector<std::string> languages = q.languages;
+  if (languages.empty()) languages.push_back("en");
+  std::sort(languages.begin(), languages.end());
+  languages.erase(std::unique(languages.begin(), languages.end()), languages.end());
+
+  // Parse once per language and OR the distinct parses: stems differ per
+  // language, and nobody has to know a document's language to find it.
+  std::vector<Xapian::Query> parses;
+  std::set<std::string> seen;
+  bool match_all = q.text.find_first_not_of(" \t\r\n") == std::string::npos;
+  std::vector<std::unique_ptr<internal::HashedFieldProcessor>> processors;
+  if (!match_all) {
+    const std::string text = NormalizeNfkc(RepairUtf8(q.text));
+    for (const auto& lang : languages) {
+      Xapian::QueryParser parser;
+      parser.set_stemmer(internal::MakeBlindStem(s.keys, lang));
+      parser.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
+      parser.set_default_op(Xapian::Query::OP_AND);
+      for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename,
+                      Field::kLanguage, Field::kType, Field::kTag, Field::kEntity}) {
+        processors.push_back(std::make_unique<internal::HashedFieldProcessor>(s.keys, f));
+        parser.add_boolean_prefix(std::string(FieldName(f)), processors.back().get());
+      }
+      const unsigned flags = Xapian::QueryParser::FLAG_PHRASE |
+                             Xapian::QueryParser::FLAG_BOOLEAN |
+                             Xapian::QueryParser::FLAG_BOOLEAN_ANY_CASE |
+                             Xapian::QueryParser::FLAG_LOVEHATE |
+                             Xapian::QueryParser::FLAG_PURE_NOT;
+      Xapian::Query parsed = internal::XapianCall(
+          "parsing the query", [&] { return parser.parse_query(text, flags); });
+      if (parsed.empty()) continue;
+      if (seen.insert(parsed.get_description()).second) parses.push_back(parsed);
+    }
+  }
+  Xapian::Query query = match_all ? Xapian::Query::MatchAll
+                                  : Xapian::Query(Xapian::Query::OP_OR,
+                                                  parses.begin(), parses.end());
+  if (!match_all && parses.empty()) query = Xapian::Query();  // matches nothing
+  if (!q.case_id.empty()) {
+    query = Xapian::Query(Xapian::Query::OP_FILTER, query,
+                          Xapian::Query(s.keys.FieldTerm(Field::kCase, q.case_id)));
+  }
+
+  std::set<std::string> terms;
+  std::vector<std::vector<std::string>> phrases;
+  CollectTerms(query, terms, phrases);
+  out.matcher = std::make_shared<QueryMatcher>(
+      s.keys, std::vector<std::string>(terms.begin(), terms.end()), phrases);
+  // Every term of a phrase also counts for choosing the snippet's chunk.
+  for (const auto& p : phrases) terms.insert(p.begin(), p.end());
+
+  if (q.shard_ids.empty() || query.empty()) return out;
+
+  internal::XapianCall("searching", [&] {
+    Xapian::Database db;
+    for (const auto& id : q.shard_ids) db.add_database(s.Shard(id));
+    Xapian::Enquire enquire(db);
+    enquire.set_query(query);
+    if (q.sort == SortOrder::kDateDescending) {
+      enquire.set_sort_by_value_then_relevance(kDaySlot, true);
+    }
+    // Ask Xapian to count every match: totals are exact, as review users
+    // expect of a hit count.
+    const Xapian::doccount check = db.get_doccount();
+    Xapian::MSet mset = enquire.get_mset(q.offset, q.limit, check);
+    out.total = mset.get_matches_estimated();
+    for (auto it = mset.begin(); it != mset.end(); ++it) {
+      SearchHit hit;
+      Xapian::Document doc = it.get_document();
+      hit.doc_id = doc.get_data();
+      hit.weight = it.get_weight();
+      for (const auto& t : terms) {
+        const std::string term = "Z" + t;
+        auto p = db.positionlist_begin(*it, term);
+        if (p != db.positionlist_end(*it, term)) {
+          if (!hit.first_match_pos || *p < *hit.first_match_pos) hit.first_match_pos = *p;
+        }
+      }
+      out.hits.push_back(std::move(hit));
+    }
+  });
+  return out;
+}
+
+}  // namespace dossier::indexer

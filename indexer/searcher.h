@@ -1,0 +1,80 @@
+// The read side of the index: search over exactly the shards a user's roles
+// reach, combined into one Xapian database so ranking statistics come from
+// visible documents only (a combined database of the visible shards gives
+// the same weights as a database holding only those documents).
+//
+// Thread-safety: a Searcher may be used by one thread at a time; the
+// QueryMatcher it returns is immutable and may be shared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "indexer/blind_terms.h"
+
+namespace dossier::indexer {
+
+enum class SortOrder { kRelevance, kDateDescending };
+
+struct SearchQuery {
+  std::string text;                    // query syntax, see docs/query.md
+  std::vector<std::string> shard_ids;  // exactly the visible shards
+  std::vector<std::string> languages;  // languages present in those shards
+  std::string case_id;                 // optional case filter
+  std::uint32_t offset = 0;
+  std::uint32_t limit = 20;
+  SortOrder sort = SortOrder::kRelevance;
+};
+
+struct SearchHit {
+  std::string doc_id;
+  double weight = 0;
+  // Position of the first word matching the query, to pick the text chunk
+  // the snippet comes from; empty for purely boolean matches.
+  std::optional<std::uint32_t> first_match_pos;
+};
+
+// The words and phrases of a parsed query, as blind hashes; marks matches in
+// decrypted text by hashing its words the same way.
+class QueryMatcher {
+ public:
+  QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms,
+               std::vector<std::vector<std::string>> phrases);
+  ~QueryMatcher();
+  // An HTML-escaped excerpt of `text` of about `max_chars` characters around
+  // the first match, with every match wrapped in <mark>…</mark>. Words are
+  // hashed with `language`'s stemmer, as the document was indexed.
+  std::string Snippet(std::string_view text, const std::string& language,
+                      std::size_t max_chars = 240) const;
+  bool empty() const { return terms_.empty() && phrases_.empty(); }
+
+ private:
+  const BlindKeys& keys_;
+  std::vector<std::string> terms_;                 // sorted hash parts
+  std::vector<std::vector<std::string>> phrases_;  // in word order
+};
+
+struct SearchOutcome {
+  std::uint64_t total = 0;  // exact for the visible shards
+  std::vector<SearchHit> hits;
+  std::shared_ptr<const QueryMatcher> matcher;
+};
+
+class Searcher {
+ public:
+  // `index_dir` is <repo>/index.
+  Searcher(const BlindKeys& keys, std::string index_dir);
+  ~Searcher();
+  // Throws Error(kInvalidArgument) for a malformed query.
+  SearchOutcome Search(const SearchQuery& query);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dossier::indexer

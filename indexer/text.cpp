@@ -1,0 +1,76 @@
+#include "indexer/text.h"
+
+#include <unicase.h>
+#include <uninorm.h>
+#include <unistr.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "base/error.h"
+
+namespace dossier::indexer {
+namespace {
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+}  // namespace
+
+std::string RepairUtf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  const auto* s = reinterpret_cast<const uint8_t*>(bytes.data());
+  std::size_t n = bytes.size();
+  while (n > 0) {
+    ucs4_t uc = 0;
+    const int len = u8_mbtouc(&uc, s, n);
+    // u8_mbtouc returns 0xFFFD for an invalid sequence; tell a real U+FFFD
+    // apart from an error by checking the bytes.
+    if (uc == 0xFFFD && !(len == 3 && s[0] == 0xEF && s[1] == 0xBF && s[2] == 0xBD)) {
+      out.append("\xEF\xBF\xBD");
+    } else if (uc == 0) {
+      out.push_back(' ');  // NUL bytes would end C strings further down
+    } else {
+      out.append(reinterpret_cast<const char*>(s), len);
+    }
+    s += len;
+    n -= len;
+  }
+  return out;
+}
+
+std::string NormalizeNfkc(std::string_view utf8) {
+  std::size_t len = 0;
+  std::unique_ptr<uint8_t, FreeDeleter> r(
+      u8_normalize(UNINORM_NFKC, reinterpret_cast<const uint8_t*>(utf8.data()),
+                   utf8.size(), nullptr, &len));
+  if (!r) throw Error(ErrorCode::kInternal, "Unicode normalisation failed");
+  return std::string(reinterpret_cast<const char*>(r.get()), len);
+}
+
+std::string FoldWord(std::string_view utf8) {
+  std::size_t len = 0;
+  std::unique_ptr<uint8_t, FreeDeleter> r(
+      u8_casefold(reinterpret_cast<const uint8_t*>(utf8.data()), utf8.size(),
+                  nullptr, UNINORM_NFKC, nullptr, &len));
+  if (!r) throw Error(ErrorCode::kInternal, "Unicode case folding failed");
+  return std::string(reinterpret_cast<const char*>(r.get()), len);
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace dossier::indexer

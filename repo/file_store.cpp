@@ -1,0 +1,137 @@
+#include "repo/file_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "base/error.h"
+#include "crypto/secret.h"
+
+namespace dossier::repo {
+
+namespace fs = std::filesystem;
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+void WriteAll(int fd, const void* data, std::size_t n) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorCode::kIo, errno == ENOSPC ? "disk full while writing"
+                                                  : "cannot write a repository file");
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+std::size_t ReadSome(int fd, void* data, std::size_t n) {
+  std::size_t got = 0;
+  auto* p = static_cast<char*>(data);
+  while (got < n) {
+    const ssize_t r = ::read(fd, p + got, n - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorCode::kIo, "cannot read a repository file");
+    }
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
+void SyncDir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) {
+    throw Error(ErrorCode::kIo, "cannot sync a repository directory");
+  }
+}
+
+FileStore::FileStore(std::string root) : root_(std::move(root)) {
+  fs::create_directories(root_ + "/tmp");
+}
+
+FileStore::Pending::~Pending() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+FileStore::Pending::Pending(Pending&& o) noexcept
+    : fd_(std::move(o.fd_)), path_(std::move(o.path_)), size_(o.size_) {
+  o.path_.clear();
+}
+
+void FileStore::Pending::Append(const void* data, std::size_t n) {
+  WriteAll(fd_.get(), data, n);
+  size_ += n;
+}
+
+FileStore::Pending FileStore::Create() {
+  const std::string path = root_ + "/tmp/" + crypto::RandomId(20);
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) throw Error(ErrorCode::kIo, "cannot create a repository file");
+  return Pending(std::move(fd), path);
+}
+
+std::string FileStore::PathOf(const std::string& name) const {
+  if (name.size() < 8 || name.find('/') != std::string::npos) {
+    throw Error(ErrorCode::kCorrupt, "malformed stored file name");
+  }
+  return root_ + "/" + name.substr(0, 2) + "/" + name.substr(2, 2) + "/" + name;
+}
+
+void FileStore::Publish(Pending& file, const std::string& name) {
+  if (::fsync(file.fd_.get()) != 0) {
+    throw Error(ErrorCode::kIo, "cannot sync a repository file");
+  }
+  const std::string dest = PathOf(name);
+  const std::string dir = fs::path(dest).parent_path();
+  fs::create_directories(dir);
+  if (::rename(file.path_.c_str(), dest.c_str()) != 0) {
+    throw Error(ErrorCode::kIo, "cannot move a repository file into place");
+  }
+  file.path_.clear();
+  SyncDir(dir);
+  SyncDir(fs::path(dir).parent_path());
+}
+
+Fd FileStore::Open(const std::string& name) const {
+  Fd fd(::open(PathOf(name).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    throw Error(errno == ENOENT ? ErrorCode::kCorrupt : ErrorCode::kIo,
+                errno == ENOENT ? "a stored file is missing" : "cannot open a stored file");
+  }
+  return fd;
+}
+
+bool FileStore::Exists(const std::string& name) const {
+  struct stat st;
+  return ::stat(PathOf(name).c_str(), &st) == 0;
+}
+
+void FileStore::Remove(const std::string& name) {
+  const std::string path = PathOf(name);
+  if (::unlink(path.c_str()) == 0) SyncDir(fs::path(path).parent_path());
+}
+
+void FileStore::CleanTemp() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_ + "/tmp", ec)) {
+    fs::remove(e.path(), ec);
+  }
+}
+
+}  // namespace dossier::repo

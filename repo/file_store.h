@@ -1,0 +1,73 @@
+// Private to repo/: a directory of immutable files named by random ids,
+// fanned out as <root>/ab/cd/<name>. Files are written to <root>/tmp,
+// fsync'd, renamed into place and the directory fsync'd, so a file is
+// either wholly present under its name or absent.
+// REQUIRES: the repository write lock for every mutating call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace dossier::repo {
+
+// Owns a file descriptor; closes it when destroyed.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd();
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+// Writes all of `data`, retrying short writes. Throws Error(kIo).
+void WriteAll(int fd, const void* data, std::size_t n);
+// Reads up to n bytes (fewer only at end of file). Throws Error(kIo).
+std::size_t ReadSome(int fd, void* data, std::size_t n);
+// fsyncs a directory so a rename or unlink in it is durable.
+void SyncDir(const std::string& dir);
+
+class FileStore {
+ public:
+  explicit FileStore(std::string root);
+
+  // A file being written; not visible under any name until Publish.
+  class Pending {
+   public:
+    ~Pending();  // removes the temporary file unless published
+    Pending(Pending&&) noexcept;
+    void Append(const void* data, std::size_t n);
+    std::uint64_t size() const { return size_; }
+
+   private:
+    friend class FileStore;
+    Pending(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+    Fd fd_;
+    std::string path_;
+    std::uint64_t size_ = 0;
+  };
+
+  Pending Create();
+  // Makes the pending file durable under `name`.
+  void Publish(Pending& file, const std::string& name);
+  // Opens a published file; throws Error(kNotFound) if missing.
+  Fd Open(const std::string& name) const;
+  bool Exists(const std::string& name) const;
+  // Removes a file if present (durably).
+  void Remove(const std::string& name);
+  // Deletes temporary files left by a crash.
+  void CleanTemp();
+  std::string PathOf(const std::string& name) const;
+
+ private:
+  std::string root_;
+};
+
+}  // namespace dossier::repo

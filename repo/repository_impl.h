@@ -1,0 +1,112 @@
+// Private to repo/: the state behind Repository and helpers shared by its
+// .cpp files (repository.cpp, ingest.cpp, search.cpp, moves.cpp).
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "crypto/envelope.h"
+#include "crypto/keyed_hash.h"
+#include "crypto/keys.h"
+#include "indexer/blind_terms.h"
+#include "indexer/searcher.h"
+#include "indexer/shard_store.h"
+#include "repo/file_store.h"
+#include "repo/repository.h"
+#include "repo/sqlite.h"
+
+namespace dossier::repo {
+
+using RoleId = std::int64_t;
+using AccessSet = std::set<RoleId>;
+
+struct Session::Impl {
+  std::int64_t user_id = 0;  // 0 for the recovery key
+  std::string user;
+  bool admin = false;
+  bool recovery = false;
+  std::string repo_id;                 // sessions never cross repositories
+  std::map<RoleId, crypto::KeyPair> role_keys;  // unsealed role keys
+  std::vector<std::string> role_names;
+  std::unique_ptr<crypto::KeyPair> recovery_key;
+};
+
+struct Repository::Impl {
+  std::string dir;
+  OpenOptions options;
+  std::string repo_id;
+  Fd lock;
+  std::unique_ptr<sql::Db> db;
+  crypto::SecretBytes index_key;
+  crypto::PublicKey recovery_public{};
+  std::unique_ptr<indexer::BlindKeys> blind;
+  std::unique_ptr<crypto::KeyedHasher> dedup;
+  std::unique_ptr<FileStore> blobs;
+  std::unique_ptr<FileStore> text;
+  std::unique_ptr<indexer::ShardStore> shards;   // null when read-only
+  std::unique_ptr<indexer::Searcher> searcher;
+
+  void Fault(std::string_view point) const {
+    if (options.fault) options.fault(point);
+  }
+  std::int64_t Now() const;
+  std::string NowText() const;
+  void RequireWritable() const;
+
+  // Roles.
+  RoleId RoleIdOf(const std::string& name);
+  std::string RoleNameOf(RoleId id);
+  crypto::PublicKey RolePublicKey(RoleId id);
+  // The role's key pair from the session, or unsealed with the recovery key.
+  // Throws Error(kForbidden) if the actor holds neither.
+  const crypto::KeyPair& RoleKey(const Session& s, RoleId id,
+                                 std::map<RoleId, crypto::KeyPair>& scratch);
+  bool HoldsRole(const Session& s, RoleId id) const;
+
+  // Cases.
+  AccessSet CaseRoles(const std::string& case_id);
+  // Throws Error(kNotFound) unless the actor holds a role granted on the case
+  // (or is the recovery key).
+  void RequireCaseVisible(const Session& s, const std::string& case_id);
+  crypto::SecretBytes OpenCaseKey(const Session& s, const std::string& case_id);
+
+  // Shards.
+  std::string ShardFor(const AccessSet& set);  // creates it if needed
+  AccessSet ShardSet(const std::string& shard_id);
+  std::vector<std::string> VisibleShards(const Session& s);
+
+  // Documents.
+  crypto::SecretBytes OpenDocumentKey(const Session& s, const std::string& doc_id);
+
+  // Crash recovery and moves (moves.cpp).
+  void Recover();
+  void ResumeMoves();
+};
+
+std::string EncodeSet(const AccessSet& set);
+AccessSet DecodeSet(const std::string& text);
+std::string Rfc3339(std::int64_t seconds);
+
+// Seals a JSON object under a key with associated data `ad`.
+crypto::Bytes SealJson(const crypto::SecretBytes& key, std::string_view ad,
+                       const nlohmann::json& j);
+nlohmann::json OpenJson(const crypto::SecretBytes& key, std::string_view ad,
+                        const crypto::Bytes& sealed);
+
+// Text store records: "DST1" then per chunk: u32 first_pos | u32 end_pos |
+// u32 length | sealed message. Positions are the index word positions the
+// chunk covers, so a snippet opens the one chunk holding a match.
+struct TextChunkRecord {
+  std::uint32_t first_pos = 0, end_pos = 0;
+  crypto::Bytes sealed;
+};
+constexpr std::size_t kTextChunkBytes = 16 * 1024;
+// Reads every record of a text file (sealed; decrypt separately).
+std::vector<TextChunkRecord> ReadTextRecords(const FileStore& store,
+                                             const std::string& name);
+
+}  // namespace dossier::repo

@@ -1,0 +1,191 @@
+// Search and reading documents back. Search opens exactly the shards whose
+// access set meets the actor's roles; snippets are made here from the
+// decrypted text chunk holding the first match, which the actor may open by
+// construction (holding a role of the shard means holding a sealed key).
+#include <algorithm>
+#include <map>
+
+#include "crypto/blob_stream.h"
+#include "repo/repository_impl.h"
+
+namespace dossier::repo {
+
+using nlohmann::json;
+
+namespace {
+std::string DocAd(const std::string& id) { return "dossier.doc.v1|" + id; }
+
+struct DocRow {
+  std::string case_id, shard_id, status, blob, text, duplicate_of, parent_id, created_at;
+  std::uint64_t size = 0;
+  crypto::Bytes sealed_meta;
+};
+
+DocRow LoadRow(sql::Db& db, const std::string& id) {
+  sql::Stmt st(db,
+               "SELECT case_id, shard_id, status, blob, text, duplicate_of, parent_id, "
+               "created_at, size, sealed_meta FROM documents WHERE id=?");
+  st.Bind(1, id);
+  if (!st.Step()) throw Error(ErrorCode::kNotFound, "no such document");
+  DocRow r{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Text(4),
+           st.Text(5), st.Text(6), st.Text(7), static_cast<std::uint64_t>(st.Int(8)),
+           st.Blob(9)};
+  if (r.status == "pending") throw Error(ErrorCode::kNotFound, "no such document");
+  return r;
+}
+}  // namespace
+
+SearchResults Repository::Search(const Session& actor, const SearchRequest& req) {
+  Impl& s = *impl_;
+  if (actor.impl().repo_id != s.repo_id) {
+    throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
+  }
+  if (req.limit > 1000) throw Error(ErrorCode::kInvalidArgument, "limit is at most 1000");
+  if (!req.case_id.empty()) s.RequireCaseVisible(actor, req.case_id);
+
+  indexer::SearchQuery q;
+  q.text = req.query;
+  q.shard_ids = s.VisibleShards(actor);
+  {
+    std::set<std::string> langs;
+    for (const auto& shard : q.shard_ids) {
+      sql::Stmt st(*s.db, "SELECT language FROM shard_languages WHERE shard_id=?");
+      st.Bind(1, shard);
+      while (st.Step()) langs.insert(st.Text(0));
+    }
+    q.languages.assign(langs.begin(), langs.end());
+  }
+  q.case_id = req.case_id;
+  q.offset = req.offset;
+  q.limit = req.limit;
+  q.sort = req.sort_by_date ? indexer::SortOrder::kDateDescending
+                            : indexer::SortOrder::kRelevance;
+  indexer::SearchOutcome found = s.searcher->Search(q);
+
+  SearchResults out;
+  out.total = found.total;
+  for (const auto& hit : found.hits) {
+    SearchHit h;
+    h.document_id = hit.doc_id;
+    h.score = hit.weight;
+    DocRow row = LoadRow(*s.db, hit.doc_id);
+    h.case_id = row.case_id;
+    crypto::SecretBytes key = s.OpenDocumentKey(actor, hit.doc_id);
+    json meta = OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta),
+                         DocAd(hit.doc_id), row.sealed_meta);
+    h.filename = meta.value("filename", "");
+    if (!row.text.empty()) {
+      // The chunk holding the first match (or the first chunk).
+      std::vector<TextChunkRecord> records = ReadTextRecords(*s.text, row.text);
+      std::size_t pick = 0;
+      if (hit.first_match_pos) {
+        for (std::size_t i = 0; i < records.size(); ++i) {
+          if (*hit.first_match_pos >= records[i].first_pos &&
+              *hit.first_match_pos < records[i].end_pos) {
+            pick = i;
+            break;
+          }
+        }
+      }
+      if (!records.empty()) {
+        const crypto::SecretBytes text_key =
+            crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kText);
+        std::string chunk = crypto::OpenMessage(
+            text_key,
+            crypto::TextChunkAd(hit.doc_id, static_cast<std::uint32_t>(pick),
+                                pick + 1 == records.size()),
+            records[pick].sealed);
+        h.snippet = found.matcher->Snippet(chunk, meta.value("language", "en"));
+        crypto::Wipe(chunk);
+      }
+    }
+    out.hits.push_back(std::move(h));
+  }
+  return out;
+}
+
+DocumentInfo Repository::GetDocument(const Session& actor, const std::string& doc_id) {
+  Impl& s = *impl_;
+  if (actor.impl().repo_id != s.repo_id) {
+    throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
+  }
+  DocRow row = LoadRow(*s.db, doc_id);
+  crypto::SecretBytes key = s.OpenDocumentKey(actor, doc_id);  // kNotFound if not theirs
+  json meta = OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta),
+                       DocAd(doc_id), row.sealed_meta);
+  DocumentInfo d;
+  d.id = doc_id;
+  d.case_id = row.case_id;
+  d.parent_id = row.parent_id;
+  d.filename = meta.value("filename", "");
+  d.path = meta.value("path", "");
+  d.mime = meta.value("mime", "");
+  d.size = row.size;
+  d.sha256 = meta.value("sha256", "");
+  d.language = meta.value("language", "");
+  d.custodian = meta.value("custodian", "");
+  d.status = row.status;
+  d.duplicate_of = row.duplicate_of;
+  d.indexed_bytes = meta.value("indexed_bytes", std::uint64_t{0});
+  d.created_at = row.created_at;
+  return d;
+}
+
+void Repository::ReadContent(const Session& actor, const std::string& doc_id,
+                             const std::function<void(std::string_view)>& sink) {
+  Impl& s = *impl_;
+  if (actor.impl().repo_id != s.repo_id) {
+    throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
+  }
+  DocRow row = LoadRow(*s.db, doc_id);
+  (void)s.OpenDocumentKey(actor, doc_id);  // the actor must open this record
+  std::string source_id = doc_id;
+  if (!row.duplicate_of.empty()) {
+    // A duplicate's bytes are its original's; the original lives in the same
+    // access set, so the same roles open it.
+    source_id = row.duplicate_of;
+    row = LoadRow(*s.db, source_id);
+  }
+  crypto::SecretBytes key = s.OpenDocumentKey(actor, source_id);
+  Fd fd = s.blobs->Open(row.blob);
+  crypto::BlobDecryptor dec(
+      crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kBlob),
+      [&](unsigned char* p, std::size_t n) { return ReadSome(fd.get(), p, n); });
+  std::string chunk;
+  while (dec.Next(chunk)) {
+    sink(chunk);
+    crypto::Wipe(chunk);
+  }
+}
+
+std::string Repository::ReadText(const Session& actor, const std::string& doc_id) {
+  Impl& s = *impl_;
+  if (actor.impl().repo_id != s.repo_id) {
+    throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
+  }
+  DocRow row = LoadRow(*s.db, doc_id);
+  (void)s.OpenDocumentKey(actor, doc_id);
+  std::string source_id = doc_id;
+  if (!row.duplicate_of.empty()) {
+    source_id = row.duplicate_of;
+    row = LoadRow(*s.db, source_id);
+  }
+  crypto::SecretBytes key = s.OpenDocumentKey(actor, source_id);
+  const crypto::SecretBytes text_key =
+      crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kText);
+  std::vector<TextChunkRecord> records = ReadTextRecords(*s.text, row.text);
+  if (records.empty()) throw Error(ErrorCode::kCorrupt, "stored text is truncated");
+  std::string out;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    // The last flag in the associated data: a list cut short fails here.
+    std::string chunk = crypto::OpenMessage(
+        text_key,
+        crypto::TextChunkAd(source_id, static_cast<std::uint32_t>(i), i + 1 == records.size()),
+        records[i].sealed);
+    out += chunk;
+    crypto::Wipe(chunk);
+  }
+  return out;
+}
+
+}  // namespace dossier::repo

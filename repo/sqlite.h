@@ -1,0 +1,78 @@
+// Private to repo/: a thin RAII adapter over SQLite. Every sqlite3 error is
+// turned into dossier::Error here and nowhere else.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "crypto/secret.h"
+
+namespace dossier::repo::sql {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+class Db;
+
+// A prepared statement. Bind parameters are 1-based; columns 0-based.
+class Stmt {
+ public:
+  Stmt(Db& db, std::string_view sql);
+  Stmt& Bind(int i, std::int64_t v);
+  Stmt& Bind(int i, std::string_view v);  // TEXT
+  Stmt& Bind(int i, const crypto::Bytes& v);  // BLOB
+  Stmt& BindBlob(int i, std::string_view v);
+  Stmt& BindNull(int i);
+  // Steps once; returns true while a row is available.
+  bool Step();
+  // Steps to completion (for statements without rows).
+  void Run();
+  void Reset();
+  std::int64_t Int(int col) const;
+  std::string Text(int col) const;
+  crypto::Bytes Blob(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  Db& db_;
+  std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
+};
+
+class Db {
+ public:
+  // Opens (creating if asked) a database file with WAL, foreign keys,
+  // secure_delete and a busy timeout.
+  Db(const std::string& path, bool create);
+  void Exec(std::string_view sql);
+  sqlite3* raw() { return db_.get(); }
+  [[noreturn]] void Fail(int rc, std::string_view what);
+  std::int64_t Changes() { return sqlite3_changes(db_.get()); }
+
+ private:
+  std::unique_ptr<sqlite3, DbCloser> db_;
+};
+
+// BEGIN IMMEDIATE … COMMIT, rolled back if destroyed before Commit().
+class Transaction {
+ public:
+  explicit Transaction(Db& db);
+  ~Transaction();
+  void Commit();
+
+ private:
+  Db& db_;
+  bool done_ = false;
+};
+
+}  // namespace dossier::repo::sql

@@ -1,0 +1,477 @@
+// dossier: the command-line face of repo::Repository (see API.md,
+// "Command line"). Exit codes: 0 ok, 1 failure, 2 usage (bad arguments,
+// malformed query).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "base/error.h"
+#include "repo/repository.h"
+#include "repo/views.h"
+#include "tools/secrets.h"
+
+namespace dossier::tools {
+namespace {
+
+using nlohmann::json;
+
+struct Options {
+  std::string dir;
+  std::string user;
+  std::string password_file;
+  std::string new_password_file;
+  std::string passphrase_file;
+  std::string recovery_key;
+  std::string recovery_key_out;
+  std::string admin;
+  bool no_protect = false;
+  bool json = false;
+  bool no_join = false;
+  bool make_admin = false;
+  std::string name;      // user or role name
+  std::string roles;     // comma list
+  std::string title, description, risk;
+  std::string case_id, role;
+  std::vector<std::string> paths;
+  std::string custodian, restrict_to, language = "en";
+  std::string query, sort = "relevance";
+  std::uint32_t limit = 20, offset = 0;
+  std::string doc_id, out_file;
+  bool text = false;
+};
+
+// The one place that maps error codes to exit codes.
+int ExitCodeFor(ErrorCode code) {
+  return code == ErrorCode::kInvalidArgument ? 2 : 1;
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// Argon2id cost for keys this process creates. DOSSIER_PASSWORD_COST=
+// interactive is for test suites only: much faster, much weaker.
+crypto::PasswordCost CostFromEnv() {
+  const char* v = std::getenv("DOSSIER_PASSWORD_COST");
+  return v != nullptr && std::string(v) == "interactive" ? crypto::PasswordCost::kInteractive
+                                                         : crypto::PasswordCost::kModerate;
+}
+
+std::unique_ptr<repo::Repository> OpenRepo(const Options& o, bool read_only) {
+  repo::OpenOptions opts;
+  opts.read_only = read_only;
+  opts.cost = CostFromEnv();
+  opts.holder = "dossier CLI";
+  crypto::SecretBytes passphrase;
+  if (repo::Repository::ServerKeyProtected(o.dir)) {
+    passphrase = ObtainSecret(o.passphrase_file, "DOSSIER_PASSPHRASE", "Server-key passphrase");
+    opts.passphrase = View(passphrase);
+  }
+  return repo::Repository::Open(o.dir, opts);
+}
+
+repo::Session Act(repo::Repository& r, const Options& o) {
+  if (!o.recovery_key.empty()) return r.LoginWithRecoveryKey(o.recovery_key);
+  std::string user = o.user;
+  if (user.empty()) {
+    if (const char* u = std::getenv("DOSSIER_USER")) user = u;
+  }
+  if (user.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "say who acts: --user USER or DOSSIER_USER");
+  }
+  crypto::SecretBytes pw = ObtainSecret(o.password_file, "DOSSIER_PASSWORD",
+                                        "Password for " + user);
+  return r.Login(user, View(pw));
+}
+
+// Snippets are HTML; a terminal shows <mark> as bold, anything else as *…*.
+std::string RenderSnippet(const std::string& html, bool tty) {
+  std::string out;
+  for (std::size_t i = 0; i < html.size();) {
+    auto starts = [&](const char* s) { return html.compare(i, std::strlen(s), s) == 0; };
+    if (starts("<mark>")) { out += tty ? "\033[1m" : "*"; i += 6; }
+    else if (starts("</mark>")) { out += tty ? "\033[0m" : "*"; i += 7; }
+    else if (starts("&amp;")) { out += '&'; i += 5; }
+    else if (starts("&lt;")) { out += '<'; i += 4; }
+    else if (starts("&gt;")) { out += '>'; i += 4; }
+    else if (starts("&quot;")) { out += '"'; i += 6; }
+    else if (starts("&#39;")) { out += '\''; i += 5; }
+    else out += html[i++];
+  }
+  return out;
+}
+
+void PrintCase(const repo::CaseInfo& c) {
+  std::cout << "Case " << c.id << "\n"
+            << "  title:     " << c.title << "\n";
+  if (!c.description.empty()) std::cout << "  about:     " << c.description << "\n";
+  std::cout << "  stage:     " << c.stage << "\n"
+            << "  risk:      " << (c.risk.empty() ? "-" : c.risk) << "\n"
+            << "  status:    " << c.status << "\n"
+            << "  owner:     " << c.owner << "\n"
+            << "  roles:     ";
+  for (std::size_t i = 0; i < c.roles.size(); ++i) std::cout << (i ? ", " : "") << c.roles[i];
+  std::cout << "\n  documents: " << c.document_count << "\n"
+            << "  created:   " << c.created_at << "\n";
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"Dossier: an encrypted records and investigation repository"};
+  app.require_subcommand(1);
+  Options o;
+  std::function<int()> action;
+
+  auto acting = [&](CLI::App* c) {
+    c->add_option("--user", o.user, "acting user (default: $DOSSIER_USER)");
+    c->add_option("--password-file", o.password_file,
+                  "file holding the acting user's password (or $DOSSIER_PASSWORD, or a prompt)");
+    c->add_option("--passphrase-file", o.passphrase_file,
+                  "file holding the server-key passphrase (or $DOSSIER_PASSPHRASE, or a prompt)");
+  };
+  auto with_dir = [&](CLI::App* c) {
+    c->add_option("DIR", o.dir, "repository directory")->required();
+  };
+
+  // init
+  auto* init = app.add_subcommand("init", "create a new repository");
+  with_dir(init);
+  init->add_option("--admin", o.admin, "name of the first (admin) user")->required();
+  init->add_option("--recovery-key-out", o.recovery_key_out,
+                   "where to write the recovery key (default: DIR.recovery-key, never inside DIR)");
+  init->add_flag("--no-protect", o.no_protect,
+                 "store the server key without a passphrase (demos only)");
+  init->add_option("--password-file", o.password_file, "file holding the admin's password");
+  init->add_option("--passphrase-file", o.passphrase_file, "file holding the server-key passphrase");
+  init->callback([&] {
+    action = [&] {
+      crypto::SecretBytes pw = ObtainSecret(o.password_file, "DOSSIER_PASSWORD",
+                                            "New password for " + o.admin, true);
+      crypto::SecretBytes pp;
+      repo::InitOptions io;
+      io.admin_user = o.admin;
+      io.admin_password = View(pw);
+      io.recovery_key_out = o.recovery_key_out;
+      io.protect = !o.no_protect;
+      io.cost = CostFromEnv();
+      if (io.protect) {
+        pp = ObtainSecret(o.passphrase_file, "DOSSIER_PASSPHRASE", "New server-key passphrase", true);
+        io.passphrase = View(pp);
+      }
+      repo::InitResult r = repo::Repository::Init(o.dir, io);
+      std::cout << "Created repository " << o.dir << " with admin user " << o.admin << ".\n"
+                << "Recovery key written to " << r.recovery_key_path << "\n"
+                << "  It opens every document in the repository: move it offline now\n"
+                << "  and delete it from this machine.\n";
+      if (!io.protect) {
+        std::cout << "Warning: the server key is stored without a passphrase (--no-protect).\n";
+      }
+      return 0;
+    };
+  });
+
+  // user add
+  auto* user = app.add_subcommand("user", "manage users");
+  user->require_subcommand(1);
+  auto* user_add = user->add_subcommand("add", "add a user (admin; needs a member of each role)");
+  with_dir(user_add);
+  user_add->add_option("USER", o.name, "new user's name")->required();
+  user_add->add_option("--roles", o.roles, "comma-separated roles the user joins");
+  user_add->add_flag("--admin", o.make_admin, "give the new user the admin permission");
+  user_add->add_option("--new-password-file", o.new_password_file,
+                       "file holding the new user's password (or a prompt)");
+  user_add->add_option("--recovery-key", o.recovery_key, "act with the recovery key");
+  acting(user_add);
+  user_add->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, false);
+      repo::Session s = Act(*r, o);
+      crypto::SecretBytes pw = ObtainSecret(o.new_password_file, nullptr,
+                                            "New password for " + o.name, true);
+      r->AddUser(s, o.name, View(pw), SplitList(o.roles), o.make_admin);
+      std::cout << "Added user " << o.name << ".\n";
+      return 0;
+    };
+  });
+
+  // role add
+  auto* role = app.add_subcommand("role", "manage roles");
+  role->require_subcommand(1);
+  auto* role_add = role->add_subcommand("add", "add a role (admin); you become its first member");
+  with_dir(role_add);
+  role_add->add_option("ROLE", o.name, "role name")->required();
+  role_add->add_flag("--no-join", o.no_join, "do not join the new role");
+  role_add->add_option("--recovery-key", o.recovery_key, "act with the recovery key");
+  acting(role_add);
+  role_add->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, false);
+      repo::Session s = Act(*r, o);
+      r->AddRole(s, o.name, !o.no_join);
+      std::cout << "Added role " << o.name << ".\n";
+      return 0;
+    };
+  });
+
+  // case …
+  auto* cs = app.add_subcommand("case", "manage cases");
+  cs->require_subcommand(1);
+  auto* cc = cs->add_subcommand("create", "create a case");
+  with_dir(cc);
+  cc->add_option("--title", o.title, "case title")->required();
+  cc->add_option("--description", o.description, "case description");
+  cc->add_option("--roles", o.roles, "comma-separated roles granted on the case")->required();
+  cc->add_option("--risk", o.risk, "low, moderate or high")
+      ->check(CLI::IsMember({"low", "moderate", "high"}));
+  cc->add_flag("--json", o.json, "print the API's JSON body");
+  acting(cc);
+  cc->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, false);
+      repo::Session s = Act(*r, o);
+      repo::CaseInfo c = r->CreateCase(s, {o.title, o.description, o.risk, SplitList(o.roles)});
+      if (o.json) std::cout << repo::ToJson(c).dump(2) << "\n";
+      else std::cout << "Created case " << c.id << ".\n";
+      return 0;
+    };
+  });
+  auto* cl = cs->add_subcommand("list", "list the cases you can see");
+  with_dir(cl);
+  cl->add_flag("--json", o.json, "print the API's JSON body");
+  acting(cl);
+  cl->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, true);
+      repo::Session s = Act(*r, o);
+      auto cases = r->ListCases(s);
+      if (o.json) {
+        json arr = json::array();
+        for (const auto& c : cases) arr.push_back(repo::ToJson(c));
+        std::cout << json{{"cases", arr}}.dump(2) << "\n";
+        return 0;
+      }
+      if (cases.empty()) std::cout << "No cases visible to " << s.user() << ".\n";
+      for (const auto& c : cases) {
+        std::printf("%-13s %-16s %-9s %5lld docs  %s\n", c.id.c_str(), c.stage.c_str(),
+                    c.risk.empty() ? "-" : c.risk.c_str(),
+                    static_cast<long long>(c.document_count), c.title.c_str());
+      }
+      return 0;
+    };
+  });
+  auto* cshow = cs->add_subcommand("show", "show one case");
+  with_dir(cshow);
+  cshow->add_option("CASE", o.case_id, "case id")->required();
+  cshow->add_flag("--json", o.json, "print the API's JSON body");
+  acting(cshow);
+  cshow->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, true);
+      repo::Session s = Act(*r, o);
+      repo::CaseInfo c = r->GetCase(s, o.case_id);
+      if (o.json) std::cout << repo::ToJson(c).dump(2) << "\n";
+      else PrintCase(c);
+      return 0;
+    };
+  });
+  for (const char* verb : {"grant", "revoke"}) {
+    const bool grant = std::string(verb) == "grant";
+    auto* g = cs->add_subcommand(verb, grant ? "grant a role on a case (re-seals keys, moves shards)"
+                                             : "revoke a role from a case");
+    with_dir(g);
+    g->add_option("CASE", o.case_id, "case id")->required();
+    g->add_option("ROLE", o.role, "role name")->required();
+    g->add_option("--recovery-key", o.recovery_key, "act with the recovery key");
+    acting(g);
+    g->callback([&, grant] {
+      action = [&, grant] {
+        auto r = OpenRepo(o, false);
+        repo::Session s = Act(*r, o);
+        if (grant) r->GrantRole(s, o.case_id, o.role);
+        else r->RevokeRole(s, o.case_id, o.role);
+        std::cout << (grant ? "Granted " : "Revoked ") << o.role << (grant ? " on " : " from ")
+                  << o.case_id << ".\n";
+        return 0;
+      };
+    });
+  }
+
+  // ingest
+  auto* ing = app.add_subcommand("ingest", "ingest files and directories into a case");
+  with_dir(ing);
+  ing->add_option("--case", o.case_id, "case id")->required();
+  ing->add_option("PATH", o.paths, "files or directories (recursive)")->required();
+  ing->add_option("--custodian", o.custodian, "whose data this is");
+  ing->add_option("--restrict", o.restrict_to, "comma-separated subset of the case's roles");
+  ing->add_option("--language", o.language, "document language (en, pt, es, it, fr, de, …)");
+  ing->add_flag("--json", o.json, "print the API's JSON body");
+  acting(ing);
+  ing->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, false);
+      repo::Session s = Act(*r, o);
+      repo::IngestRequest req{o.case_id, o.paths, o.custodian, SplitList(o.restrict_to), o.language};
+      const bool tty = ::isatty(STDERR_FILENO);
+      const auto start = std::chrono::steady_clock::now();
+      std::size_t n = 0;
+      auto summary = r->Ingest(s, req, [&](const repo::IngestedDocument& d) {
+        ++n;
+        if (!o.json) std::cout << d.id << "  " << d.status << "  " << d.path << "\n";
+        if (tty) std::cerr << "\r" << n << " documents acknowledged" << std::flush;
+      });
+      if (tty) std::cerr << "\n";
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (o.json) {
+        json docs = json::array();
+        for (const auto& d : summary.documents) docs.push_back(repo::ToJson(d));
+        std::cout << json{{"documents", docs}}.dump(2) << "\n";
+        return 0;
+      }
+      std::map<std::string, int> by_status;
+      for (const auto& d : summary.documents) ++by_status[d.status];
+      std::cout << summary.documents.size() << " documents ("
+                << summary.bytes / 1024 << " KiB) in " << std::fixed
+                << std::setprecision(1) << secs << " s:";
+      for (const auto& [st, count] : by_status) std::cout << " " << count << " " << st;
+      std::cout << "\n";
+      return 0;
+    };
+  });
+
+  // search
+  auto* se = app.add_subcommand("search", "search the documents you can open");
+  with_dir(se);
+  se->add_option("QUERY", o.query, "query (see docs/query.md)")->required();
+  se->add_option("--case", o.case_id, "only this case");
+  se->add_option("--limit", o.limit, "hits per page (default 20)")->check(CLI::Range(1, 1000));
+  se->add_option("--offset", o.offset, "hits to skip");
+  se->add_option("--sort", o.sort, "relevance or date")->check(CLI::IsMember({"relevance", "date"}));
+  se->add_flag("--json", o.json, "print the API's JSON body");
+  acting(se);
+  se->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, true);
+      repo::Session s = Act(*r, o);
+      repo::SearchRequest req{o.query, o.case_id, o.offset, o.limit, o.sort == "date"};
+      repo::SearchResults res = r->Search(s, req);
+      if (o.json) {
+        std::cout << repo::ToJson(res).dump(2) << "\n";
+        return 0;
+      }
+      const bool tty = ::isatty(STDOUT_FILENO);
+      std::cout << res.total << (res.total == 1 ? " hit" : " hits") << " for " << s.user() << "\n";
+      std::size_t i = o.offset;
+      for (const auto& h : res.hits) {
+        std::printf("%3zu. %s  (doc %s, case %s, score %.3f)\n", ++i, h.filename.c_str(),
+                    h.document_id.c_str(), h.case_id.c_str(), h.score);
+        std::cout << "     " << RenderSnippet(h.snippet, tty) << "\n";
+      }
+      return 0;
+    };
+  });
+
+  // get
+  auto* get = app.add_subcommand("get", "a document's metadata, text or original bytes");
+  with_dir(get);
+  get->add_option("DOC_ID", o.doc_id, "document id")->required();
+  get->add_flag("--text", o.text, "print the extracted (indexed) text");
+  get->add_option("-o,--output", o.out_file, "write the original bytes to FILE");
+  get->add_flag("--json", o.json, "print the API's JSON body");
+  acting(get);
+  get->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, true);
+      repo::Session s = Act(*r, o);
+      if (!o.out_file.empty()) {
+        // Written beside the target and renamed only once every chunk has
+        // authenticated: a tampered or truncated blob leaves no output file.
+        const std::string tmp = o.out_file + ".partial";
+        {
+          std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+          if (!out) throw Error(ErrorCode::kIo, "cannot write the output file");
+          try {
+            r->ReadContent(s, o.doc_id, [&](std::string_view b) { out.write(b.data(), static_cast<std::streamsize>(b.size())); });
+          } catch (...) {
+            out.close();
+            std::remove(tmp.c_str());
+            throw;
+          }
+          if (!out.flush()) throw Error(ErrorCode::kIo, "cannot write the output file");
+        }
+        if (std::rename(tmp.c_str(), o.out_file.c_str()) != 0) {
+          throw Error(ErrorCode::kIo, "cannot write the output file");
+        }
+        return 0;
+      }
+      if (o.text) {
+        std::cout << r->ReadText(s, o.doc_id);
+        return 0;
+      }
+      repo::DocumentInfo d = r->GetDocument(s, o.doc_id);
+      if (o.json) {
+        std::cout << repo::ToJson(d).dump(2) << "\n";
+        return 0;
+      }
+      std::cout << "Document " << d.id << "\n  case:      " << d.case_id
+                << "\n  filename:  " << d.filename << "\n  path:      " << d.path
+                << "\n  size:      " << d.size << " bytes\n  sha256:    " << d.sha256
+                << "\n  language:  " << d.language << "\n  custodian: "
+                << (d.custodian.empty() ? "-" : d.custodian) << "\n  status:    " << d.status;
+      if (d.status == "partial") std::cout << " (only the first " << d.indexed_bytes << " bytes of text are indexed)";
+      if (!d.duplicate_of.empty()) std::cout << " of " << d.duplicate_of;
+      std::cout << "\n";
+      return 0;
+    };
+  });
+
+  // reindex
+  auto* rx = app.add_subcommand("reindex", "rebuild index shards from the encrypted text");
+  with_dir(rx);
+  rx->add_option("--recovery-key", o.recovery_key, "act with the recovery key (rebuilds every shard)");
+  acting(rx);
+  rx->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, false);
+      repo::Session s = Act(*r, o);
+      repo::ReindexSummary sum = r->Reindex(s);
+      std::cout << "Rebuilt " << sum.shards_rebuilt << " shard(s) with " << sum.documents
+                << " document(s)";
+      if (sum.shards_skipped) std::cout << "; skipped " << sum.shards_skipped
+                                        << " shard(s) holding documents you cannot open";
+      std::cout << ".\n";
+      return 0;
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    return action ? action() : 2;
+  } catch (const Error& e) {
+    std::cerr << "dossier: " << e.what() << "\n";
+    return ExitCodeFor(e.code());
+  } catch (const std::exception& e) {
+    std::cerr << "dossier: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+}  // namespace dossier::tools
+
+int main(int argc, char** argv) { return dossier::tools::Run(argc, argv); }
