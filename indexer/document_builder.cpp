@@ -67,6 +67,8 @@ ChunkRange DocumentBuilder::AddText(std::string_view utf8) {
   if (!s.current) throw Error(ErrorCode::kInternal, "document builder: no document");
   ChunkRange range;
   range.first_pos = s.generator.get_termpos() + 1;
+  // Once capped, later text is dropped too: the indexed text stays a prefix.
+  if (s.partial) return ChunkRange{range.first_pos, range.first_pos, 0};
   if (s.bytes + utf8.size() > s.text_cap) {
     s.partial = true;
     const std::size_t room = s.text_cap - std::min(s.text_cap, s.bytes);

@@ -1,0 +1,201 @@
+#include <xapian.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+
+#include "base/error.h"
+#include "indexer/document_builder.h"
+#include "indexer/searcher.h"
+#include "indexer/shard_store.h"
+#include "tests/support.h"
+
+using namespace dossier;
+using namespace dossier::indexer;
+using dossier::testing::TempDir;
+
+namespace {
+
+std::vector<std::string> Corpus() {
+  std::mt19937 rng(7);
+  std::vector<std::string> docs;
+  for (int i = 0; i < 60; ++i) docs.push_back(testing::Prose(rng, 40 + (i * 13) % 200));
+  docs.push_back("The quick brown fox jumps over the lazy dog near the harbour.");
+  docs.push_back("Quick brown foxes were seen; the dog slept. Invoices piled up.");
+  docs.push_back("A container repair invoice was paid twice by the clerk.");
+  docs.push_back("Repairs to containers: the clerk approved every invoice.");
+  return docs;
+}
+
+// Builds a blind shard and a plain Xapian database (STEM_ALL_Z with the
+// real English stemmer, no hashing) from the same texts.
+struct TwoIndexes {
+  TempDir tmp;
+  crypto::SecretBytes key = crypto::RandomSecret(32);
+  BlindKeys keys{key};
+  std::string blind_dir = tmp / "index";
+  std::string plain_dir = tmp / "plain";
+
+  TwoIndexes() {
+    const auto docs = Corpus();
+    ShardStore store(blind_dir);
+    DocumentBuilder builder(keys);
+    Xapian::WritableDatabase plain(plain_dir, Xapian::DB_CREATE);
+    Xapian::TermGenerator tg;
+    tg.set_stemmer(Xapian::Stem("en"));
+    tg.set_stemming_strategy(Xapian::TermGenerator::STEM_ALL_Z);
+    tg.set_max_word_length(64);
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+      const std::string id = "doc" + std::to_string(i);
+      DocumentFields f;
+      f.doc_id = id;
+      f.case_id = i % 2 ? "odd" : "even";
+      f.language = "en";
+      builder.Begin(f);
+      builder.AddText(docs[i]);
+      store.Add("s1", builder.Finish());
+      Xapian::Document d;
+      d.set_data(id);
+      tg.set_document(d);
+      tg.index_text(docs[i]);
+      plain.add_document(d);
+    }
+    store.Commit("s1");
+    plain.commit();
+  }
+
+  std::vector<std::pair<std::string, double>> Plain(const std::string& q) {
+    Xapian::Database db(plain_dir);
+    Xapian::QueryParser qp;
+    qp.set_stemmer(Xapian::Stem("en"));
+    qp.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
+    qp.set_default_op(Xapian::Query::OP_AND);
+    Xapian::Enquire e(db);
+    e.set_query(qp.parse_query(q, Xapian::QueryParser::FLAG_PHRASE |
+                                      Xapian::QueryParser::FLAG_BOOLEAN |
+                                      Xapian::QueryParser::FLAG_LOVEHATE |
+                                      Xapian::QueryParser::FLAG_BOOLEAN_ANY_CASE |
+                                      Xapian::QueryParser::FLAG_PURE_NOT));
+    std::vector<std::pair<std::string, double>> out;
+    auto m = e.get_mset(0, 1000);
+    for (auto it = m.begin(); it != m.end(); ++it) out.emplace_back(it.get_document().get_data(), it.get_weight());
+    return out;
+  }
+
+  std::vector<std::pair<std::string, double>> Blind(const std::string& q) {
+    Searcher searcher(keys, blind_dir);
+    SearchQuery sq;
+    sq.text = q;
+    sq.shard_ids = {"s1"};
+    sq.languages = {"en"};
+    sq.limit = 1000;
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& h : searcher.Search(sq).hits) out.emplace_back(h.doc_id, h.weight);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("blind queries give plain Xapian's documents, order and weights") {
+  TwoIndexes ix;
+  const std::vector<std::string> queries = {
+      "invoice", "invoices", "INVOICE", "container repair", "\"container repair\"",
+      "\"repairs to containers\"", "invoice AND NOT bank", "invoice OR vessel",
+      "clerk NEAR approval", "\"quick brown fox\"", "\"quick browns foxes\"",
+      "fox -dog", "+invoice +clerk", "(audit OR ledger) AND witness",
+      "\"the invoice\"", "harbour NOT customs", "NOT invoice", "supplier payment transfer",
+      "clerk NEAR/3 invoice", "\"brown fox jumps\"", "approved"};
+  for (const auto& q : queries) {
+    INFO("query: " << q);
+    const auto plain = ix.Plain(q);
+    const auto blind = ix.Blind(q);
+    REQUIRE(plain.size() == blind.size());
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+      CHECK(plain[i].first == blind[i].first);
+      CHECK(plain[i].second == blind[i].second);  // bit-identical
+    }
+  }
+  // Stems, not words: a phrase of other forms of the same stems matches.
+  CHECK_FALSE(ix.Blind("\"quick browns foxes\"").empty());
+}
+
+TEST_CASE("every term in a blind shard is a hash or an opaque id") {
+  TwoIndexes ix;
+  Xapian::Database db(ix.blind_dir + "/s1");
+  std::size_t words = 0;
+  for (auto t = db.allterms_begin(); t != db.allterms_end(); ++t) {
+    const std::string term = *t;
+    const bool id = term.rfind("Qdoc", 0) == 0;
+    const bool word = term.size() == 1 + kTermHashBytes && term[0] == 'Z';
+    const bool field = term.size() == 2 + kTermHashBytes && term.rfind("XC", 0) == 0;
+    const bool lang = term.size() == 2 + kTermHashBytes && term.rfind("XL", 0) == 0;
+    const bool type = term.size() == 2 + kTermHashBytes && term.rfind("XT", 0) == 0;
+    INFO("term " << term);
+    CHECK((id || word || field || lang || type));
+    for (const char* plain : {"invoic", "contain", "clerk", "harbour", "fox", "even", "odd"}) {
+      CHECK(term.find(plain) == std::string::npos);
+    }
+    words += word;
+  }
+  CHECK(words > 20);
+  // No spelling table, no plaintext in document data or values.
+  CHECK(db.get_spelling_suggestion("invoce").empty());
+  for (auto d = db.postlist_begin(""); d != db.postlist_end(""); ++d) {
+    Xapian::Document doc = db.get_document(*d);
+    CHECK(doc.get_data().rfind("doc", 0) == 0);
+    CHECK(doc.values_count() == 0);
+  }
+}
+
+TEST_CASE("boolean field filters are hashed and still filter") {
+  TwoIndexes ix;
+  const auto all = ix.Blind("invoice");
+  const auto odd = ix.Blind("invoice case:odd");
+  REQUIRE_FALSE(odd.empty());
+  CHECK(odd.size() < all.size());
+  for (const auto& [id, w] : odd) CHECK(std::stoi(id.substr(3)) % 2 == 1);
+  CHECK(ix.Blind("case:nosuchcase").empty());
+}
+
+TEST_CASE("snippets mark phrase matches, not lone words of the phrase") {
+  crypto::SecretBytes key = crypto::RandomSecret(32);
+  BlindKeys keys(key);
+  TempDir tmp;
+  Searcher s(keys, tmp / "index");
+  SearchQuery q;
+  q.text = "\"container repairs\"";
+  q.languages = {"en"};
+  auto out = s.Search(q);
+  const std::string snippet = out.matcher->Snippet(
+      "The container was fine. Then <b>container repair</b> costs & fees rose.", "en");
+  CHECK(snippet.find("<mark>container repair</mark>") != std::string::npos);
+  CHECK(snippet.find("The container was") != std::string::npos);  // not marked
+  CHECK(snippet.find("&lt;b&gt;") != std::string::npos);          // escaped
+  CHECK(snippet.find("&amp;") != std::string::npos);
+  CHECK(snippet.find("<b>") == std::string::npos);
+
+  q.text = "invoices";
+  out = s.Search(q);
+  const std::string s2 = out.matcher->Snippet("One INVOICE, two invoiced, no voice.", "en");
+  CHECK(s2.find("<mark>INVOICE</mark>") != std::string::npos);
+  CHECK(s2.find("<mark>invoiced</mark>") != std::string::npos);
+  CHECK(s2.find("<mark>voice") == std::string::npos);
+}
+
+TEST_CASE("the builder stops at its cap and says the document is partial") {
+  crypto::SecretBytes key = crypto::RandomSecret(32);
+  BlindKeys keys(key);
+  DocumentBuilder b(keys, 1000);
+  DocumentFields f;
+  f.doc_id = "d";
+  b.Begin(f);
+  std::string text;
+  while (text.size() < 3000) text += "alpha beta gamma ";
+  ChunkRange r = b.AddText(text);
+  CHECK(b.partial());
+  CHECK(r.consumed <= 1000);
+  CHECK(r.consumed > 900);
+  CHECK(b.AddText("more words").consumed == 0);
+  b.Finish();
+}
