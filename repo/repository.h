@@ -224,6 +224,9 @@ class Repository {
   SearchResults Search(const Session& actor, const SearchRequest& request);
 
   DocumentInfo GetDocument(const Session& actor, const std::string& doc_id);
+  // The documents of a case the actor can open, oldest first.
+  std::vector<DocumentInfo> ListDocuments(const Session& actor,
+                                          const std::string& case_id);
   // Streams the original bytes to `sink`. Throws Error(kCorrupt) if the blob
   // fails authentication at any point: bytes already passed to the sink
   // must then be discarded by the caller.

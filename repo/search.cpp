@@ -131,6 +131,29 @@ DocumentInfo Repository::GetDocument(const Session& actor, const std::string& do
   return d;
 }
 
+std::vector<DocumentInfo> Repository::ListDocuments(const Session& actor,
+                                                    const std::string& case_id) {
+  Impl& s = *impl_;
+  s.RequireCaseVisible(actor, case_id);
+  std::vector<std::string> ids;
+  {
+    sql::Stmt st(*s.db,
+                 "SELECT id FROM documents WHERE case_id=? AND status != 'pending' "
+                 "ORDER BY created_at, rowid");
+    st.Bind(1, case_id);
+    while (st.Step()) ids.push_back(st.Text(0));
+  }
+  std::vector<DocumentInfo> out;
+  for (const auto& id : ids) {
+    try {
+      out.push_back(GetDocument(actor, id));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;  // restricted from this actor
+    }
+  }
+  return out;
+}
+
 void Repository::ReadContent(const Session& actor, const std::string& doc_id,
                              const std::function<void(std::string_view)>& sink) {
   Impl& s = *impl_;

@@ -1,0 +1,279 @@
+// What is on disk: no plaintext anywhere (the canary), tamper detection,
+// deduplication, the writer lock, the server-key passphrase, reindex.
+#include <xapian.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <set>
+
+#include "base/error.h"
+#include "indexer/blind_terms.h"
+#include "tests/support.h"
+
+using namespace dossier;
+using namespace dossier::testing;
+
+namespace {
+ErrorCode CodeOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  FAIL("expected a dossier::Error");
+  return ErrorCode::kInternal;
+}
+
+std::string Content(repo::Repository& r, const repo::Session& s, const std::string& id) {
+  std::string out;
+  r.ReadContent(s, id, [&](std::string_view b) { out.append(b); });
+  return out;
+}
+
+std::vector<fs::path> BlobFiles(const std::string& repo) {
+  std::vector<fs::path> out;
+  for (const auto& p : AllFiles(repo + "/blobs")) {
+    if (p.parent_path().filename() != "tmp") out.push_back(p);
+  }
+  return out;
+}
+
+// Every term of every shard, through the Xapian API (the termlist table is
+// compressed, so grep over the files alone would miss plaintext there).
+std::vector<std::string> AllTerms(const std::string& repo) {
+  std::vector<std::string> terms;
+  for (const auto& e : fs::directory_iterator(repo + "/index")) {
+    if (!fs::exists(e.path() / "iamglass")) continue;
+    Xapian::Database db(e.path().string());
+    for (auto t = db.allterms_begin(); t != db.allterms_end(); ++t) terms.push_back(*t);
+    for (auto d = db.postlist_begin(""); d != db.postlist_end(""); ++d) {
+      auto doc = db.get_document(*d);
+      for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t) terms.push_back(*t);
+      terms.push_back(doc.get_data());
+      for (auto v = doc.values_begin(); v != doc.values_end(); ++v) terms.push_back(*v);
+    }
+    for (auto k = db.metadata_keys_begin(); k != db.metadata_keys_end(); ++k) {
+      terms.push_back(*k + "=" + db.get_metadata(*k));
+    }
+  }
+  return terms;
+}
+}  // namespace
+
+TEST_CASE("no file under the repository holds a marker word, yet search finds it") {
+  Fixture f;
+  // Markers in content, in a filename, in a custodian name and in a title.
+  const std::vector<std::string> markers = {"quixotrelliswombat", "zephyrmarmalade",
+                                            "filenamemarkerkumquat", "custodianmarkerokapi",
+                                            "titlemarkerbrontosaur"};
+  WriteFile(f.tmp / "in/report.txt",
+            "Quarterly report. The quixotrelliswombat account moved funds. Zephyrmarmalade!");
+  WriteFile(f.tmp / "in/filenamemarkerkumquat.txt", "Plain memo about the quixotrelliswombat.");
+  std::string big;
+  for (int i = 0; i < 3000; ++i) big += "line " + std::to_string(i) + " zephyrmarmalade ledger\n";
+  WriteFile(f.tmp / "in/big.txt", big);  // several text chunks and blob chunks
+  auto ivan = f.Ivan();
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  req.custodian = "custodianmarkerokapi";
+  f.repo->Ingest(ivan, req);
+  f.repo->CreateCase(f.Alice(), {"titlemarkerbrontosaur case", "about quixotrelliswombat", "",
+                                 {"investigator"}});
+  // Also move documents between shards, so staging has seen them.
+  f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
+
+  CHECK(f.Search(ivan, "quixotrelliswombat").total == 2);
+  CHECK(f.Search(ivan, "zephyrmarmalade").total == 2);
+  CHECK(f.Search(ivan, "filename:filenamemarkerkumquat.txt").total == 1);
+  CHECK(f.Search(ivan, "custodian:custodianmarkerokapi").total == 3);
+
+  f.repo.reset();  // close everything, as a stolen copy would be
+  for (const auto& file : AllFiles(f.dir)) {
+    const std::string bytes = ReadFile(file.string());
+    std::string lower = bytes;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& m : markers) {
+      INFO("file " << file << " marker " << m);
+      CHECK(lower.find(m) == std::string::npos);
+      CHECK(lower.find(m.substr(0, 10)) == std::string::npos);  // stems, prefixes
+    }
+  }
+  std::size_t n = 0;
+  for (const auto& term : AllTerms(f.dir)) {
+    std::string lower = term;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& m : markers) CHECK(lower.find(m.substr(0, 8)) == std::string::npos);
+    ++n;
+  }
+  CHECK(n > 50);
+}
+
+TEST_CASE("every index term has the shape of a hash or an opaque id") {
+  Fixture f;
+  WriteFile(f.tmp / "a.txt", "Ünïcödé ﬁle naïve café 2025-01-02 1,234.56 O'Brien's C++ e-mail x@y.example");
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "a.txt");
+  for (const auto& e : fs::directory_iterator(f.dir + "/index")) {
+    if (!fs::exists(e.path() / "iamglass")) continue;
+    Xapian::Database db(e.path().string());
+    for (auto t = db.allterms_begin(); t != db.allterms_end(); ++t) {
+      const std::string term = *t;
+      INFO("term of " << term.size() << " bytes starting " << term.substr(0, 2));
+      const bool id = term.size() == 17 && term[0] == 'Q' && term[1] == 'd';
+      const bool word = term.size() == 1 + indexer::kTermHashBytes && term[0] == 'Z';
+      const bool field = term.size() == 2 + indexer::kTermHashBytes && term[0] == 'X';
+      CHECK((id || word || field));
+    }
+  }
+}
+
+TEST_CASE("a tampered or truncated blob fails with a clear error") {
+  Fixture f;
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "row " + std::to_string(i) + "\n";  // > 2 chunks
+  WriteFile(f.tmp / "t.txt", text);
+  auto doc = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "t.txt").at(0);
+  auto ivan = f.Ivan();
+  REQUIRE(Content(*f.repo, ivan, doc.id) == text);
+  auto blobs = BlobFiles(f.dir);
+  REQUIRE(blobs.size() == 1);
+  const std::string good = ReadFile(blobs[0].string());
+
+  SECTION("one flipped byte") {
+    for (std::size_t pos : {std::size_t{3}, std::size_t{30}, good.size() / 2, good.size() - 2}) {
+      std::string bad = good;
+      bad[pos] ^= 0x20;
+      WriteFile(blobs[0].string(), bad);
+      CHECK(CodeOf([&] { Content(*f.repo, ivan, doc.id); }) == ErrorCode::kCorrupt);
+    }
+  }
+  SECTION("truncated at a chunk boundary") {
+    const std::size_t record = 4 + 64 * 1024 + 17;
+    for (std::size_t cut : {std::size_t{28}, 28 + record}) {
+      WriteFile(blobs[0].string(), good.substr(0, cut));
+      CHECK(CodeOf([&] { Content(*f.repo, ivan, doc.id); }) == ErrorCode::kCorrupt);
+    }
+  }
+  SECTION("a text chunk list cut short") {
+    auto texts = AllFiles(f.dir + "/text");
+    fs::path tf;
+    for (auto& p : texts) if (p.parent_path().filename() != "tmp") tf = p;
+    const std::string t = ReadFile(tf.string());
+    // Drop the last record: the new last chunk was not sealed as last.
+    std::size_t pos = 4, last = 4;
+    while (pos < t.size()) {
+      last = pos;
+      std::uint32_t len = 0;
+      for (int i = 0; i < 4; ++i) len |= std::uint32_t(static_cast<unsigned char>(t[pos + 8 + i])) << (8 * i);
+      pos += 12 + len;
+    }
+    REQUIRE(last > 4);
+    WriteFile(tf.string(), t.substr(0, last));
+    CHECK(CodeOf([&] { f.repo->ReadText(ivan, doc.id); }) == ErrorCode::kCorrupt);
+  }
+}
+
+TEST_CASE("identical content is stored once per access set") {
+  Fixture f;
+  WriteFile(f.tmp / "a/memo.txt", "the same memo text");
+  WriteFile(f.tmp / "b/copy-of-memo.txt", "the same memo text");
+  auto ivan = f.Ivan();
+  auto first = f.Ingest(ivan, f.inv_case, f.tmp / "a");
+  REQUIRE(first.at(0).status == "indexed");
+
+  SECTION("the same file from the same place adds nothing") {
+    auto again = f.Ingest(ivan, f.inv_case, f.tmp / "a");
+    CHECK(again.at(0).status == "exists");
+    CHECK(again.at(0).id == first.at(0).id);
+    CHECK(f.repo->ListDocuments(ivan, f.inv_case).size() == 1);
+  }
+  SECTION("from another path it is a duplicate, with no second blob or hit") {
+    auto dup = f.Ingest(ivan, f.inv_case, f.tmp / "b");
+    CHECK(dup.at(0).status == "duplicate");
+    CHECK(dup.at(0).duplicate_of == first.at(0).id);
+    CHECK(BlobFiles(f.dir).size() == 1);
+    CHECK(f.Search(ivan, "memo").total == 1);
+    auto info = f.repo->GetDocument(ivan, dup.at(0).id);
+    CHECK(info.filename == "copy-of-memo.txt");
+    CHECK(Content(*f.repo, ivan, dup.at(0).id) == "the same memo text");
+    CHECK(f.repo->ListDocuments(ivan, f.inv_case).size() == 2);
+  }
+  SECTION("in another access set it is stored again") {
+    auto other = f.Ingest(f.Lena(), f.legal_case, f.tmp / "a");
+    CHECK(other.at(0).status == "indexed");
+    CHECK(BlobFiles(f.dir).size() == 2);
+  }
+}
+
+TEST_CASE("a second writer gets a clear error naming the holder") {
+  Fixture f;
+  try {
+    repo::Repository::Open(f.dir);
+    FAIL("a second writer opened the repository");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kConflict);
+    CHECK(std::string(e.what()).find("pid " + std::to_string(::getpid())) != std::string::npos);
+  }
+  repo::OpenOptions ro;
+  ro.read_only = true;
+  auto reader = repo::Repository::Open(f.dir, ro);  // readers are not blocked
+  CHECK(reader->Login("ivan", "ivan-password").user() == "ivan");
+}
+
+TEST_CASE("a protected server key needs its passphrase") {
+  TempDir tmp;
+  repo::InitOptions io;
+  io.admin_user = "alice";
+  io.admin_password = "alice-password";
+  io.passphrase = "server passphrase";
+  io.cost = crypto::PasswordCost::kInteractive;
+  repo::Repository::Init(tmp / "r", io);
+  CHECK(repo::Repository::ServerKeyProtected(tmp / "r"));
+  CHECK(CodeOf([&] { repo::Repository::Open(tmp / "r"); }) == ErrorCode::kUnauthenticated);
+  repo::OpenOptions wrong;
+  wrong.passphrase = "not the passphrase";
+  CHECK(CodeOf([&] { repo::Repository::Open(tmp / "r", wrong); }) == ErrorCode::kUnauthenticated);
+  repo::OpenOptions right;
+  right.passphrase = "server passphrase";
+  CHECK(repo::Repository::Open(tmp / "r", right) != nullptr);
+  // The recovery key went beside the directory, not into it.
+  CHECK(fs::exists(tmp / "r.recovery-key"));
+  CHECK((fs::status(tmp / "r/keys/server.key").permissions() & fs::perms::group_read) == fs::perms::none);
+  SECTION("a recovery key inside the repository is refused") {
+    io.recovery_key_out = tmp / "r2/inside.key";
+    CHECK(CodeOf([&] { repo::Repository::Init(tmp / "r2", io); }) == ErrorCode::kInvalidArgument);
+  }
+  SECTION("another repository's recovery key is refused") {
+    Fixture other;
+    auto r = repo::Repository::Open(tmp / "r", right);
+    CHECK(CodeOf([&] { r->LoginWithRecoveryKey(other.recovery); }) == ErrorCode::kUnauthenticated);
+  }
+}
+
+TEST_CASE("reindex rebuilds a lost shard from the encrypted text") {
+  Fixture f;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 12; ++i) WriteFile(f.tmp / ("in/" + std::to_string(i) + ".txt"), Prose(rng, 60));
+  WriteFile(f.tmp / "in/phrase.txt", "The phantom container repairs were never done.");
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  auto before = f.Search(f.Ivan(), "invoice OR \"container repairs\"");
+  REQUIRE(before.total > 0);
+  f.repo.reset();
+  for (const auto& e : fs::directory_iterator(f.dir + "/index")) fs::remove_all(e.path());
+  f.Reopen();
+  CHECK(f.Search(f.Ivan(), "invoice").total == 0);
+  auto summary = f.repo->Reindex(f.repo->LoginWithRecoveryKey(f.recovery));
+  CHECK(summary.documents == 13);
+  auto after = f.Search(f.Ivan(), "invoice OR \"container repairs\"");
+  REQUIRE(after.total == before.total);
+  for (std::size_t i = 0; i < after.hits.size(); ++i) {
+    CHECK(after.hits[i].document_id == before.hits[i].document_id);
+    CHECK(after.hits[i].score == before.hits[i].score);
+    CHECK(after.hits[i].snippet == before.hits[i].snippet);
+  }
+  SECTION("a user rebuilds only shards they can open") {
+    auto s = f.repo->Reindex(f.Lena());
+    CHECK(s.shards_rebuilt == 0);
+    CHECK(s.shards_skipped == 1);
+  }
+}
