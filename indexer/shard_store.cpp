@@ -91,6 +91,17 @@ std::uint64_t ShardStore::DocumentCount(const std::string& shard) {
   return internal::XapianCall("reading a shard", [&] { return db.get_doccount(); });
 }
 
+std::vector<std::string> ShardStore::DocumentIds(const std::string& shard) {
+  auto& db = impl_->Get(shard);
+  return internal::XapianCall("reading a shard", [&] {
+    std::vector<std::string> ids;
+    for (auto t = db.allterms_begin("Q"); t != db.allterms_end("Q"); ++t) {
+      ids.push_back((*t).substr(1));
+    }
+    return ids;
+  });
+}
+
 void ShardStore::Commit(const std::string& shard) {
   auto it = impl_->open.find(shard);
   if (it == impl_->open.end()) return;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "indexer/document_builder.h"
 
@@ -36,6 +37,8 @@ class ShardStore {
   bool Copy(const std::string& from, const std::string& to,
             const std::string& doc_id);
   std::uint64_t DocumentCount(const std::string& shard);
+  // The ids of every document in a shard.
+  std::vector<std::string> DocumentIds(const std::string& shard);
   // Makes every change to `shard` durable (Xapian commit: fsync'd).
   void Commit(const std::string& shard);
   void CommitAll();

@@ -30,8 +30,18 @@ void Repository::Impl::ResumeMoves() {
                  "SELECT id, shard_id, move_to FROM documents WHERE move_to IS NOT NULL");
     while (st.Step()) moves.push_back({st.Text(0), st.Text(1), st.Text(2)});
   }
-  if (moves.empty()) return;
   const std::string staging = indexer::kStagingShard;
+  // A crash after step 4 leaves staged copies of finished moves: drop them.
+  {
+    std::set<std::string> moving;
+    for (const auto& m : moves) moving.insert(m.id);
+    bool dropped = false;
+    for (const auto& id : shards->DocumentIds(staging)) {
+      if (!moving.count(id)) dropped = shards->Delete(staging, id) || dropped;
+    }
+    if (dropped) shards->Commit(staging);
+  }
+  if (moves.empty()) return;
   std::set<std::string> olds, news;
   for (const auto& m : moves) {
     if (!shards->Contains(m.to, m.id) && !shards->Contains(staging, m.id)) {
