@@ -13,7 +13,8 @@ PreparedDocument::PreparedDocument(std::unique_ptr<Impl> impl)
 const std::string& PreparedDocument::doc_id() const { return impl_->doc_id; }
 
 struct DocumentBuilder::Impl {
-  Impl(const BlindKeys& k, std::size_t cap) : keys(k), text_cap(cap) {
+  Impl(const BlindKeys& k, std::size_t cap, std::size_t terms)
+      : keys(k), text_cap(cap), max_terms(terms) {
     // Words longer than this are not words (base64 runs, hex dumps); Xapian
     // skips them, which also keeps terms far from the 245-byte limit.
     generator.set_max_word_length(64);
@@ -21,6 +22,7 @@ struct DocumentBuilder::Impl {
   }
   const BlindKeys& keys;
   std::size_t text_cap;
+  std::size_t max_terms;
   Xapian::TermGenerator generator;
   std::unique_ptr<PreparedDocument::Impl> current;
   std::string stem_language;  // the language the generator's stemmer is for
@@ -28,8 +30,9 @@ struct DocumentBuilder::Impl {
   bool partial = false;
 };
 
-DocumentBuilder::DocumentBuilder(const BlindKeys& keys, std::size_t text_cap)
-    : impl_(std::make_unique<Impl>(keys, text_cap)) {}
+DocumentBuilder::DocumentBuilder(const BlindKeys& keys, std::size_t text_cap,
+                                 std::size_t max_terms)
+    : impl_(std::make_unique<Impl>(keys, text_cap, max_terms)) {}
 DocumentBuilder::~DocumentBuilder() = default;
 
 void DocumentBuilder::Begin(const DocumentFields& f) {
@@ -80,6 +83,7 @@ ChunkRange DocumentBuilder::AddText(std::string_view utf8) {
   const std::string normalised = NormalizeNfkc(utf8);
   internal::XapianCall("indexing", [&] { s.generator.index_text(normalised); });
   range.end_pos = s.generator.get_termpos() + 1;
+  if (s.current->doc.termlist_count() >= s.max_terms) s.partial = true;
   return range;
 }
 

@@ -199,3 +199,20 @@ TEST_CASE("the builder stops at its cap and says the document is partial") {
   CHECK(b.AddText("more words").consumed == 0);
   b.Finish();
 }
+
+TEST_CASE("the builder stops at its distinct-term limit") {
+  crypto::SecretBytes key = crypto::RandomSecret(32);
+  BlindKeys keys(key);
+  DocumentBuilder b(keys, 1u << 20, 100);
+  DocumentFields f;
+  f.doc_id = "d";
+  b.Begin(f);
+  std::string chunk;
+  for (int i = 0; i < 80; ++i) chunk += "n" + std::to_string(i) + " ";
+  CHECK(b.AddText(chunk).consumed == chunk.size());
+  CHECK_FALSE(b.partial());
+  CHECK(b.AddText(chunk + "x1 x2 x3 x4 x5 x6 x7 x8 x9 x10 x11 x12 x13 x14 x15 x16 x17 x18 x19 x20 x21").consumed > 0);
+  CHECK(b.partial());
+  CHECK(b.AddText("later words").consumed == 0);
+  b.Finish();
+}
