@@ -63,7 +63,9 @@ void SyncDir(const std::string& dir) {
 }
 
 FileStore::FileStore(std::string root) : root_(std::move(root)) {
-  fs::create_directories(root_ + "/tmp");
+  std::error_code ec;
+  fs::create_directories(root_ + "/tmp", ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot create a repository directory");
 }
 
 FileStore::Pending::~Pending() {
@@ -99,7 +101,9 @@ void FileStore::Publish(Pending& file, const std::string& name) {
   }
   const std::string dest = PathOf(name);
   const std::string dir = fs::path(dest).parent_path();
-  fs::create_directories(dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot create a repository directory");
   if (::rename(file.path_.c_str(), dest.c_str()) != 0) {
     throw Error(ErrorCode::kIo, "cannot move a repository file into place");
   }

@@ -258,6 +258,7 @@ ReindexSummary Repository::Reindex(const Session& actor) {
     }
     const std::string rebuild = shard.id + ".rebuild";
     s.shards->Drop(rebuild);
+    (void)s.shards->DocumentCount(rebuild);  // creates it, even if it stays empty
     for (const auto& doc : docs) {
       crypto::SecretBytes key = s.OpenDocumentKey(actor, doc.id);
       json meta = OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta),
@@ -293,8 +294,9 @@ ReindexSummary Repository::Reindex(const Session& actor) {
     const std::string old = live + ".old";
     std::error_code ec;
     fs::remove_all(old, ec);
-    if (fs::exists(live)) fs::rename(live, old);
-    fs::rename(s.shards->PathOf(rebuild), live);
+    if (fs::exists(live, ec)) fs::rename(live, old, ec);
+    if (!ec) fs::rename(s.shards->PathOf(rebuild), live, ec);
+    if (ec) throw Error(ErrorCode::kIo, "cannot swap in a rebuilt index shard");
     SyncDir(fs::path(live).parent_path().string());
     fs::remove_all(old, ec);
     ++summary.shards_rebuilt;

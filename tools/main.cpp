@@ -1,12 +1,15 @@
 // dossier: the command-line face of repo::Repository (see API.md,
 // "Command line"). Exit codes: 0 ok, 1 failure, 2 usage (bad arguments,
 // malformed query).
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -465,6 +468,10 @@ int Run(int argc, char** argv) {
   } catch (const Error& e) {
     std::cerr << "dossier: " << e.what() << "\n";
     return ExitCodeFor(e.code());
+  } catch (const std::filesystem::filesystem_error& e) {
+    // Its what() quotes paths; the code's message alone says what failed.
+    std::cerr << "dossier: file system error: " << e.code().message() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "dossier: internal error: " << e.what() << "\n";
     return 1;
@@ -474,4 +481,11 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace dossier::tools
 
-int main(int argc, char** argv) { return dossier::tools::Run(argc, argv); }
+int main(int argc, char** argv) {
+  // This process holds decrypted keys and text: never dump it to a core
+  // file, and keep other processes of the same user from ptrace-reading it.
+  const rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  return dossier::tools::Run(argc, argv);
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: the Catch2 suites (slow ones
+# included) and the end-to-end CLI test, through CTest on both cores; then
+# the tests that parse untrusted input again under AddressSanitizer and UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+ctest --test-dir build -j "$(nproc)" --output-on-failure
+
+if [ "${DOSSIER_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== sanitizer build (address, undefined)"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDOSSIER_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$(nproc)" --target crypto_test indexer_test repo_storage_test repo_access_test
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -j "$(nproc)" --output-on-failure \
+    -R '^(crypto_test|indexer_test|repo_storage_test|repo_access_test):'
+fi

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# End-to-end test of the dossier CLI as a user runs it: exit codes (0 ok,
+# 1 failure, 2 usage), password sources, --json bodies, search, get -o,
+# grant and revoke, a second writer, reindex with the recovery key.
+# Usage: cli_test.sh PATH_TO_DOSSIER FIXTURES_DIR
+set -uo pipefail
+DOSSIER=$1
+FIXTURES=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export DOSSIER_PASSWORD_COST=interactive
+fails=0
+check() {  # check DESCRIPTION EXPECTED_EXIT command...
+  local what=$1 want=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: $what: exit $got, wanted $want"; sed 's/^/  | /' "$T/out" "$T/err"; fails=$((fails+1))
+  else
+    echo "ok: $what"
+  fi
+}
+contains() {  # contains DESCRIPTION FILE TEXT
+  if grep -qF -- "$3" "$2"; then echo "ok: $1"; else echo "FAIL: $1 (no '$3')"; sed 's/^/  | /' "$2"; fails=$((fails+1)); fi
+}
+lacks() {
+  if grep -qF -- "$3" "$2"; then echo "FAIL: $1 (found '$3')"; fails=$((fails+1)); else echo "ok: $1"; fi
+}
+for u in alice ivan lena; do echo "$u-password-123" > "$T/$u"; done
+R="$T/repo"
+as() { local u=$1; shift; "$DOSSIER" "$@" --user "$u" --password-file "$T/$u"; }
+
+check "no arguments is a usage error" 2 "$DOSSIER"
+check "unknown subcommand is a usage error" 2 "$DOSSIER" frobnicate
+check "--help works" 0 "$DOSSIER" search --help
+check "init" 0 "$DOSSIER" init "$R" --admin alice --no-protect --password-file "$T/alice"
+contains "init names the recovery key file" "$T/out" "$R.recovery-key"
+test -f "$R.recovery-key" && test ! -e "$R/recovery-key" && echo "ok: recovery key outside" || { echo "FAIL: recovery key placement"; fails=$((fails+1)); }
+check "init again refuses a non-empty directory" 1 "$DOSSIER" init "$R" --admin alice --no-protect --password-file "$T/alice"
+check "role add" 0 as alice role add "$R" investigator
+check "role add legal" 0 as alice role add "$R" legal
+check "user add ivan" 0 as alice user add "$R" ivan --roles investigator --new-password-file "$T/ivan"
+check "user add lena" 0 as alice user add "$R" lena --roles legal --new-password-file "$T/lena"
+check "non-admin cannot add users" 1 as ivan user add "$R" eve --roles investigator --new-password-file "$T/ivan"
+check "wrong password" 1 "$DOSSIER" case list "$R" --user ivan --password-file "$T/lena"
+contains "wrong password message" "$T/err" "unknown user or wrong password"
+check "password from the environment" 0 env DOSSIER_USER=ivan DOSSIER_PASSWORD="ivan-password-123" "$DOSSIER" case list "$R"
+check "no acting user is a usage error" 2 env -u DOSSIER_USER "$DOSSIER" case list "$R" --password-file "$T/ivan"
+
+check "case create --json" 0 as alice case create "$R" --title "Tidewater" --roles investigator --risk high --json
+contains "case JSON has the API fields" "$T/out" '"document_count": 0'
+CASE=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' "$T/out")
+check "case create for legal" 0 as alice case create "$R" --title "Counsel" --roles legal --json
+LCASE=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' "$T/out")
+check "bad risk is a usage error" 2 as alice case create "$R" --title X --roles legal --risk extreme
+
+check "ingest a directory" 0 as ivan ingest "$R" --case "$CASE" "$FIXTURES/tidewater" --custodian Audit
+contains "ingest prints ids and a summary" "$T/out" "6 indexed"
+check "ingest again adds nothing" 0 as ivan ingest "$R" --case "$CASE" "$FIXTURES/tidewater" --custodian Audit
+contains "re-ingest reports existing documents" "$T/out" "6 exists"
+check "ingest into an invisible case" 1 as lena ingest "$R" --case "$CASE" "$FIXTURES/counsel"
+check "ingest a missing path" 2 as ivan ingest "$R" --case "$CASE" "$T/nope"
+check "lena ingests counsel" 0 as lena ingest "$R" --case "$LCASE" "$FIXTURES/counsel" --json
+contains "ingest --json body" "$T/out" '"documents": ['
+
+check "search a phrase" 0 as ivan search "$R" '"phantom container repairs"'
+contains "phrase hits" "$T/out" "3 hits for ivan"
+contains "snippet marks the phrase" "$T/out" "*phantom container repairs*"
+check "search --json" 0 as ivan search "$R" 'invoice' --json --limit 2
+contains "search JSON" "$T/out" '"total": 4'
+contains "search JSON snippet" "$T/out" '<mark>'
+DOC=$(grep -m1 '"document_id"' "$T/out" | sed 's/.*: "\(.*\)",*/\1/')
+check "lena finds none of ivan's" 0 as lena search "$R" Corvo
+contains "no hits for lena" "$T/out" "0 hits for lena"
+check "a limit out of range is a usage error" 2 as ivan search "$R" invoice --limit 0
+check "get metadata" 0 as ivan get "$R" "$DOC"
+contains "get shows sha256" "$T/out" "sha256:"
+check "get -o writes the original" 0 as ivan get "$R" "$DOC" -o "$T/original"
+SHA=$(sha256sum "$T/original" | cut -d' ' -f1)
+check "get --json" 0 as ivan get "$R" "$DOC" --json
+contains "the stored SHA-256 matches the bytes" "$T/out" "$SHA"
+check "lena cannot get it" 1 as lena get "$R" "$DOC"
+contains "not found, not forbidden" "$T/err" "no such document"
+
+check "a second writer is refused while one holds the lock" 0 bash -c "
+  exec 9>>'$R/lock'; flock -n 9 || exit 9
+  '$DOSSIER' role add '$R' records --user alice --password-file '$T/alice'; test \$? = 1"
+check "grant legal" 0 as alice case grant "$R" "$CASE" legal
+check "lena finds it after the grant" 0 as lena search "$R" '"phantom container repairs"'
+contains "granted hits" "$T/out" "3 hits for lena"
+check "revoke legal" 0 as alice case revoke "$R" "$CASE" legal
+check "lena loses it after the revoke" 0 as lena search "$R" Corvo
+contains "revoked" "$T/out" "0 hits for lena"
+
+rm -rf "$R/index"
+check "reindex with the recovery key" 0 "$DOSSIER" reindex "$R" --recovery-key "$R.recovery-key"
+check "search works after reindex" 0 as ivan search "$R" '"phantom container repairs"'
+contains "hits after reindex" "$T/out" "3 hits for ivan"
+
+if grep -raqi -e corvo -e tidewater -e falc "$R"; then
+  echo "FAIL: plaintext on disk"; fails=$((fails+1)); else echo "ok: no plaintext on disk"; fi
+
+echo "$((fails == 0 ? 1 : 0)) passed, $fails failed"
+[ "$fails" = 0 ]
