@@ -33,8 +33,8 @@ NDOCS=$(ls "$SMALL" | wc -l)
 SBYTES=$(du -sb "$SMALL" | cut -f1)
 BBYTES=$(stat -c %s "$OUT/corpus/big.txt")
 echo "== ingest (dossier ingest: read, SHA-256, keyed hash, encrypt, fsync, SQLite, blind index)"
-measure "ingest small" "$NDOCS" "$SBYTES" as ingest "$W" --case "$CASE" "$SMALL"
-measure "ingest 1 GiB" 1 "$BBYTES" as ingest "$W" --case "$CASE" "$OUT/corpus/big.txt"
+measure "ingest small" "$NDOCS" "$SBYTES" "$D" ingest "$W" --case "$CASE" "$SMALL" --user bench --password-file "$OUT/pw"
+measure "ingest 1 GiB" 1 "$BBYTES" "$D" ingest "$W" --case "$CASE" "$OUT/corpus/big.txt" --user bench --password-file "$OUT/pw"
 echo "== floor (raw crypto_secretstream on the same files)"
 build/bench/stream_floor "$OUT/floor" "@$SMALL" | sed 's/^/small  /'
 build/bench/stream_floor "$OUT/floor" "$OUT/corpus/big.txt" | sed 's/^/1 GiB  /'

@@ -112,6 +112,24 @@ void FileStore::Publish(Pending& file, const std::string& name) {
   SyncDir(fs::path(dir).parent_path());
 }
 
+void FileStore::Rename(Pending& file, const std::string& name) {
+  const std::string dest = PathOf(name);
+  std::error_code ec;
+  fs::create_directories(fs::path(dest).parent_path(), ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot create a repository directory");
+  if (::rename(file.path_.c_str(), dest.c_str()) != 0) {
+    throw Error(ErrorCode::kIo, "cannot move a repository file into place");
+  }
+  file.path_.clear();
+}
+
+void FileStore::SyncFilesystem() {
+  Fd fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::syncfs(fd.get()) != 0) {
+    throw Error(ErrorCode::kIo, "cannot sync the repository's file system");
+  }
+}
+
 Fd FileStore::Open(const std::string& name) const {
   Fd fd(::open(PathOf(name).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {

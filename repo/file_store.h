@@ -1,7 +1,8 @@
 // Private to repo/: a directory of immutable files named by random ids,
-// fanned out as <root>/ab/cd/<name>. Files are written to <root>/tmp,
-// fsync'd, renamed into place and the directory fsync'd, so a file is
-// either wholly present under its name or absent.
+// fanned out as <root>/ab/cd/<name>. Files are written to <root>/tmp and
+// renamed into place; Publish fsyncs the file and its directories, while
+// ingest renames a whole group with Rename and makes them all durable with
+// one SyncFilesystem (syncfs) before anything refers to them as indexed.
 // REQUIRES: the repository write lock for every mutating call.
 #pragma once
 
@@ -44,6 +45,9 @@ class FileStore {
     ~Pending();  // removes the temporary file unless published
     Pending(Pending&&) noexcept;
     void Append(const void* data, std::size_t n);
+    // Closes the descriptor (the file stays until published or destroyed),
+    // so a group of pending files does not hold hundreds of descriptors.
+    void Close() { fd_ = Fd(); }
     std::uint64_t size() const { return size_; }
 
    private:
@@ -57,6 +61,11 @@ class FileStore {
   Pending Create();
   // Makes the pending file durable under `name`.
   void Publish(Pending& file, const std::string& name);
+  // Moves the pending file under `name`; durable only after SyncFilesystem.
+  void Rename(Pending& file, const std::string& name);
+  // syncfs(2) on the store's file system: every file written and renamed
+  // so far, data and directory entries, is durable when it returns.
+  void SyncFilesystem();
   // Opens a published file; throws Error(kNotFound) if missing.
   Fd Open(const std::string& name) const;
   bool Exists(const std::string& name) const;

@@ -1,8 +1,10 @@
 // Repository::Ingest: files in, encrypted blobs, sealed text chunks, blind
-// index entries out, with the crash-safety order of DESIGN.md:
-//   1. blob and text are written to temporary files (never under a name);
-//   2. the document rows commit as `pending`;
-//   3. blob and text are fsync'd and renamed into place;
+// index entries out, with the crash-safety order of DESIGN.md, paid once per
+// commit group rather than once per document:
+//   1. each blob and text is written to a temporary file (never under a name);
+//   2. the group's rows commit as `pending` (one transaction);
+//   3. the group's files are renamed into place and made durable by one
+//      syncfs (measured: per-file fsyncs held ingest to 139 small files/s);
 //   4. the group's documents are added to the shard and the shard commits;
 //   5. the rows are marked indexed and the documents acknowledged.
 // Opening the repository after a crash keeps a pending row whose id term
@@ -13,6 +15,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "crypto/blob_stream.h"
 #include "indexer/document_builder.h"
@@ -73,6 +76,10 @@ std::vector<SourceFile> ExpandPaths(const std::vector<std::string>& paths) {
 
 std::string DocAd(const std::string& id) { return "dossier.doc.v1|" + id; }
 
+// A commit group also closes once it holds this much indexed text: its
+// built Xapian documents are in memory until the group commits.
+constexpr std::size_t kMaxGroupText = 48u << 20;
+
 void PutU32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
 }
@@ -81,7 +88,12 @@ void PutU32(std::string& out, std::uint32_t v) {
 struct Staged {
   IngestedDocument info;
   std::optional<indexer::PreparedDocument> prepared;  // empty for duplicates
-  bool partial = false;
+  std::optional<FileStore::Pending> blob, text;       // empty for duplicates
+  std::string blob_name, text_name;
+  std::string restrict_text;
+  crypto::Bytes dedup_key, place_key, sealed_meta, recovery_key;
+  std::vector<std::pair<RoleId, crypto::Bytes>> sealed_keys;
+  std::size_t text_bytes = 0;
 };
 
 }  // namespace
@@ -180,8 +192,50 @@ IngestSummary Repository::Ingest(
   IngestSummary summary;
   std::vector<Staged> group;
 
+  // Dedup within the group being staged (its rows are not in SQLite yet).
+  std::map<crypto::Bytes, std::size_t> group_place;
+  std::map<crypto::Bytes, std::string> group_original;
+  std::size_t group_text = 0;
+
   auto flush = [&] {
     if (group.empty()) return;
+    {
+      sql::Transaction t(*s.db);
+      sql::Stmt ins(*s.db,
+                    "INSERT INTO documents(id, case_id, parent_id, shard_id, restrict_set, "
+                    "status, blob, text, size, dedup_key, place_key, duplicate_of, "
+                    "sealed_meta, recovery_sealed_key, created_at, final_status) "
+                    "VALUES(?, ?, NULL, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      sql::Stmt k(*s.db, "INSERT INTO document_keys(doc_id, role_id, sealed_key) VALUES(?, ?, ?)");
+      const std::string now = s.NowText();
+      for (auto& g : group) {
+        const bool duplicate = !g.info.duplicate_of.empty();
+        ins.Reset();
+        ins.Bind(1, g.info.id).Bind(2, req.case_id).Bind(3, shard);
+        g.restrict_text.empty() ? ins.BindNull(4) : ins.Bind(4, g.restrict_text);
+        duplicate ? ins.BindNull(5) : ins.Bind(5, g.blob_name);
+        duplicate ? ins.BindNull(6) : ins.Bind(6, g.text_name);
+        ins.Bind(7, static_cast<std::int64_t>(g.info.size));
+        duplicate ? ins.BindNull(8) : ins.Bind(8, g.dedup_key);
+        ins.Bind(9, g.place_key);
+        duplicate ? ins.Bind(10, g.info.duplicate_of) : ins.BindNull(10);
+        ins.Bind(11, g.sealed_meta).Bind(12, g.recovery_key).Bind(13, now).Bind(14, g.info.status);
+        ins.Run();
+        for (const auto& [role, sealed] : g.sealed_keys) {
+          k.Reset();
+          k.Bind(1, g.info.id).Bind(2, role).Bind(3, sealed).Run();
+        }
+      }
+      t.Commit();
+    }
+    s.Fault("after_rows_pending");
+    for (auto& g : group) {
+      if (g.blob) s.blobs->Rename(*g.blob, g.blob_name);
+      if (g.text) s.text->Rename(*g.text, g.text_name);
+    }
+    s.blobs->SyncFilesystem();
+    s.text->SyncFilesystem();
+    s.Fault("after_blob_published");
     for (auto& g : group) {
       if (g.prepared) s.shards->Add(shard, std::move(*g.prepared));
     }
@@ -203,6 +257,9 @@ IngestSummary Repository::Ingest(
       if (on_acknowledged) on_acknowledged(g.info);
     }
     group.clear();
+    group_place.clear();
+    group_original.clear();
+    group_text = 0;
   };
 
   for (const SourceFile& src : files) {
@@ -306,7 +363,6 @@ IngestSummary Repository::Ingest(
     if (!held && chunk_no == 0) held.emplace(std::string(), indexer::ChunkRange{1, 1, 0});
     seal_held(true);
     enc.Finish();
-    staged.partial = builder.partial();
     indexer::PreparedDocument prepared = builder.Finish();
     info.sha256 = sha.FinalHex();
     const std::string content_mac = mac.Final();
@@ -318,7 +374,12 @@ IngestSummary Repository::Ingest(
     const std::string place = s.dedup->Hash(
         "place|" + content_mac + "|" + req.case_id + "|" + req.custodian + "|" + src.rel, 32);
     const crypto::Bytes place_key(place.begin(), place.end());
-    {
+    bool exists = false;
+    if (auto it = group_place.find(place_key); it != group_place.end()) {
+      info.id = group[it->second].info.id;
+      info.duplicate_of = group[it->second].info.duplicate_of;
+      exists = true;
+    } else {
       sql::Stmt p(*s.db,
                   "SELECT id, duplicate_of FROM documents WHERE place_key=? AND shard_id=? "
                   "AND status != 'pending'");
@@ -326,15 +387,20 @@ IngestSummary Repository::Ingest(
       if (p.Step()) {
         info.id = p.Text(0);
         info.duplicate_of = p.Text(1);
-        info.status = "exists";
-        summary.bytes += info.size;
-        summary.documents.push_back(info);
-        if (on_acknowledged) on_acknowledged(info);
-        continue;  // the pending files remove themselves
+        exists = true;
       }
     }
+    if (exists) {
+      info.status = "exists";
+      summary.bytes += info.size;
+      summary.documents.push_back(info);
+      if (on_acknowledged) on_acknowledged(info);
+      continue;  // the pending files remove themselves
+    }
     std::string original;
-    {
+    if (auto it = group_original.find(dedup_key); it != group_original.end()) {
+      original = it->second;
+    } else {
       sql::Stmt d(*s.db,
                   "SELECT id FROM documents WHERE dedup_key=? AND shard_id=? AND "
                   "duplicate_of IS NULL ORDER BY created_at LIMIT 1");
@@ -342,11 +408,10 @@ IngestSummary Repository::Ingest(
       if (d.Step()) original = d.Text(0);
     }
     const bool duplicate = !original.empty();
+    const bool partial = builder.partial();
     info.duplicate_of = original;
-    info.status = duplicate ? "duplicate" : (staged.partial ? "partial" : "indexed");
+    info.status = duplicate ? "duplicate" : (partial ? "partial" : "indexed");
 
-    const std::string blob_name = crypto::RandomId(26);
-    const std::string text_name = crypto::RandomId(26);
     json meta = {{"filename", info.filename},
                  {"path", info.path},
                  {"sha256", info.sha256},
@@ -356,45 +421,36 @@ IngestSummary Repository::Ingest(
                  {"size", info.size},
                  {"mtime", static_cast<std::int64_t>(st.st_mtime)},
                  {"indexed_bytes", indexed_bytes},
-                 {"partial", staged.partial}};
-    {
-      sql::Transaction t(*s.db);
-      sql::Stmt ins(*s.db,
-                    "INSERT INTO documents(id, case_id, parent_id, shard_id, restrict_set, "
-                    "status, blob, text, size, dedup_key, place_key, duplicate_of, "
-                    "sealed_meta, recovery_sealed_key, created_at, final_status) "
-                    "VALUES(?, ?, NULL, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      ins.Bind(1, info.id).Bind(2, req.case_id).Bind(3, shard);
-      restrict_text.empty() ? ins.BindNull(4) : ins.Bind(4, restrict_text);
-      duplicate ? ins.BindNull(5) : ins.Bind(5, blob_name);
-      duplicate ? ins.BindNull(6) : ins.Bind(6, text_name);
-      ins.Bind(7, static_cast<std::int64_t>(info.size));
-      duplicate ? ins.BindNull(8) : ins.Bind(8, dedup_key);
-      ins.Bind(9, place_key);
-      duplicate ? ins.Bind(10, original) : ins.BindNull(10);
-      ins.Bind(11, SealJson(crypto::DeriveDataSubkey(data_key, crypto::DataKeyUse::kMeta),
-                            DocAd(info.id), meta));
-      ins.Bind(12, crypto::SealTo(s.recovery_public, data_key));
-      ins.Bind(13, s.NowText());
-      ins.Bind(14, info.status);
-      ins.Run();
-      sql::Stmt k(*s.db, "INSERT INTO document_keys(doc_id, role_id, sealed_key) VALUES(?, ?, ?)");
-      for (const auto& [role, pk] : recipients) {
-        k.Reset();
-        k.Bind(1, info.id).Bind(2, role).Bind(3, crypto::SealTo(pk, data_key)).Run();
-      }
-      t.Commit();
+                 {"partial", partial}};
+    staged.restrict_text = restrict_text;
+    staged.dedup_key = dedup_key;
+    staged.place_key = place_key;
+    staged.sealed_meta = SealJson(crypto::DeriveDataSubkey(data_key, crypto::DataKeyUse::kMeta),
+                                  DocAd(info.id), meta);
+    staged.recovery_key = crypto::SealTo(s.recovery_public, data_key);
+    for (const auto& [role, pk] : recipients) {
+      staged.sealed_keys.emplace_back(role, crypto::SealTo(pk, data_key));
     }
-    s.Fault("after_rows_pending");
     if (!duplicate) {
-      s.blobs->Publish(blob, blob_name);
-      s.text->Publish(text, text_name);
-      s.Fault("after_blob_published");
+      blob.Close();
+      text.Close();
+      staged.blob.emplace(std::move(blob));
+      staged.text.emplace(std::move(text));
+      staged.blob_name = crypto::RandomId(26);
+      staged.text_name = crypto::RandomId(26);
       staged.prepared.emplace(std::move(prepared));
+      staged.text_bytes = indexed_bytes;
+      group_original.emplace(dedup_key, info.id);
     }
+    group_place.emplace(place_key, group.size());
     summary.bytes += info.size;
+    group_text += staged.text_bytes;
     group.push_back(std::move(staged));
-    if (group.size() >= std::max<std::size_t>(1, s.options.commit_group)) flush();
+    // Bounded memory: built documents wait here until the group commits.
+    if (group.size() >= std::max<std::size_t>(1, s.options.commit_group) ||
+        group_text >= kMaxGroupText) {
+      flush();
+    }
   }
   flush();
   return summary;
