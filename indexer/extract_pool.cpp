@@ -1,0 +1,261 @@
+#include "indexer/extract_pool.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "base/error.h"
+#include "indexer/extract_protocol.h"
+
+namespace dossier::indexer {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string DescribeExit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    if (sig == SIGXCPU) return "the extractor exceeded its CPU time limit";
+    if (sig == SIGKILL) return "the extractor was killed (out of memory or time)";
+    return std::string("the extractor crashed (") + strsignal(sig) + ")";
+  }
+  return "the extractor stopped unexpectedly (exit " + std::to_string(WEXITSTATUS(status)) + ")";
+}
+
+}  // namespace
+
+struct ExtractPool::Impl {
+  ExtractPoolOptions options;
+  struct Worker {
+    pid_t pid = -1;
+    int fd = -1;
+    bool busy = false;
+    std::uint64_t job = 0;
+    Clock::time_point deadline;
+  };
+  std::vector<Worker> workers;
+
+  void Start(Worker& w) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      throw Error(ErrorCode::kInternal, "cannot create a socket for an extraction worker");
+    }
+    const std::string cpu = std::to_string(options.cpu_seconds);
+    const std::string mem = std::to_string(options.memory_bytes);
+    const json limits = {{"max_depth", options.limits.max_depth},
+                         {"max_entry_bytes", options.limits.max_entry_bytes},
+                         {"max_total_bytes", options.limits.max_total_bytes},
+                         {"max_ratio", options.limits.max_ratio},
+                         {"max_items", options.limits.max_items},
+                         {"text_cap", options.limits.text_cap}};
+    const std::string lim = limits.dump();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Error(ErrorCode::kInternal, "cannot start an extraction worker");
+    if (pid == 0) {
+      // Child: the socket becomes fd 3, every other descriptor closes, and a
+      // fresh image replaces this one (nothing of the parent's memory stays).
+      ::dup2(sv[1], kWorkerFd);
+      ::close_range(kWorkerFd + 1, ~0U, 0);
+      const char* argv[] = {options.worker_path.c_str(), cpu.c_str(), mem.c_str(), lim.c_str(), nullptr};
+      ::execv(options.worker_path.c_str(), const_cast<char* const*>(argv));
+      ::_exit(127);
+    }
+    ::close(sv[1]);
+    w.pid = pid;
+    w.fd = sv[0];
+    w.busy = false;
+  }
+
+  void Stop(Worker& w, bool kill) {
+    if (w.fd >= 0) ::close(w.fd);
+    w.fd = -1;
+    if (w.pid > 0) {
+      if (kill) ::kill(w.pid, SIGKILL);
+      int status;
+      ::waitpid(w.pid, &status, 0);
+    }
+    w.pid = -1;
+  }
+
+  // Ends a worker's job with a failure and replaces the worker.
+  ExtractEvent Fail(Worker& w, const std::string& why, bool kill) {
+    std::string reason = why;
+    if (w.fd >= 0) ::close(w.fd);
+    w.fd = -1;
+    if (w.pid > 0) {
+      if (kill) ::kill(w.pid, SIGKILL);
+      int status = 0;
+      ::waitpid(w.pid, &status, 0);
+      if (reason.empty()) reason = DescribeExit(status);
+    }
+    w.pid = -1;
+    ExtractEvent e;
+    e.job = w.job;
+    e.done = true;
+    e.failure = reason.empty() ? "the extractor stopped unexpectedly" : reason;
+    w.busy = false;
+    Start(w);
+    return e;
+  }
+
+  // Reads exactly n bytes before the worker's deadline.
+  bool ReadFull(Worker& w, void* p, std::size_t n, bool* timed_out) {
+    char* c = static_cast<char*>(p);
+    while (n > 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(w.deadline - Clock::now()).count();
+      if (left <= 0) { *timed_out = true; return false; }
+      pollfd pfd{w.fd, POLLIN, 0};
+      const int r = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0) continue;
+      const ssize_t got = ::read(w.fd, c, n);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      c += got;
+      n -= static_cast<std::size_t>(got);
+    }
+    return true;
+  }
+};
+
+ExtractPool::ExtractPool(ExtractPoolOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  if (::access(impl_->options.worker_path.c_str(), X_OK) != 0) {
+    throw Error(ErrorCode::kInternal, "the dossier-extract worker program is missing");
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  impl_->workers.resize(std::max(1, impl_->options.workers));
+  for (auto& w : impl_->workers) impl_->Start(w);
+}
+
+ExtractPool::~ExtractPool() {
+  for (auto& w : impl_->workers) impl_->Stop(w, true);
+}
+
+bool ExtractPool::HasIdleWorker() const {
+  for (const auto& w : impl_->workers) if (!w.busy) return true;
+  return false;
+}
+
+std::size_t ExtractPool::running() const {
+  std::size_t n = 0;
+  for (const auto& w : impl_->workers) n += w.busy;
+  return n;
+}
+
+void ExtractPool::Submit(std::uint64_t job, int fd, const std::string& name) {
+  for (auto& w : impl_->workers) {
+    if (w.busy) continue;
+    const std::string header = json{{"name", name}}.dump();
+    const std::uint64_t len = header.size();
+    std::string payload(reinterpret_cast<const char*>(&len), 8);
+    payload += header;
+    iovec iov{payload.data(), payload.size()};
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    w.busy = true;
+    w.job = job;
+    w.deadline = Clock::now() + std::chrono::seconds(impl_->options.wall_seconds);
+    if (::sendmsg(w.fd, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(payload.size())) {
+      // The worker died between jobs: replace it and try once more.
+      impl_->Stop(w, true);
+      impl_->Start(w);
+      w.busy = true;
+      w.job = job;
+      if (::sendmsg(w.fd, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(payload.size())) {
+        w.busy = false;
+        throw Error(ErrorCode::kInternal, "cannot reach an extraction worker");
+      }
+    }
+    return;
+  }
+  throw Error(ErrorCode::kInternal, "no idle extraction worker");
+}
+
+ExtractEvent ExtractPool::Next() {
+  Impl& s = *impl_;
+  for (;;) {
+    std::vector<pollfd> fds;
+    std::vector<Impl::Worker*> who;
+    auto nearest = Clock::time_point::max();
+    for (auto& w : s.workers) {
+      if (!w.busy) continue;
+      if (Clock::now() >= w.deadline) return s.Fail(w, "the extractor exceeded its wall-clock limit", true);
+      fds.push_back({w.fd, POLLIN, 0});
+      who.push_back(&w);
+      nearest = std::min(nearest, w.deadline);
+    }
+    if (fds.empty()) throw Error(ErrorCode::kInternal, "no extraction job is running");
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(nearest - Clock::now()).count();
+    const int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(wait, 0, 1000)));
+    if (r < 0 && errno != EINTR) throw Error(ErrorCode::kInternal, "cannot wait for extraction workers");
+    if (r <= 0) continue;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Impl::Worker& w = *who[i];
+      bool timed_out = false;
+      std::uint32_t kind = 0;
+      std::uint64_t hlen = 0, blen = 0, tlen = 0;
+      std::string header, bytes, text;
+      const std::uint64_t kMax = 1ull << 31;
+      bool ok = s.ReadFull(w, &kind, 4, &timed_out) && s.ReadFull(w, &hlen, 8, &timed_out) && hlen < kMax;
+      if (ok) { header.resize(hlen); ok = s.ReadFull(w, header.data(), hlen, &timed_out); }
+      ok = ok && s.ReadFull(w, &blen, 8, &timed_out) && blen < kMax;
+      if (ok) { bytes.resize(blen); ok = s.ReadFull(w, bytes.data(), blen, &timed_out); }
+      ok = ok && s.ReadFull(w, &tlen, 8, &timed_out) && tlen < kMax;
+      if (ok) { text.resize(tlen); ok = s.ReadFull(w, text.data(), tlen, &timed_out); }
+      if (!ok) {
+        return s.Fail(w, timed_out ? "the extractor exceeded its wall-clock limit" : "", timed_out);
+      }
+      const json h = json::parse(header, nullptr, false);
+      ExtractEvent e;
+      e.job = w.job;
+      if (kind == kDoneFrame) {
+        e.done = true;
+        e.failure = h.is_object() ? h.value("failure", "") : "malformed worker reply";
+        w.busy = false;
+        return e;
+      }
+      if (kind != kItemFrame || !h.is_object()) return s.Fail(w, "malformed worker reply", true);
+      e.item = ItemFromHeader(h);
+      e.item.text = std::move(text);
+      e.bytes = std::move(bytes);
+      return e;
+    }
+  }
+}
+
+std::string ExtractPool::DefaultWorkerPath() {
+  if (const char* env = std::getenv("DOSSIER_EXTRACT_WORKER")) return env;
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "dossier-extract";
+  std::string self(buf, static_cast<std::size_t>(n));
+  return self.substr(0, self.find_last_of('/') + 1) + "dossier-extract";
+}
+
+}  // namespace dossier::indexer

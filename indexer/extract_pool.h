@@ -1,0 +1,68 @@
+// A pool of extraction worker processes, kept warm, the way omindex
+// isolates its filters: parsers of untrusted formats (poppler, GMime,
+// libarchive, libxml2) run in `dossier-extract`, a separate executable
+// started with fork+exec so it holds no key of the parent, under
+// setrlimit (data size, CPU time, no core dumps) and a wall-clock limit.
+// A crash, hang or out-of-memory ends that job with a recorded failure; the
+// worker is replaced and the batch goes on. Bytes reach a worker as a file
+// descriptor of the original file (SCM_RIGHTS), never as a temporary copy.
+//
+// Not thread-safe: one thread submits jobs and reads events.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "indexer/extract.h"
+
+namespace dossier::indexer {
+
+struct ExtractPoolOptions {
+  std::string worker_path;  // the dossier-extract executable
+  int workers = 2;
+  ExtractLimits limits;
+  int wall_seconds = 300;                   // per file, whole family
+  int cpu_seconds = 120;                    // per file
+  std::uint64_t memory_bytes = 1536ull << 20;  // RLIMIT_DATA of a worker
+};
+
+struct ExtractEvent {
+  std::uint64_t job = 0;
+  bool done = false;      // the job's last event
+  ExtractedItem item;     // when !done
+  std::string bytes;      // a child's original bytes, when !done
+  std::string failure;    // when done: why the job stopped early, or ""
+};
+
+class ExtractPool {
+ public:
+  // Starts the workers. Throws Error(kInternal) if they cannot start.
+  explicit ExtractPool(ExtractPoolOptions options);
+  ~ExtractPool();
+  ExtractPool(const ExtractPool&) = delete;
+  ExtractPool& operator=(const ExtractPool&) = delete;
+
+  bool HasIdleWorker() const;
+  std::size_t running() const;
+  // Sends `fd` (an open, readable file) to an idle worker. The pool keeps
+  // its own duplicate; the caller may close `fd`. REQUIRES HasIdleWorker().
+  void Submit(std::uint64_t job, int fd, const std::string& name);
+  // The next event of any running job, waiting as needed (and enforcing
+  // wall-clock limits meanwhile). REQUIRES running() > 0.
+  ExtractEvent Next();
+
+  // The default worker path: dossier-extract beside the running executable.
+  static std::string DefaultWorkerPath();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The worker's main loop (dossier-extract): reads jobs from fd 3 until it
+// closes. Returns the process exit code.
+int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds,
+                     std::uint64_t memory_bytes);
+
+}  // namespace dossier::indexer

@@ -1,0 +1,92 @@
+// The dossier-extract worker loop: jobs in on fd 3, frames out.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "indexer/extract_pool.h"
+#include "indexer/extract_protocol.h"
+
+namespace dossier::indexer {
+
+int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t memory_bytes) {
+  // A worker holds plaintext: no core dumps, not ptrace-readable.
+  const rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // RLIMIT_DATA, not RLIMIT_AS: sanitizer builds reserve terabytes of
+  // address space and die under RLIMIT_AS (measured; DESIGN.md).
+  const rlimit data{memory_bytes, memory_bytes};
+  ::setrlimit(RLIMIT_DATA, &data);
+  ::signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    std::uint64_t len = 0;
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov{&len, 8};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t got = ::recvmsg(kWorkerFd, &msg, MSG_CMSG_CLOEXEC);
+    if (got == 0) return 0;  // the parent closed: done
+    if (got != 8 || len > (1u << 20)) return 2;
+    int fd = -1;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    }
+    std::string header(len, '\0');
+    std::size_t have = 0;
+    while (have < len) {
+      const ssize_t r = ::read(kWorkerFd, header.data() + have, len - have);
+      if (r <= 0) return 2;
+      have += static_cast<std::size_t>(r);
+    }
+    const json job = json::parse(header, nullptr, false);
+    const std::string name = job.is_object() ? job.value("name", "") : "";
+    // The CPU budget counts from now, whatever earlier jobs used.
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    const rlim_t used = static_cast<rlim_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1;
+    const rlimit cpu{used + static_cast<rlim_t>(cpu_seconds), used + static_cast<rlim_t>(cpu_seconds) + 5};
+    ::setrlimit(RLIMIT_CPU, &cpu);
+
+    std::string failure;
+    struct stat st{};
+    void* map = nullptr;
+    std::size_t size = 0;
+    if (fd < 0 || ::fstat(fd, &st) != 0) {
+      failure = "the file could not be read";
+    } else if (st.st_size > 0) {
+      size = static_cast<std::size_t>(st.st_size);
+      map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (map == MAP_FAILED) { map = nullptr; failure = "the file could not be mapped"; }
+    }
+    if (failure.empty()) {
+      try {
+        ExtractAll(std::string_view(static_cast<const char*>(map), map ? size : 0), name, limits,
+                   [&](const ExtractedItem& item, std::string_view bytes) {
+                     if (!WriteFrame(kWorkerFd, kItemFrame, ItemHeader(item).dump(), bytes, item.text)) {
+                       ::_exit(3);  // the parent is gone
+                     }
+                   });
+      } catch (const std::bad_alloc&) {
+        failure = "the extractor ran out of memory";
+      } catch (const std::exception&) {
+        failure = "the extractor failed";
+      }
+    }
+    if (map) ::munmap(map, size);
+    if (fd >= 0) ::close(fd);
+    if (!WriteFrame(kWorkerFd, kDoneFrame, json{{"failure", failure}}.dump(), {}, {})) return 3;
+  }
+}
+
+}  // namespace dossier::indexer
