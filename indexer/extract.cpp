@@ -43,7 +43,7 @@ using GPtr = std::unique_ptr<T, GObjectUnref>;
 magic_t Magic() {
   // One libmagic handle per process, loaded once (its database load is slow).
   static std::unique_ptr<std::remove_pointer_t<magic_t>, MagicCloser> handle = [] {
-    magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_NO_CHECK_ENCODING);
+    magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
     if (m != nullptr && magic_load(m, nullptr) != 0) {
       magic_close(m);
       m = nullptr;
@@ -709,14 +709,83 @@ void Walker::Office(std::string_view data, ExtractedItem& item) {
 
 // ---- public helpers ------------------------------------------------------------
 
+namespace {
+
+// True when `data` opens with an RFC 5322 header block holding at least two
+// of From, To, Subject, Date, Message-ID (libmagic calls many real
+// messages text/plain).
+bool LooksLikeMessage(std::string_view data) {
+  int known = 0;
+  std::size_t pos = 0;
+  for (int line = 0; line < 60 && pos < data.size(); ++line) {
+    const std::size_t end = data.find('\n', pos);
+    std::string_view l = data.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end == std::string_view::npos ? data.size() : end + 1;
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    if (l.empty()) break;  // end of the header block
+    if (l[0] == ' ' || l[0] == '\t') continue;  // folded header
+    const std::size_t colon = l.find(':');
+    if (colon == std::string_view::npos || colon == 0 || l.find(' ') < colon) return false;
+    std::string name(l.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "from" || name == "to" || name == "subject" || name == "date" || name == "message-id") ++known;
+  }
+  return known >= 2;
+}
+
+// A zip holding "mimetype" (OpenDocument) or "[Content_Types].xml" (Office
+// Open XML): the type its own packaging declares.
+std::string OfficeTypeOfZip(std::string_view data) {
+  std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
+  archive_read_support_format_zip(a.get());
+  if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK) return "";
+  archive_entry* e = nullptr;
+  for (int i = 0; i < 64 && archive_read_next_header(a.get(), &e) == ARCHIVE_OK; ++i) {
+    const std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    if (name == "mimetype") {
+      char buf[128];
+      const la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
+      std::string type = n > 0 ? Trimmed(std::string(buf, static_cast<std::size_t>(n))) : "";
+      if (StartsWith(type, "application/vnd.oasis.opendocument.")) return type;
+    } else if (StartsWith(name, "word/")) {
+      return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    } else if (StartsWith(name, "xl/")) {
+      return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    } else if (StartsWith(name, "ppt/")) {
+      return "application/vnd.openxmlformats-officedocument.presentationml.presentation";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string DetectMime(std::string_view data) {
   magic_t m = Magic();
-  if (m == nullptr) return "application/octet-stream";
   if (data.empty()) return "inode/x-empty";
-  // libmagic needs the start of a file (zip central directories aside, the
-  // Office and ODF signatures sit near the start).
+  if (m == nullptr) return "application/octet-stream";
+  // libmagic reads the start of a file; 4 MiB covers every signature it has.
   const char* r = magic_buffer(m, data.data(), std::min<std::size_t>(data.size(), 4u << 20));
-  return r ? r : "application/octet-stream";
+  std::string mime = r ? r : "application/octet-stream";
+  // Refinements where libmagic is known to answer too generally.
+  if (mime == "text/plain") {
+    if (StartsWith(std::string(data.substr(0, 5)), "From ") &&
+        LooksLikeMessage(data.substr(std::min(data.size(), data.find('\n') + 1)))) {
+      return "application/mbox";
+    }
+    if (LooksLikeMessage(data)) return "message/rfc822";
+  }
+  if ((mime == "message/news" || mime == "message/rfc822") && !LooksLikeMessage(data)) {
+    return "text/plain";  // e.g. prose that happens to start with "Article"
+  }
+  if (mime == "application/zip" || mime == "application/octet-stream") {
+    if (data.size() > 4 && data.substr(0, 4) == std::string_view("PK\x03\x04", 4)) {
+      const std::string office = OfficeTypeOfZip(data);
+      if (!office.empty()) return office;
+      if (mime == "application/octet-stream") return "application/zip";
+    }
+  }
+  return mime;
 }
 
 std::string DetectLanguage(std::string_view utf8) {

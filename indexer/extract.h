@@ -33,6 +33,10 @@ struct ExtractLimits {
   double max_ratio = 100;          // expanded / compressed bytes, once past 1 MiB
   std::uint64_t max_items = 100000;              // items in one family
   std::size_t text_cap = 32u << 20;              // extracted text kept per item
+  // Tests only: a file named __dossier_fault_crash__, _hang__, _spin__ or _oom__
+  // makes the worker crash, hang or exhaust its memory, to prove the pool
+  // survives it. Off in production.
+  bool test_faults = false;
 };
 
 struct ExtractedItem {

@@ -62,7 +62,8 @@ struct ExtractPool::Impl {
                          {"max_total_bytes", options.limits.max_total_bytes},
                          {"max_ratio", options.limits.max_ratio},
                          {"max_items", options.limits.max_items},
-                         {"text_cap", options.limits.text_cap}};
+                         {"text_cap", options.limits.text_cap},
+                         {"test_faults", options.limits.test_faults}};
     const std::string lim = limits.dump();
     const pid_t pid = ::fork();
     if (pid < 0) throw Error(ErrorCode::kInternal, "cannot start an extraction worker");

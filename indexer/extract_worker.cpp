@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "indexer/extract_pool.h"
 #include "indexer/extract_protocol.h"
@@ -71,6 +73,15 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
     }
     if (failure.empty()) {
       try {
+      if (limits.test_faults) {
+        if (name == "__dossier_fault_crash__") ::raise(SIGSEGV);
+        if (name == "__dossier_fault_hang__") for (;;) ::pause();
+        if (name == "__dossier_fault_spin__") for (;;) asm volatile("");
+        if (name == "__dossier_fault_oom__") {
+          std::vector<std::string> hog;
+          for (;;) hog.emplace_back(64u << 20, 'x');  // until RLIMIT_DATA stops it
+        }
+      }
         ExtractAll(std::string_view(static_cast<const char*>(map), map ? size : 0), name, limits,
                    [&](const ExtractedItem& item, std::string_view bytes) {
                      if (!WriteFrame(kWorkerFd, kItemFrame, ItemHeader(item).dump(), bytes, item.text)) {

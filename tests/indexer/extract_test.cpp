@@ -1,0 +1,400 @@
+// Extraction of every supported format, limits against hostile archives,
+// and the worker pool surviving crashes, hangs and memory exhaustion.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "crypto/secret.h"
+#include "indexer/extract.h"
+#include "indexer/extract_pool.h"
+#include "tests/archive_maker.h"
+#include "tests/support.h"
+
+using namespace dossier;
+using namespace dossier::indexer;
+using namespace dossier::testing;
+
+namespace {
+
+struct Got {
+  ExtractedItem item;
+  std::string bytes;
+};
+
+std::vector<Got> Extract(const std::string& data, const std::string& name,
+                         ExtractLimits limits = {}) {
+  std::vector<Got> out;
+  ExtractAll(data, name, limits, [&](const ExtractedItem& it, std::string_view bytes) {
+    out.push_back({it, std::string(bytes)});
+  });
+  return out;
+}
+
+std::string Latin1(const std::string& utf8) {
+  std::string out;
+  for (std::size_t i = 0; i < utf8.size(); ++i) {
+    const unsigned char c = utf8[i];
+    if (c < 0x80) out.push_back(static_cast<char>(c));
+    else if ((c & 0xE0) == 0xC0) out.push_back(static_cast<char>(((c & 0x1F) << 6) | (utf8[++i] & 0x3F)));
+  }
+  return out;
+}
+
+std::string SampleEmail() {
+  const std::string pdf = MakePdf("Invoice CS-2025-004 for container repairs", "Invoice");
+  return "From: =?ISO-8859-1?Q?Rui_Falc=E3o?= <rui@example.com>\r\n"
+         "To: Ana Lima <ana@example.com>, bob@example.com\r\n"
+         "Cc: carol@example.com\r\n"
+         "Subject: =?UTF-8?B?RmF0dXJhcyBkZSBjb250ZW50b3Jlcw==?=\r\n"
+         "Date: Fri, 14 Feb 2025 10:00:00 +0000\r\n"
+         "Message-ID: <abc123@example.com>\r\n"
+         "In-Reply-To: <prev@example.com>\r\n"
+         "MIME-Version: 1.0\r\n"
+         "Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n"
+         "--XYZ\r\n"
+         "Content-Type: text/plain; charset=ISO-8859-1\r\n"
+         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+         "Segue em anexo a fatura do reparo dos contentores. Obrigado, Jo=E3o.\r\n"
+         "--XYZ\r\n"
+         "Content-Type: application/pdf; name=\"invoice.pdf\"\r\n"
+         "Content-Disposition: attachment; filename=\"invoice.pdf\"\r\n"
+         "Content-Transfer-Encoding: base64\r\n\r\n" +
+         crypto::ToBase64(reinterpret_cast<const unsigned char*>(pdf.data()), pdf.size()) +
+         "\r\n--XYZ--\r\n";
+}
+
+std::string SampleDocx() {
+  return MakeArchive("zip", "", {
+      {"[Content_Types].xml", "<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Override PartName=\"/word/document.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>"},
+      {"_rels/.rels", "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"/>"},
+      {"word/document.xml", "<?xml version=\"1.0\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body><w:p><w:r><w:t>Board minutes about the </w:t></w:r><w:r><w:t>harbour lease</w:t></w:r></w:p><w:p><w:r><w:t>Second paragraph.</w:t></w:r></w:p></w:body></w:document>"},
+      {"docProps/core.xml", "<?xml version=\"1.0\"?><cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:dcterms=\"http://purl.org/dc/terms/\"><dc:title>Board minutes</dc:title><dc:creator>Helena Costa</dc:creator><dcterms:created>2025-03-01T09:00:00Z</dcterms:created></cp:coreProperties>"}});
+}
+
+std::string SampleOdt() {
+  return MakeArchive("zip", "", {
+      {"mimetype", "application/vnd.oasis.opendocument.text"},
+      {"content.xml", "<?xml version=\"1.0\"?><office:document-content xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\"><office:body><office:text><text:h>Relatório</text:h><text:p>Pagamentos ao fornecedor Corvo.</text:p></office:text></office:body></office:document-content>"},
+      {"meta.xml", "<?xml version=\"1.0\"?><office:document-meta xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" xmlns:meta=\"urn:oasis:names:tc:opendocument:xmlns:meta:1.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><office:meta><dc:title>Relatório de pagamentos</dc:title><meta:initial-creator>Marta Sousa</meta:initial-creator></office:meta></office:document-meta>"}});
+}
+
+std::string SampleHtml() {
+  return "<!DOCTYPE html><html><head><title>Quarterly &amp; annual review</title>"
+         "<style>body{color:red}</style><script>var secret='scripttext';</script></head>"
+         "<body><h1>Findings</h1><p>Caf&eacute; receipts &lt;missing&gt;.</p></body></html>";
+}
+
+ExtractPoolOptions PoolOptions() {
+  ExtractPoolOptions o;
+  o.worker_path = DOSSIER_EXTRACT_WORKER_PATH;
+  o.workers = 2;
+  o.wall_seconds = 20;
+  o.cpu_seconds = 10;
+  o.memory_bytes = 768ull << 20;
+  o.limits.test_faults = true;
+  return o;
+}
+
+// A file descriptor holding `data` (memfd: no plaintext on disk).
+int MemFile(const std::string& data) {
+  int fd = memfd_create("sample", MFD_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+  return fd;
+}
+
+// Runs one file through the pool; returns its items and failure.
+std::pair<std::vector<ExtractEvent>, std::string> ThroughPool(ExtractPool& pool, const std::string& data,
+                                                              const std::string& name) {
+  int fd = MemFile(data);
+  pool.Submit(1, fd, name);
+  ::close(fd);
+  std::vector<ExtractEvent> items;
+  for (;;) {
+    ExtractEvent e = pool.Next();
+    if (e.done) return {items, e.failure};
+    items.push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("plain text in a legacy encoding comes out as UTF-8") {
+  const std::string utf8 =
+      "Relatório de pagamentos à Marés Logística. A análise das faturas mostra que "
+      "o fornecedor recebeu catorze pagamentos em 2025, todos aprovados pelo mesmo "
+      "funcionário, e que nenhum dos contentores foi reparado nas datas indicadas.\n";
+  auto items = Extract(Latin1(utf8), "relatorio.txt");
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].item.mime.rfind("text/", 0) == 0);
+  CHECK(items[0].item.text == utf8);
+  CHECK(items[0].item.language == "pt");
+}
+
+TEST_CASE("HTML loses scripts and styles, decodes entities and keeps its title") {
+  auto items = Extract(SampleHtml(), "page.html");
+  REQUIRE(items.size() == 1);
+  const auto& it = items[0].item;
+  CHECK(it.mime == "text/html");
+  CHECK(it.fields.at("title") == "Quarterly & annual review");
+  CHECK(it.text.find("Café receipts <missing>.") != std::string::npos);
+  CHECK(it.text.find("scripttext") == std::string::npos);
+  CHECK(it.text.find("color:red") == std::string::npos);
+}
+
+TEST_CASE("PDF text and properties come through poppler") {
+  auto items = Extract(MakePdf("Phantom container repairs were billed", "Audit memo"), "memo.pdf");
+  REQUIRE(items.size() == 1);
+  const auto& it = items[0].item;
+  CHECK(it.mime == "application/pdf");
+  CHECK(it.status == "ok");
+  CHECK(it.text.find("Phantom container repairs were billed") != std::string::npos);
+  CHECK(it.fields.at("title") == "Audit memo");
+  CHECK(it.fields.at("author") == "Test Author");
+}
+
+TEST_CASE("an email's headers become fields and its attachment a child") {
+  auto items = Extract(SampleEmail(), "msg.eml");
+  REQUIRE(items.size() == 2);
+  const auto& mail = items[0].item;
+  CHECK(mail.mime == "message/rfc822");
+  CHECK(mail.fields.at("from").find("Rui Falcão") != std::string::npos);
+  CHECK(mail.fields.at("from").find("rui@example.com") != std::string::npos);
+  CHECK(mail.fields.at("to").find("bob@example.com") != std::string::npos);
+  CHECK(mail.fields.at("cc") == "carol@example.com");
+  CHECK(mail.fields.at("subject") == "Faturas de contentores");
+  CHECK(mail.fields.at("message_id") == "abc123@example.com");
+  CHECK(mail.fields.at("in_reply_to") == "<prev@example.com>");
+  CHECK(mail.fields.at("date") == "2025-02-14T10:00:00Z");
+  CHECK(mail.text.find("Obrigado, João.") != std::string::npos);
+  const auto& att = items[1];
+  CHECK(att.item.parent == 0);
+  CHECK(att.item.name == "invoice.pdf");
+  CHECK(att.item.path == "invoice.pdf");
+  CHECK(att.item.mime == "application/pdf");
+  CHECK(att.bytes.rfind("%PDF-1.4", 0) == 0);
+  CHECK(att.item.text.find("container repairs") != std::string::npos);
+}
+
+TEST_CASE("an mbox yields one child per message") {
+  std::string mbox;
+  for (int i = 1; i <= 3; ++i) {
+    mbox += "From sender@example.com Mon Jan  6 10:00:00 2025\n"
+            "From: sender@example.com\nTo: r@example.com\nSubject: note " + std::to_string(i) +
+            "\n\nBody of message number " + std::to_string(i) + ".\n\n";
+  }
+  auto items = Extract(mbox, "inbox.mbox");
+  REQUIRE(items.size() == 4);
+  CHECK(items[0].item.mime == "application/mbox");
+  for (int i = 1; i <= 3; ++i) {
+    CHECK(items[i].item.parent == 0);
+    CHECK(items[i].item.fields.at("subject") == "note " + std::to_string(i));
+    CHECK(items[i].item.text.find("message number " + std::to_string(i)) != std::string::npos);
+  }
+}
+
+TEST_CASE("archives nest and every entry keeps its path in the family") {
+  const std::string inner = MakeArchive("zip", "", {{"notes/a.txt", "alpha ledger entry"},
+                                                    {"b.html", SampleHtml()}});
+  const std::string outer = MakeArchive("tar", "gzip", {{"batch/inner.zip", inner},
+                                                        {"batch/memo.pdf", MakePdf("memo text", "m")},
+                                                        {"batch/link", "", "../../etc/passwd"}});
+  auto items = Extract(outer, "evidence.tar.gz");
+  std::map<std::string, Got> by_path;
+  for (auto& g : items) by_path[g.item.path] = g;
+  REQUIRE(by_path.count("batch/inner.zip"));
+  REQUIRE(by_path.count("batch/inner.zip/notes/a.txt"));
+  CHECK(by_path["batch/inner.zip/notes/a.txt"].item.text == "alpha ledger entry");
+  CHECK(by_path["batch/inner.zip/notes/a.txt"].item.parent == by_path["batch/inner.zip"].item.index);
+  CHECK(by_path["batch/inner.zip/b.html"].item.mime == "text/html");
+  CHECK(by_path["batch/memo.pdf"].item.text.find("memo text") != std::string::npos);
+  // A symlink is recorded with its target, never followed.
+  CHECK(by_path["batch/link"].item.status == "link");
+  CHECK(by_path["batch/link"].item.fields.at("link_target") == "../../etc/passwd");
+  CHECK(by_path["batch/link"].bytes.empty());
+}
+
+TEST_CASE("hostile entry names stay names: nothing is written from them") {
+  TempDir tmp;
+  const std::string zip = MakeArchive("zip", "", {{"../../escaped.txt", "zip slip"},
+                                                  {"/abs/path.txt", "absolute"}});
+  auto items = Extract(zip, "slip.zip");
+  REQUIRE(items.size() == 3);
+  CHECK(items[1].item.path == "../../escaped.txt");
+  CHECK(items[1].item.name == "escaped.txt");
+  CHECK(items[1].item.text == "zip slip");
+  CHECK(items[2].item.path == "/abs/path.txt");
+  CHECK_FALSE(fs::exists(tmp.path().parent_path().parent_path() / "escaped.txt"));
+}
+
+TEST_CASE("Office Open XML and OpenDocument text and properties") {
+  auto docx = Extract(SampleDocx(), "minutes.docx");
+  REQUIRE(docx.size() == 1);
+  CHECK(docx[0].item.mime == "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+  CHECK(docx[0].item.text.find("Board minutes about the harbour lease") != std::string::npos);
+  CHECK(docx[0].item.fields.at("author") == "Helena Costa");
+  CHECK(docx[0].item.fields.at("created") == "2025-03-01T09:00:00Z");
+  auto odt = Extract(SampleOdt(), "relatorio.odt");
+  REQUIRE(odt.size() == 1);
+  CHECK(odt[0].item.mime == "application/vnd.oasis.opendocument.text");
+  CHECK(odt[0].item.text.find("Pagamentos ao fornecedor Corvo.") != std::string::npos);
+  CHECK(odt[0].item.fields.at("title") == "Relatório de pagamentos");
+  CHECK(odt[0].item.fields.at("author") == "Marta Sousa");
+}
+
+TEST_CASE("the language of each seed article is detected") {
+  const std::string dir = DOSSIER_SEEDS_DIR;
+  REQUIRE(fs::exists(dir));
+  std::map<std::string, std::string> want = {{"000", "pt"}, {"001", "es"}, {"002", "it"},
+                                             {"003", "es"}, {"004", "es"}};
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename();
+    if (!want.count(name.substr(0, 3))) continue;
+    auto items = Extract(ReadFile(e.path()), name);
+    INFO(name);
+    CHECK(items.at(0).item.language == want[name.substr(0, 3)]);
+  }
+  CHECK(DetectLanguage("The quick brown fox jumps over the lazy dog while the clerk "
+                       "approves every invoice without reading it.") == "en");
+}
+
+TEST_CASE("unknown bytes are listed as unsupported, not dropped") {
+  std::string blob(4096, '\0');
+  std::mt19937 rng(1);
+  for (auto& c : blob) c = static_cast<char>(rng());
+  auto items = Extract(blob, "mystery.bin");
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].item.status == "unsupported");
+}
+
+TEST_CASE("nesting past the depth limit is stopped with a clear error") {
+  std::string data = "the innermost text";
+  std::string name = "core.txt";
+  for (int level = 0; level < 13; ++level) {
+    data = MakeArchive("zip", "", {{name, data}});
+    name = "level" + std::to_string(level) + ".zip";
+  }
+  auto items = Extract(data, name);
+  bool stopped = false;
+  for (auto& g : items) {
+    if (g.item.error.find("nested deeper") != std::string::npos) stopped = true;
+    CHECK(g.item.text != "the innermost text");
+  }
+  CHECK(stopped);
+}
+
+TEST_CASE("a compression bomb is rejected while streaming", "[bomb]") {
+  const std::uint64_t size = 64ull << 20;
+  SECTION("zip") {
+    const std::string zip = MakeArchive("zip", "", {}, "zeros.bin", size);
+    REQUIRE(zip.size() < size / 100);
+    auto items = Extract(zip, "bomb.zip");
+    REQUIRE(items.size() == 2);
+    CHECK(items[1].item.status == "error");
+    CHECK(items[1].item.error.find("ratio") != std::string::npos);
+    CHECK(items[1].bytes.empty());
+  }
+  SECTION("gzip of a single file") {
+    const std::string gz = MakeArchive("tar", "gzip", {}, "zeros.bin", size);
+    auto items = Extract(gz, "bomb.tar.gz");
+    REQUIRE(items.size() == 2);
+    CHECK(items[1].item.error.find("ratio") != std::string::npos);
+  }
+  SECTION("a nest of bombs stops at the first") {
+    const std::string zip = MakeArchive("zip", "", {}, "zeros.bin", 4ull << 20);
+    std::vector<Entry> copies;
+    for (int i = 0; i < 16; ++i) copies.push_back({"copy" + std::to_string(i) + ".zip", zip});
+    const std::string nest = MakeArchive("zip", "", copies);
+    auto items = Extract(nest, "42.zip");
+    int errors = 0;
+    for (auto& g : items) errors += g.item.status == "error";
+    CHECK(errors >= 1);
+    CHECK(items.size() < 6);
+  }
+}
+
+TEST_CASE("a 1 GiB run of zeros zipped is rejected in bounded memory", "[bomb][slow]") {
+  const std::string zip = MakeArchive("zip", "", {}, "zeros.bin", 1ull << 30);
+  ExtractPool pool(PoolOptions());
+  auto [items, failure] = ThroughPool(pool, zip, "bomb.zip");
+  CHECK(failure.empty());
+  REQUIRE(items.size() == 2);
+  CHECK(items[1].item.status == "error");
+  CHECK(items[1].bytes.empty());
+}
+
+TEST_CASE("the pool survives a crash, a hang, a CPU spin and memory exhaustion") {
+  auto opts = PoolOptions();
+  opts.wall_seconds = 3;
+  opts.cpu_seconds = 1;
+  opts.memory_bytes = 256ull << 20;
+  ExtractPool pool(opts);
+  const std::string ok_text = "after each failure the next file still extracts";
+  for (const std::string fault : {"crash", "hang", "spin", "oom"}) {
+    INFO(fault);
+    auto [items, failure] = ThroughPool(pool, "x", "__dossier_fault_" + fault + "__");
+    CHECK_FALSE(failure.empty());
+    if (fault == "crash") CHECK(failure.find("crashed") != std::string::npos);
+    if (fault == "hang") CHECK(failure.find("wall-clock") != std::string::npos);
+    if (fault == "spin") CHECK(failure.find("CPU") != std::string::npos);
+    if (fault == "oom") CHECK(failure.find("memory") != std::string::npos);
+    auto [good, none] = ThroughPool(pool, ok_text, "fine.txt");
+    CHECK(none.empty());
+    REQUIRE(good.size() == 1);
+    CHECK(good[0].item.text == ok_text);
+  }
+}
+
+TEST_CASE("malformed files of every format never take the pool down", "[fuzz]") {
+  std::vector<std::pair<std::string, std::string>> samples = {
+      {"a.pdf", MakePdf("some words here", "t")},
+      {"a.eml", SampleEmail()},
+      {"a.docx", SampleDocx()},
+      {"a.odt", SampleOdt()},
+      {"a.html", SampleHtml()},
+      {"a.zip", MakeArchive("zip", "", {{"x.txt", "inner text"}, {"y.pdf", MakePdf("pdf in zip", "t")}})},
+      {"a.tar.gz", MakeArchive("tar", "gzip", {{"x.eml", SampleEmail()}})},
+      {"a.7z", MakeArchive("7z", "", {{"x.txt", "seven zip text"}})},
+      {"a.tar.xz", MakeArchive("tar", "xz", {{"x.txt", "xz text"}})},
+  };
+  std::mt19937 rng(12345);
+  std::vector<std::pair<std::string, std::string>> corpus;
+  for (const auto& [name, data] : samples) {
+    for (int cut = 1; cut <= 8; ++cut) corpus.emplace_back(name, data.substr(0, data.size() * cut / 9));
+    for (int flip = 0; flip < 12; ++flip) {
+      std::string bad = data;
+      for (int k = 0; k < 1 + flip % 4; ++k) bad[rng() % bad.size()] ^= static_cast<char>(1 << (rng() % 8));
+      corpus.emplace_back(name, bad);
+    }
+  }
+  for (const std::string& magic : {std::string("%PDF-1.7\n"), std::string("PK\x03\x04", 4),
+                                  std::string("\x1f\x8b\x08", 3), std::string("7z\xbc\xaf\x27\x1c", 6),
+                                  std::string("From a@b Mon Jan  1 00:00:00 2024\n"),
+                                  std::string("<html><body>"), std::string("\xfd" "7zXZ", 5),
+                                  std::string("BZh9")}) {
+    for (int i = 0; i < 4; ++i) {
+      std::string junk = magic;
+      for (int k = 0; k < 2000; ++k) junk.push_back(static_cast<char>(rng()));
+      corpus.emplace_back("junk", junk);
+    }
+  }
+  ExtractPool pool(PoolOptions());
+  std::size_t crashes = 0, errors = 0;
+  for (const auto& [name, data] : corpus) {
+    auto [items, failure] = ThroughPool(pool, data, name);
+    crashes += failure.find("crashed") != std::string::npos;
+    for (auto& e : items) errors += e.item.status == "error";
+  }
+  INFO(corpus.size() << " malformed files, " << errors << " recorded errors, " << crashes
+                     << " contained worker crashes");
+  CHECK(corpus.size() > 200);
+  CHECK(errors > 0);
+  // Every job ended and the pool still works.
+  auto [good, none] = ThroughPool(pool, "still alive", "ok.txt");
+  CHECK(none.empty());
+  REQUIRE(good.size() == 1);
+  CHECK(good[0].item.text == "still alive");
+}
