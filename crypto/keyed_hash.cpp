@@ -1,5 +1,6 @@
 #include "crypto/keyed_hash.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -55,6 +56,22 @@ std::string KeyedHasher::Stream::Final() {
       reinterpret_cast<crypto_generichash_state*>(state_.data()),
       reinterpret_cast<unsigned char*>(out.data()), out.size());
   return out;
+}
+
+Md5::Md5() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr) != 1) {
+    throw Error(ErrorCode::kInternal, "MD5 is unavailable");
+  }
+}
+Md5::~Md5() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Md5::Update(const unsigned char* data, std::size_t n) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, n);
+}
+std::string Md5::FinalHex() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &len);
+  return ToHex(out, len);
 }
 
 Sha256::Sha256() : state_(sizeof(crypto_hash_sha256_state)) {

@@ -50,6 +50,20 @@ class KeyedHasher {
   SecretBytes key_;
 };
 
+// MD5 for load files that expect it (OpenSSL; stored only encrypted).
+class Md5 {
+ public:
+  Md5();
+  ~Md5();
+  Md5(const Md5&) = delete;
+  Md5& operator=(const Md5&) = delete;
+  void Update(const unsigned char* data, std::size_t n);
+  std::string FinalHex();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
 // Plain SHA-256 for chain of custody (stored only encrypted).
 class Sha256 {
  public:

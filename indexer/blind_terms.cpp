@@ -15,6 +15,9 @@ std::string_view FieldPrefix(Field field) {
     case Field::kType: return "XT";
     case Field::kTag: return "K";
     case Field::kEntity: return "XE";
+    case Field::kFrom: return "XA";
+    case Field::kTo: return "XB";
+    case Field::kCc: return "XD";
   }
   return "X?";
 }
@@ -28,6 +31,9 @@ std::string_view FieldName(Field field) {
     case Field::kType: return "type";
     case Field::kTag: return "tag";
     case Field::kEntity: return "entity";
+    case Field::kFrom: return "from";
+    case Field::kTo: return "to";
+    case Field::kCc: return "cc";
   }
   return "";
 }

@@ -5,7 +5,8 @@
 //   Q<id>   the document id (boolean; ids are random, not content)
 //   XC<h>   case          XU<h>  custodian      XF<h>  filename
 //   XL<h>   language      XT<h>  type           K<h>   tag
-//   XE<h>   entity
+//   XE<h>   entity        XA<h>  from address   XB<h>  to address
+//   XD<h>   cc address    ZS<h>  a stemmed word of an email subject
 // <h> is the first kTermHashBytes bytes of a keyed BLAKE2b hash (raw bytes,
 // not hex: measured within 16% of plain stems in size). Word hashes are
 // computed from FoldWord(word) stemmed by the document language's stemmer;
@@ -28,7 +29,7 @@ namespace dossier::indexer {
 constexpr std::size_t kTermHashBytes = 8;
 constexpr unsigned kDaySlot = 0;
 
-enum class Field { kCase, kCustodian, kFilename, kLanguage, kType, kTag, kEntity };
+enum class Field { kCase, kCustodian, kFilename, kLanguage, kType, kTag, kEntity, kFrom, kTo, kCc };
 
 // The Xapian term prefix of a field ("XC", ...).
 std::string_view FieldPrefix(Field field);

@@ -60,6 +60,13 @@ void DocumentBuilder::Begin(const DocumentFields& f) {
   add_field(Field::kFilename, f.filename);
   add_field(Field::kLanguage, f.language);
   add_field(Field::kType, f.type);
+  for (const auto& [field, value] : f.extra) add_field(field, value);
+  if (!f.subject.empty()) {
+    // No positions: the subject must not shift the body's word positions.
+    internal::XapianCall("indexing", [&] {
+      s.generator.index_text_without_positions(NormalizeNfkc(f.subject), 1, "S");
+    });
+  }
   if (f.day) {
     doc.add_value(kDaySlot, Xapian::sortable_serialise(static_cast<double>(*f.day)));
   }

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "indexer/blind_terms.h"
 
@@ -37,6 +39,8 @@ struct DocumentFields {
   std::string language = "en";
   std::string type;           // e.g. "text"
   std::optional<std::int64_t> day;  // days since 1970-01-01
+  std::vector<std::pair<Field, std::string>> extra;  // more boolean terms
+  std::string subject;  // email subject, searchable as subject:word
 };
 
 struct ChunkRange {

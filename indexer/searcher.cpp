@@ -205,11 +205,13 @@ SearchOutcome Searcher::Search(const SearchQuery& q) {
       parser.set_stemmer(internal::MakeBlindStem(s.keys, lang));
       parser.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
       parser.set_default_op(Xapian::Query::OP_AND);
-      for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename,
-                      Field::kLanguage, Field::kType, Field::kTag, Field::kEntity}) {
+      for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename, Field::kLanguage,
+                      Field::kType, Field::kTag, Field::kEntity, Field::kFrom, Field::kTo,
+                      Field::kCc}) {
         processors.push_back(std::make_unique<internal::HashedFieldProcessor>(s.keys, f));
         parser.add_boolean_prefix(std::string(FieldName(f)), processors.back().get());
       }
+      parser.add_prefix("subject", "S");
       const unsigned flags = Xapian::QueryParser::FLAG_PHRASE |
                              Xapian::QueryParser::FLAG_BOOLEAN |
                              Xapian::QueryParser::FLAG_BOOLEAN_ANY_CASE |

@@ -1,6 +1,7 @@
-// Repository::Ingest: files in, encrypted blobs, sealed text chunks, blind
-// index entries out, with the crash-safety order of DESIGN.md, paid once per
-// commit group rather than once per document:
+// Repository::Ingest: files in; their families extracted in the worker
+// pool (indexer/extract_pool.h); encrypted blobs, sealed text chunks and
+// blind index entries out, with the crash-safety order of DESIGN.md, paid
+// once per commit group rather than once per document:
 //   1. each blob and text is written to a temporary file (never under a name);
 //   2. the group's rows commit as `pending` (one transaction);
 //   3. the group's files are renamed into place and made durable by one
@@ -8,16 +9,23 @@
 //   4. the group's documents are added to the shard and the shard commits;
 //   5. the rows are marked indexed and the documents acknowledged.
 // Opening the repository after a crash keeps a pending row whose id term
-// is in its shard and removes one whose term is missing.
+// is in its shard and removes one whose term is missing. A family's
+// top-level document is staged after all its children, so a top-level
+// document that exists means its whole family was acknowledged: running
+// the same ingest again resumes where it stopped.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
+#include <regex>
+#include <thread>
 #include <filesystem>
 #include <map>
 
 #include "crypto/blob_stream.h"
+#include "indexer/extract_pool.h"
 #include "indexer/document_builder.h"
 #include "indexer/text.h"
 #include "repo/repository_impl.h"
@@ -88,13 +96,62 @@ void PutU32(std::string& out, std::uint32_t v) {
 struct Staged {
   IngestedDocument info;
   std::optional<indexer::PreparedDocument> prepared;  // empty for duplicates
-  std::optional<FileStore::Pending> blob, text;       // empty for duplicates
+  std::optional<FileStore::Pending> blob, text;       // empty for duplicates, links
   std::string blob_name, text_name;
   std::string restrict_text;
-  crypto::Bytes dedup_key, place_key, sealed_meta, recovery_key;
+  crypto::Bytes dedup_key, place_key, recovery_key;
   std::vector<std::pair<RoleId, crypto::Bytes>> sealed_keys;
   std::size_t text_bytes = 0;
+  // Sealed when the group commits, so a failure reported after the item
+  // was staged still reaches its metadata.
+  crypto::SecretBytes data_key;
+  nlohmann::json meta;
 };
+
+// What the extractor (or, for a file it never answered about, the failure)
+// says about one item.
+struct ItemSource {
+  int fd = -1;               // a top-level file: its bytes are read from here
+  std::string_view bytes;    // a child: its bytes, from the worker
+  std::string path, filename, place, parent_id;
+  indexer::ExtractedItem item;
+  std::optional<std::int64_t> mtime;
+};
+
+std::string TypeFamily(const std::string& mime) {
+  if (mime == "application/pdf") return "pdf";
+  if (mime == "message/rfc822" || mime == "message/news") return "email";
+  if (mime == "application/mbox") return "mailbox";
+  if (mime == "text/html" || mime == "application/xhtml+xml") return "html";
+  if (mime.rfind("application/vnd.openxmlformats-officedocument.", 0) == 0 ||
+      mime.rfind("application/vnd.oasis.opendocument.", 0) == 0) return "office";
+  if (mime.rfind("text/", 0) == 0) return "text";
+  if (mime == "application/zip" || mime == "application/x-tar" || mime == "application/gzip" ||
+      mime == "application/x-7z-compressed" || mime == "application/x-bzip2" ||
+      mime == "application/x-xz" || mime == "application/vnd.rar" || mime == "application/x-rar") {
+    return "archive";
+  }
+  return "other";
+}
+
+// Email addresses in a header value ("Ana <ana@x.example>, bob@y.example").
+std::vector<std::string> Addresses(const std::string& header) {
+  static const std::regex kAddress(R"([A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+)");
+  std::vector<std::string> out;
+  for (std::sregex_iterator it(header.begin(), header.end(), kAddress), end; it != end; ++it) {
+    std::string a = it->str();
+    for (auto& c : a) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.push_back(a);
+  }
+  return out;
+}
+
+// Day number of an RFC 3339 date ("2025-02-14T10:00:00Z"), if it is one.
+std::optional<std::int64_t> DayOf(const std::string& iso) {
+  std::tm tm{};
+  if (iso.size() < 10 || !strptime(iso.substr(0, 10).c_str(), "%Y-%m-%d", &tm)) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm)) / 86400;
+}
 
 }  // namespace
 
@@ -141,8 +198,8 @@ IngestSummary Repository::Ingest(
     throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
   }
   s.RequireCaseVisible(actor, req.case_id);
-  const std::string language = req.language.empty() ? "en" : req.language;
-  if (language != "none" && !indexer::IsSupportedLanguage(language)) {
+  const std::string fallback_language = req.language.empty() ? "en" : req.language;
+  if (fallback_language != "none" && !indexer::IsSupportedLanguage(fallback_language)) {
     throw Error(ErrorCode::kInvalidArgument, "unsupported language code");
   }
   if (req.paths.empty()) throw Error(ErrorCode::kInvalidArgument, "nothing to ingest");
@@ -176,14 +233,30 @@ IngestSummary Repository::Ingest(
   for (RoleId r : set) recipients.emplace_back(r, s.RolePublicKey(r));
 
   const std::vector<SourceFile> files = ExpandPaths(req.paths);
+  IngestProgress progress;
+  progress.files_total = files.size();
+  for (const auto& f : files) {
+    std::error_code ec;
+    progress.bytes_total += fs::file_size(f.path, ec);
+  }
 
   std::string shard;
   {
     sql::Transaction t(*s.db);
     shard = s.ShardFor(set);
-    sql::Stmt lang(*s.db, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");
-    lang.Bind(1, shard).Bind(2, language).Run();
     t.Commit();
+  }
+  std::set<std::string> shard_languages;
+
+  if (!s.pool) {
+    indexer::ExtractPoolOptions po;
+    po.worker_path = s.options.extract_worker.empty() ? indexer::ExtractPool::DefaultWorkerPath()
+                                                     : s.options.extract_worker;
+    po.workers = s.options.extract_workers > 0
+                     ? s.options.extract_workers
+                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    po.wall_seconds = s.options.extract_wall_seconds;
+    s.pool = std::make_unique<indexer::ExtractPool>(po);
   }
 
   const std::size_t cap = s.options.indexed_text_cap ? s.options.indexed_text_cap
@@ -191,43 +264,65 @@ IngestSummary Repository::Ingest(
   indexer::DocumentBuilder builder(*s.blind, cap);
   IngestSummary summary;
   std::vector<Staged> group;
-
-  // Dedup within the group being staged (its rows are not in SQLite yet).
   std::map<crypto::Bytes, std::size_t> group_place;
   std::map<crypto::Bytes, std::string> group_original;
+  std::vector<std::pair<std::string, std::string>> reparent;  // child id, new parent id
   std::size_t group_text = 0;
 
+  auto acknowledge = [&](const IngestedDocument& d) {
+    summary.documents.push_back(d);
+    ++progress.items;
+    if (d.status == "error" || d.status == "unsupported") ++progress.errors;
+    if (on_acknowledged) on_acknowledged(d);
+  };
+
   auto flush = [&] {
-    if (group.empty()) return;
+    if (group.empty() && reparent.empty()) return;
     {
       sql::Transaction t(*s.db);
       sql::Stmt ins(*s.db,
                     "INSERT INTO documents(id, case_id, parent_id, shard_id, restrict_set, "
                     "status, blob, text, size, dedup_key, place_key, duplicate_of, "
                     "sealed_meta, recovery_sealed_key, created_at, final_status) "
-                    "VALUES(?, ?, NULL, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                    "VALUES(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       sql::Stmt k(*s.db, "INSERT INTO document_keys(doc_id, role_id, sealed_key) VALUES(?, ?, ?)");
       const std::string now = s.NowText();
       for (auto& g : group) {
         const bool duplicate = !g.info.duplicate_of.empty();
         ins.Reset();
-        ins.Bind(1, g.info.id).Bind(2, req.case_id).Bind(3, shard);
-        g.restrict_text.empty() ? ins.BindNull(4) : ins.Bind(4, g.restrict_text);
-        duplicate ? ins.BindNull(5) : ins.Bind(5, g.blob_name);
-        duplicate ? ins.BindNull(6) : ins.Bind(6, g.text_name);
-        ins.Bind(7, static_cast<std::int64_t>(g.info.size));
-        duplicate ? ins.BindNull(8) : ins.Bind(8, g.dedup_key);
-        ins.Bind(9, g.place_key);
-        duplicate ? ins.Bind(10, g.info.duplicate_of) : ins.BindNull(10);
-        ins.Bind(11, g.sealed_meta).Bind(12, g.recovery_key).Bind(13, now).Bind(14, g.info.status);
+        ins.Bind(1, g.info.id).Bind(2, req.case_id);
+        g.info.parent_id.empty() ? ins.BindNull(3) : ins.Bind(3, g.info.parent_id);
+        ins.Bind(4, shard);
+        g.restrict_text.empty() ? ins.BindNull(5) : ins.Bind(5, g.restrict_text);
+        g.blob ? ins.Bind(6, g.blob_name) : ins.BindNull(6);
+        g.text ? ins.Bind(7, g.text_name) : ins.BindNull(7);
+        ins.Bind(8, static_cast<std::int64_t>(g.info.size));
+        g.dedup_key.empty() ? ins.BindNull(9) : ins.Bind(9, g.dedup_key);
+        ins.Bind(10, g.place_key);
+        duplicate ? ins.Bind(11, g.info.duplicate_of) : ins.BindNull(11);
+        ins.Bind(12, SealJson(crypto::DeriveDataSubkey(g.data_key, crypto::DataKeyUse::kMeta),
+                              DocAd(g.info.id), g.meta));
+        ins.Bind(13, g.recovery_key).Bind(14, now).Bind(15, g.info.status);
         ins.Run();
         for (const auto& [role, sealed] : g.sealed_keys) {
           k.Reset();
           k.Bind(1, g.info.id).Bind(2, role).Bind(3, sealed).Run();
         }
       }
+      sql::Stmt lang(*s.db, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");
+      for (const auto& l : shard_languages) {
+        lang.Reset();
+        lang.Bind(1, shard).Bind(2, l).Run();
+      }
+      // Children kept from an interrupted run join their new top-level.
+      sql::Stmt rp(*s.db, "UPDATE documents SET parent_id=? WHERE id=?");
+      for (const auto& [child, parent] : reparent) {
+        rp.Reset();
+        rp.Bind(1, parent).Bind(2, child).Run();
+      }
       t.Commit();
     }
+    reparent.clear();
     s.Fault("after_rows_pending");
     for (auto& g : group) {
       if (g.blob) s.blobs->Rename(*g.blob, g.blob_name);
@@ -252,198 +347,19 @@ IngestSummary Repository::Ingest(
       t.Commit();
     }
     s.Fault("after_mark_indexed");
-    for (auto& g : group) {
-      summary.documents.push_back(g.info);
-      if (on_acknowledged) on_acknowledged(g.info);
-    }
+    for (auto& g : group) acknowledge(g.info);
     group.clear();
     group_place.clear();
     group_original.clear();
     group_text = 0;
   };
 
-  for (const SourceFile& src : files) {
-    Fd fd(::open(src.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    struct stat st {};
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      throw Error(ErrorCode::kIo, "cannot read a file to ingest");
+  auto push = [&](Staged&& staged) {
+    group_place.emplace(staged.place_key, group.size());
+    if (!staged.dedup_key.empty() && staged.info.duplicate_of.empty()) {
+      group_original.emplace(staged.dedup_key, staged.info.id);
     }
-    Staged staged;
-    IngestedDocument& info = staged.info;
-    info.id = "d" + crypto::RandomId(15);
-    info.path = src.rel;
-    info.filename = fs::path(src.rel).filename().string();
-
-    crypto::SecretBytes data_key = crypto::NewDataKey();
-    const crypto::SecretBytes text_key =
-        crypto::DeriveDataSubkey(data_key, crypto::DataKeyUse::kText);
-    FileStore::Pending blob = s.blobs->Create();
-    FileStore::Pending text = s.text->Create();
-    text.Append("DST1", 4);
-    crypto::BlobEncryptor enc(
-        crypto::DeriveDataSubkey(data_key, crypto::DataKeyUse::kBlob),
-        [&](const unsigned char* p, std::size_t n) { blob.Append(p, n); });
-    crypto::Sha256 sha;
-    crypto::KeyedHasher::Stream mac = s.dedup->Start();
-
-    indexer::DocumentFields fields;
-    fields.doc_id = info.id;
-    fields.case_id = req.case_id;
-    fields.custodian = req.custodian;
-    fields.filename = info.filename;
-    fields.language = language;
-    fields.type = "text";
-    fields.day = static_cast<std::int64_t>(st.st_mtime) / 86400;
-    builder.Begin(fields);
-
-    // Text chunks are sealed one behind, so the last one can carry the
-    // "last" flag that makes truncation of the chunk list detectable.
-    std::string carry;
-    std::optional<std::pair<std::string, indexer::ChunkRange>> held;
-    std::uint32_t chunk_no = 0;
-    bool text_done = false;
-    std::uint64_t indexed_bytes = 0;
-    auto seal_held = [&](bool last) {
-      if (!held) return;
-      const crypto::Bytes sealed = crypto::SealMessage(
-          text_key, crypto::TextChunkAd(info.id, chunk_no, last), held->first);
-      std::string rec;
-      PutU32(rec, held->second.first_pos);
-      PutU32(rec, held->second.end_pos);
-      PutU32(rec, static_cast<std::uint32_t>(sealed.size()));
-      rec.append(sealed.begin(), sealed.end());
-      text.Append(rec.data(), rec.size());
-      crypto::Wipe(held->first);
-      held.reset();
-      ++chunk_no;
-    };
-    auto take_chunk = [&](std::string chunk) {
-      if (text_done) return;
-      indexer::ChunkRange range = builder.AddText(chunk);
-      if (range.consumed < chunk.size()) {
-        text_done = true;  // the cap: keep only what was indexed
-        chunk.resize(range.consumed);
-        if (chunk.empty()) return;
-      }
-      indexed_bytes += chunk.size();
-      seal_held(false);
-      held.emplace(std::move(chunk), range);
-    };
-
-    std::vector<unsigned char> buf(crypto::kBlobChunk);
-    for (;;) {
-      const std::size_t n = ReadSome(fd.get(), buf.data(), buf.size());
-      if (n == 0) break;
-      enc.Write(buf.data(), n);
-      sha.Update(buf.data(), n);
-      mac.Update(buf.data(), n);
-      info.size += n;
-      if (!text_done) {
-        carry.append(reinterpret_cast<const char*>(buf.data()), n);
-        while (carry.size() >= 2 * kTextChunkBytes && !text_done) {
-          const std::size_t cut = indexer::ChunkBoundary(carry, kTextChunkBytes);
-          take_chunk(indexer::RepairUtf8(std::string_view(carry).substr(0, cut)));
-          crypto::Wipe(carry.data(), cut);
-          carry.erase(0, cut);
-        }
-      }
-      crypto::Wipe(buf.data(), n);
-      if (text_done && !carry.empty()) {
-        crypto::Wipe(carry);
-        carry.clear();
-      }
-    }
-    while (!carry.empty() && !text_done) {
-      const std::size_t cut = indexer::ChunkBoundary(carry, kTextChunkBytes);
-      take_chunk(indexer::RepairUtf8(std::string_view(carry).substr(0, cut)));
-      crypto::Wipe(carry.data(), cut);
-      carry.erase(0, cut);
-    }
-    crypto::Wipe(carry);
-    if (!held && chunk_no == 0) held.emplace(std::string(), indexer::ChunkRange{1, 1, 0});
-    seal_held(true);
-    enc.Finish();
-    indexer::PreparedDocument prepared = builder.Finish();
-    info.sha256 = sha.FinalHex();
-    const std::string content_mac = mac.Final();
-    s.Fault("after_blob_written");
-
-    // Deduplication, scoped to this access set (and, for "same place", to
-    // this case, custodian and path).
-    const crypto::Bytes dedup_key(content_mac.begin(), content_mac.end());
-    const std::string place = s.dedup->Hash(
-        "place|" + content_mac + "|" + req.case_id + "|" + req.custodian + "|" + src.rel, 32);
-    const crypto::Bytes place_key(place.begin(), place.end());
-    bool exists = false;
-    if (auto it = group_place.find(place_key); it != group_place.end()) {
-      info.id = group[it->second].info.id;
-      info.duplicate_of = group[it->second].info.duplicate_of;
-      exists = true;
-    } else {
-      sql::Stmt p(*s.db,
-                  "SELECT id, duplicate_of FROM documents WHERE place_key=? AND shard_id=? "
-                  "AND status != 'pending'");
-      p.Bind(1, place_key).Bind(2, shard);
-      if (p.Step()) {
-        info.id = p.Text(0);
-        info.duplicate_of = p.Text(1);
-        exists = true;
-      }
-    }
-    if (exists) {
-      info.status = "exists";
-      summary.bytes += info.size;
-      summary.documents.push_back(info);
-      if (on_acknowledged) on_acknowledged(info);
-      continue;  // the pending files remove themselves
-    }
-    std::string original;
-    if (auto it = group_original.find(dedup_key); it != group_original.end()) {
-      original = it->second;
-    } else {
-      sql::Stmt d(*s.db,
-                  "SELECT id FROM documents WHERE dedup_key=? AND shard_id=? AND "
-                  "duplicate_of IS NULL ORDER BY created_at LIMIT 1");
-      d.Bind(1, dedup_key).Bind(2, shard);
-      if (d.Step()) original = d.Text(0);
-    }
-    const bool duplicate = !original.empty();
-    const bool partial = builder.partial();
-    info.duplicate_of = original;
-    info.status = duplicate ? "duplicate" : (partial ? "partial" : "indexed");
-
-    json meta = {{"filename", info.filename},
-                 {"path", info.path},
-                 {"sha256", info.sha256},
-                 {"custodian", req.custodian},
-                 {"mime", "text/plain"},
-                 {"language", language},
-                 {"size", info.size},
-                 {"mtime", static_cast<std::int64_t>(st.st_mtime)},
-                 {"indexed_bytes", indexed_bytes},
-                 {"partial", partial}};
-    staged.restrict_text = restrict_text;
-    staged.dedup_key = dedup_key;
-    staged.place_key = place_key;
-    staged.sealed_meta = SealJson(crypto::DeriveDataSubkey(data_key, crypto::DataKeyUse::kMeta),
-                                  DocAd(info.id), meta);
-    staged.recovery_key = crypto::SealTo(s.recovery_public, data_key);
-    for (const auto& [role, pk] : recipients) {
-      staged.sealed_keys.emplace_back(role, crypto::SealTo(pk, data_key));
-    }
-    if (!duplicate) {
-      blob.Close();
-      text.Close();
-      staged.blob.emplace(std::move(blob));
-      staged.text.emplace(std::move(text));
-      staged.blob_name = crypto::RandomId(26);
-      staged.text_name = crypto::RandomId(26);
-      staged.prepared.emplace(std::move(prepared));
-      staged.text_bytes = indexed_bytes;
-      group_original.emplace(dedup_key, info.id);
-    }
-    group_place.emplace(place_key, group.size());
-    summary.bytes += info.size;
+    summary.bytes += staged.info.size;
     group_text += staged.text_bytes;
     group.push_back(std::move(staged));
     // Bounded memory: built documents wait here until the group commits.
@@ -451,6 +367,328 @@ IngestSummary Repository::Ingest(
         group_text >= kMaxGroupText) {
       flush();
     }
+  };
+
+  // Stages one item: encrypts its bytes and text, builds its index entry and
+  // decides whether it is new, a duplicate, or already there. Returns
+  // nothing when it already exists (then `existing` says which document).
+  auto stage = [&](const ItemSource& src, IngestedDocument* existing) -> std::optional<Staged> {
+    const indexer::ExtractedItem& it = src.item;
+    Staged staged;
+    IngestedDocument& info = staged.info;
+    info.id = "d" + crypto::RandomId(15);
+    info.parent_id = src.parent_id;
+    info.path = src.path;
+    info.filename = src.filename;
+    info.mime = it.mime.empty() ? "application/octet-stream" : it.mime;
+    info.error = it.error;
+    const bool link = it.status == "link";
+
+    crypto::SecretBytes data_key = crypto::NewDataKey();
+    const crypto::SecretBytes text_key = crypto::DeriveDataSubkey(data_key, crypto::DataKeyUse::kText);
+    std::optional<FileStore::Pending> blob, text;
+    crypto::Sha256 sha;
+    crypto::Md5 md5;
+    crypto::KeyedHasher::Stream mac = s.dedup->Start();
+    if (!link) {
+      blob.emplace(s.blobs->Create());
+      crypto::BlobEncryptor enc(crypto::DeriveDataSubkey(data_key, crypto::DataKeyUse::kBlob),
+                                [&](const unsigned char* p, std::size_t n) { blob->Append(p, n); });
+      auto feed = [&](const unsigned char* p, std::size_t n) {
+        enc.Write(p, n);
+        sha.Update(p, n);
+        md5.Update(p, n);
+        mac.Update(p, n);
+        info.size += n;
+      };
+      if (src.fd >= 0) {
+        std::vector<unsigned char> buf(crypto::kBlobChunk);
+        for (std::uint64_t off = 0;;) {
+          const ssize_t n = ::pread(src.fd, buf.data(), buf.size(), static_cast<off_t>(off));
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) throw Error(ErrorCode::kIo, "cannot read a file to ingest");
+          if (n == 0) break;
+          feed(buf.data(), static_cast<std::size_t>(n));
+          crypto::Wipe(buf.data(), static_cast<std::size_t>(n));
+          off += static_cast<std::uint64_t>(n);
+        }
+      } else {
+        feed(reinterpret_cast<const unsigned char*>(src.bytes.data()), src.bytes.size());
+      }
+      enc.Finish();
+      info.sha256 = sha.FinalHex();
+    }
+    const std::string content_mac = link ? "link|" + it.fields.count("link_target") : mac.Final();
+    const std::string md5_hex = link ? "" : md5.FinalHex();
+
+    // Text chunks, sealed one behind so the last can carry the "last" flag.
+    indexer::DocumentFields fields;
+    fields.doc_id = info.id;
+    fields.case_id = req.case_id;
+    fields.custodian = req.custodian;
+    fields.filename = info.filename;
+    fields.language = it.language.empty() ? fallback_language : it.language;
+    fields.type = TypeFamily(info.mime);
+    std::optional<std::int64_t> day;
+    for (const char* k : {"date", "created"}) {
+      if (!day && it.fields.count(k)) day = DayOf(it.fields.at(k));
+    }
+    if (!day && src.mtime) day = *src.mtime / 86400;
+    fields.day = day;
+    auto add_addresses = [&](const char* header, indexer::Field field) {
+      if (it.fields.count(header)) {
+        for (auto& a : Addresses(it.fields.at(header))) fields.extra.emplace_back(field, a);
+      }
+    };
+    add_addresses("from", indexer::Field::kFrom);
+    add_addresses("to", indexer::Field::kTo);
+    add_addresses("cc", indexer::Field::kCc);
+    if (it.fields.count("subject")) fields.subject = it.fields.at("subject");
+    builder.Begin(fields);
+    std::uint64_t indexed_bytes = 0;
+    if (!link) {
+      text.emplace(s.text->Create());
+      text->Append("DST1", 4);
+      std::optional<std::pair<std::string, indexer::ChunkRange>> held;
+      std::uint32_t chunk_no = 0;
+      auto seal_held = [&](bool last) {
+        if (!held) return;
+        const crypto::Bytes sealed =
+            crypto::SealMessage(text_key, crypto::TextChunkAd(info.id, chunk_no, last), held->first);
+        std::string rec;
+        PutU32(rec, held->second.first_pos);
+        PutU32(rec, held->second.end_pos);
+        PutU32(rec, static_cast<std::uint32_t>(sealed.size()));
+        rec.append(sealed.begin(), sealed.end());
+        text->Append(rec.data(), rec.size());
+        held.reset();
+        ++chunk_no;
+      };
+      std::string_view rest = it.text;
+      while (!rest.empty()) {
+        const std::size_t cut = indexer::ChunkBoundary(rest, kTextChunkBytes);
+        std::string chunk(rest.substr(0, cut));
+        rest.remove_prefix(cut);
+        indexer::ChunkRange range = builder.AddText(chunk);
+        if (range.consumed < chunk.size()) {
+          chunk.resize(range.consumed);  // the cap: keep only what was indexed
+          rest = {};
+        }
+        if (chunk.empty()) break;
+        indexed_bytes += chunk.size();
+        seal_held(false);
+        held.emplace(std::move(chunk), range);
+      }
+      if (!held && chunk_no == 0) held.emplace(std::string(), indexer::ChunkRange{1, 1, 0});
+      seal_held(true);
+    }
+    indexer::PreparedDocument prepared = builder.Finish();
+    const bool partial = builder.partial() || it.text_truncated;
+    s.Fault("after_blob_written");
+
+    // Deduplication, scoped to this access set (and, for "same place", to
+    // this case, custodian and place in the family).
+    const std::string place = s.dedup->Hash(
+        "place|" + content_mac + "|" + req.case_id + "|" + req.custodian + "|" + src.place, 32);
+    const crypto::Bytes place_key(place.begin(), place.end());
+    bool exists = false;
+    if (auto g = group_place.find(place_key); g != group_place.end()) {
+      *existing = group[g->second].info;
+      exists = true;
+    } else {
+      sql::Stmt p(*s.db,
+                  "SELECT id, duplicate_of, parent_id, final_status FROM documents WHERE "
+                  "place_key=? AND shard_id=? AND status != 'pending'");
+      p.Bind(1, place_key).Bind(2, shard);
+      if (p.Step()) {
+        *existing = info;
+        existing->id = p.Text(0);
+        existing->duplicate_of = p.Text(1);
+        if (!src.parent_id.empty() && p.Text(2) != src.parent_id) {
+          reparent.emplace_back(existing->id, src.parent_id);
+        }
+        exists = true;
+      }
+    }
+    if (exists) {
+      existing->status = "exists";
+      return std::nullopt;  // the pending files remove themselves
+    }
+    const crypto::Bytes dedup_key = link ? crypto::Bytes()
+                                         : crypto::Bytes(content_mac.begin(), content_mac.end());
+    std::string original;
+    if (!link) {
+      if (auto g = group_original.find(dedup_key); g != group_original.end()) {
+        original = g->second;
+      } else {
+        sql::Stmt d(*s.db,
+                    "SELECT id FROM documents WHERE dedup_key=? AND shard_id=? AND "
+                    "duplicate_of IS NULL ORDER BY created_at LIMIT 1");
+        d.Bind(1, dedup_key).Bind(2, shard);
+        if (d.Step()) original = d.Text(0);
+      }
+    }
+    const bool duplicate = !original.empty();
+    info.duplicate_of = original;
+    if (duplicate) info.status = "duplicate";
+    else if (link) info.status = "link";
+    else if (it.status == "error" || it.status == "unsupported") info.status = it.status;
+    else info.status = partial ? "partial" : "indexed";
+
+    nlohmann::json meta = {{"filename", info.filename},
+                           {"path", info.path},
+                           {"sha256", info.sha256},
+                           {"md5", md5_hex},
+                           {"custodian", req.custodian},
+                           {"mime", info.mime},
+                           {"language", fields.language},
+                           {"size", info.size},
+                           {"indexed_bytes", indexed_bytes},
+                           {"partial", partial},
+                           {"error", info.error},
+                           {"fields", it.fields}};
+    if (src.mtime) meta["mtime"] = *src.mtime;
+    staged.restrict_text = restrict_text;
+    staged.dedup_key = duplicate ? crypto::Bytes() : dedup_key;
+    staged.place_key = place_key;
+    staged.meta = std::move(meta);
+    staged.recovery_key = crypto::SealTo(s.recovery_public, data_key);
+    for (const auto& [role, pk] : recipients) {
+      staged.sealed_keys.emplace_back(role, crypto::SealTo(pk, data_key));
+    }
+    staged.data_key = std::move(data_key);
+    if (!duplicate) {
+      if (blob) {
+        blob->Close();
+        staged.blob.emplace(std::move(*blob));
+        staged.blob_name = crypto::RandomId(26);
+      }
+      if (text) {
+        text->Close();
+        staged.text.emplace(std::move(*text));
+        staged.text_name = crypto::RandomId(26);
+      }
+      staged.prepared.emplace(std::move(prepared));
+      staged.text_bytes = indexed_bytes;
+      shard_languages.insert(fields.language);
+    }
+    return staged;
+  };
+
+  // The pipeline: every worker extracts a file while this thread encrypts,
+  // indexes and commits what they send back.
+  struct Job {
+    const SourceFile* src = nullptr;
+    Fd fd;
+    std::int64_t mtime = 0;
+    std::uint64_t size = 0;
+    std::map<int, std::string> ids;  // item index -> document id
+    std::optional<Staged> top;       // staged last: the family's commit marker
+    bool top_seen = false;
+    bool skip = false;               // the whole family exists already
+  };
+  std::map<std::uint64_t, Job> jobs;
+  std::size_t next = 0;
+  std::uint64_t job_counter = 0;
+
+  auto finish_top = [&](Job& job, IngestedDocument& exists_info, bool existed) {
+    ++progress.files_done;
+    progress.bytes_done += job.size;
+    if (existed) {
+      summary.bytes += exists_info.size;
+      acknowledge(exists_info);
+    } else if (job.top) {
+      push(std::move(*job.top));
+    }
+    if (req.on_progress) req.on_progress(progress);
+  };
+
+  while (next < files.size() || s.pool->running() > 0) {
+    while (next < files.size() && s.pool->HasIdleWorker()) {
+      const SourceFile& src = files[next++];
+      Job job;
+      job.src = &src;
+      job.fd = Fd(::open(src.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      struct stat st {};
+      if (!job.fd || ::fstat(job.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        throw Error(ErrorCode::kIo, "cannot read a file to ingest");
+      }
+      job.mtime = st.st_mtime;
+      job.size = static_cast<std::uint64_t>(st.st_size);
+      const std::uint64_t id = ++job_counter;
+      s.pool->Submit(id, job.fd.get(), fs::path(src.rel).filename().string());
+      jobs.emplace(id, std::move(job));
+    }
+    indexer::ExtractEvent e = s.pool->Next();
+    Job& job = jobs.at(e.job);
+    if (!e.done) {
+      if (job.skip) continue;
+      ItemSource src;
+      src.item = std::move(e.item);
+      if (src.item.index == 0) {
+        src.fd = job.fd.get();
+        src.path = job.src->rel;
+        src.filename = fs::path(job.src->rel).filename().string();
+        src.place = job.src->rel;
+        src.mtime = job.mtime;
+        IngestedDocument existing;
+        auto staged = stage(src, &existing);
+        job.top_seen = true;
+        if (!staged) {
+          job.skip = true;  // the family was acknowledged before
+          job.ids[0] = existing.id;
+          finish_top(job, existing, true);
+          continue;
+        }
+        job.ids[0] = staged->info.id;
+        job.top.emplace(std::move(*staged));
+        continue;
+      }
+      auto parent = job.ids.find(src.item.parent);
+      if (parent == job.ids.end()) continue;  // its container was not kept
+      src.bytes = e.bytes;
+      src.path = src.item.path;
+      src.filename = src.item.name;
+      src.place = job.src->rel + "//" + src.item.path;
+      src.parent_id = parent->second;
+      IngestedDocument existing;
+      auto staged = stage(src, &existing);
+      if (!staged) {
+        job.ids[src.item.index] = existing.id;
+        summary.bytes += existing.size;
+        acknowledge(existing);
+        continue;
+      }
+      job.ids[src.item.index] = staged->info.id;
+      push(std::move(*staged));
+      continue;
+    }
+    // The job ended: a failure marks its top-level document.
+    if (!job.skip) {
+      if (!job.top_seen) {
+        ItemSource src;
+        src.fd = job.fd.get();
+        src.path = job.src->rel;
+        src.filename = fs::path(job.src->rel).filename().string();
+        src.place = job.src->rel;
+        src.mtime = job.mtime;
+        src.item.status = "error";
+        src.item.error = e.failure.empty() ? "the extractor returned nothing" : e.failure;
+        IngestedDocument existing;
+        auto staged = stage(src, &existing);
+        if (staged) job.top.emplace(std::move(*staged));
+        finish_top(job, existing, !job.top);
+      } else {
+        if (!e.failure.empty() && job.top) {
+          job.top->info.status = "error";
+          job.top->info.error = e.failure;
+          job.top->meta["error"] = e.failure;
+        }
+        IngestedDocument none;
+        finish_top(job, none, false);
+      }
+    }
+    jobs.erase(e.job);
   }
   flush();
   return summary;

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,12 @@ struct OpenOptions {
   std::size_t commit_group = 200;    // documents per index commit in ingest
   FaultHook fault;
   std::function<std::int64_t()> clock;  // seconds since epoch; tests fix it
+  // Extraction workers: the dossier-extract program (empty: beside this
+  // executable, or $DOSSIER_EXTRACT_WORKER), how many (0: one per core),
+  // and their wall-clock limit per file.
+  std::string extract_worker;
+  int extract_workers = 0;
+  int extract_wall_seconds = 300;
   // How this process describes itself to a second writer.
   std::string holder = "dossier";
 };
@@ -106,23 +113,37 @@ struct NewCase {
   std::vector<std::string> roles;
 };
 
+struct IngestProgress {
+  std::uint64_t files_done = 0, files_total = 0;  // top-level files
+  std::uint64_t bytes_done = 0, bytes_total = 0;  // of top-level files
+  std::uint64_t items = 0;   // documents acknowledged, children included
+  std::uint64_t errors = 0;  // of which status error or unsupported
+};
+
 struct IngestRequest {
   std::string case_id;
   std::vector<std::string> paths;  // files and directories (recursive)
   std::string custodian;
   std::vector<std::string> restrict_to;  // role names; empty: the case's roles
+  // The language to stem with when detection finds none ("en" by default).
   std::string language = "en";
+  std::function<void(const IngestProgress&)> on_progress;
 };
 
 struct IngestedDocument {
   std::string id;
   std::string parent_id;
-  std::string path;      // path inside the ingested directory or container
+  std::string path;      // a top-level file's path in the ingested directory;
+                         // a child's path inside its top-level container
   std::string filename;
   std::string sha256;
+  std::string mime;
   // indexed | partial (text past the cap not indexed) | duplicate |
+  // unsupported (stored, no text) | error (stored, see `error`) |
+  // link (an archive's symlink or hardlink: recorded, not followed) |
   // exists (same content from the same place: nothing added)
   std::string status;
+  std::string error;
   std::string duplicate_of;
   std::uint64_t size = 0;
 };
@@ -162,9 +183,12 @@ struct DocumentInfo {
   std::string mime;
   std::uint64_t size = 0;
   std::string sha256;
+  std::string md5;
+  std::string error;  // why extraction failed, for status error
+  std::map<std::string, std::string> fields;  // title, author, from, to, …
   std::string language;
   std::string custodian;
-  std::string status;  // indexed | partial | duplicate
+  std::string status;  // indexed | partial | duplicate | unsupported | error | link
   std::string duplicate_of;
   std::uint64_t indexed_bytes = 0;
   std::string created_at;
@@ -224,6 +248,10 @@ class Repository {
   SearchResults Search(const Session& actor, const SearchRequest& request);
 
   DocumentInfo GetDocument(const Session& actor, const std::string& doc_id);
+  // Documents whose extraction failed or is unsupported, across the cases
+  // the actor can see (or one case): the failure report.
+  std::vector<DocumentInfo> ListFailures(const Session& actor,
+                                         const std::string& case_id = "");
   // The documents of a case the actor can open, oldest first.
   std::vector<DocumentInfo> ListDocuments(const Session& actor,
                                           const std::string& case_id);

@@ -13,6 +13,7 @@
 #include "crypto/keyed_hash.h"
 #include "crypto/keys.h"
 #include "indexer/blind_terms.h"
+#include "indexer/extract_pool.h"
 #include "indexer/searcher.h"
 #include "indexer/shard_store.h"
 #include "repo/file_store.h"
@@ -49,6 +50,7 @@ struct Repository::Impl {
   std::unique_ptr<FileStore> text;
   std::unique_ptr<indexer::ShardStore> shards;   // null when read-only
   std::unique_ptr<indexer::Searcher> searcher;
+  std::unique_ptr<indexer::ExtractPool> pool;  // started by the first ingest
 
   void Fault(std::string_view point) const {
     if (options.fault) options.fault(point);

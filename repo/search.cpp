@@ -122,6 +122,13 @@ DocumentInfo Repository::GetDocument(const Session& actor, const std::string& do
   d.mime = meta.value("mime", "");
   d.size = row.size;
   d.sha256 = meta.value("sha256", "");
+  d.md5 = meta.value("md5", "");
+  d.error = meta.value("error", "");
+  if (meta.contains("fields") && meta["fields"].is_object()) {
+    for (auto& [k, v] : meta["fields"].items()) {
+      if (v.is_string()) d.fields[k] = v.get<std::string>();
+    }
+  }
   d.language = meta.value("language", "");
   d.custodian = meta.value("custodian", "");
   d.status = row.status;
@@ -129,6 +136,29 @@ DocumentInfo Repository::GetDocument(const Session& actor, const std::string& do
   d.indexed_bytes = meta.value("indexed_bytes", std::uint64_t{0});
   d.created_at = row.created_at;
   return d;
+}
+
+std::vector<DocumentInfo> Repository::ListFailures(const Session& actor,
+                                                   const std::string& case_id) {
+  Impl& s = *impl_;
+  if (!case_id.empty()) s.RequireCaseVisible(actor, case_id);
+  std::vector<std::string> ids;
+  {
+    sql::Stmt st(*s.db,
+                 "SELECT id FROM documents WHERE status IN ('error','unsupported') AND "
+                 "(?1 = '' OR case_id = ?1) ORDER BY created_at, rowid");
+    st.Bind(1, case_id);
+    while (st.Step()) ids.push_back(st.Text(0));
+  }
+  std::vector<DocumentInfo> out;
+  for (const auto& id : ids) {
+    try {
+      out.push_back(GetDocument(actor, id));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;  // not this actor's to see
+    }
+  }
+  return out;
 }
 
 std::vector<DocumentInfo> Repository::ListDocuments(const Session& actor,

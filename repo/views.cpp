@@ -32,13 +32,16 @@ json ToJson(const DocumentInfo& d) {
           {"mime", d.mime},
           {"size", d.size},
           {"sha256", d.sha256},
+          {"md5", d.md5},
           {"language", d.language},
           {"custodian", d.custodian},
           {"dates", {{"ingested", d.created_at}}},
           {"entities", json::array()},
           {"status", d.status},
           {"duplicate_of", NullIfEmpty(d.duplicate_of)},
-          {"indexed_bytes", d.indexed_bytes}};
+          {"indexed_bytes", d.indexed_bytes},
+          {"fields", d.fields},
+          {"error", NullIfEmpty(d.error)}};
 }
 
 json ToJson(const IngestedDocument& d) {
@@ -46,7 +49,9 @@ json ToJson(const IngestedDocument& d) {
           {"parent_id", NullIfEmpty(d.parent_id)},
           {"path", d.path},
           {"sha256", d.sha256},
+          {"mime", d.mime},
           {"status", d.status},
+          {"error", NullIfEmpty(d.error)},
           {"duplicate_of", NullIfEmpty(d.duplicate_of)}};
 }
 

@@ -312,26 +312,91 @@ int Run(int argc, char** argv) {
 
   // ingest
   auto* ing = app.add_subcommand("ingest", "ingest files and directories into a case");
+  bool failures = false;
+  std::string format = "json";
   with_dir(ing);
-  ing->add_option("--case", o.case_id, "case id")->required();
-  ing->add_option("PATH", o.paths, "files or directories (recursive)")->required();
+  ing->add_option("--case", o.case_id, "case id");
+  ing->add_option("PATH", o.paths, "files or directories (recursive): any format; archives "
+                                   "and mail are expanded into families");
   ing->add_option("--custodian", o.custodian, "whose data this is");
   ing->add_option("--restrict", o.restrict_to, "comma-separated subset of the case's roles");
-  ing->add_option("--language", o.language, "document language (en, pt, es, it, fr, de, …)");
+  ing->add_option("--language", o.language,
+                  "language to stem with when detection finds none (default en)");
+  ing->add_flag("--failures", failures,
+                "print the failure report (which item, where in its family, why) instead of ingesting");
+  ing->add_option("--format", format, "failure report format: json or csv")
+      ->check(CLI::IsMember({"json", "csv"}));
   ing->add_flag("--json", o.json, "print the API's JSON body");
   acting(ing);
   ing->callback([&] {
     action = [&] {
+      if (failures) {
+        auto r = OpenRepo(o, true);
+        repo::Session s = Act(*r, o);
+        auto list = r->ListFailures(s, o.case_id);
+        if (format == "csv") {
+          auto csv = [](const std::string& v) {
+            std::string q = "\"";
+            for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+            return q + "\"";
+          };
+          std::cout << "document_id,case_id,parent_id,path,filename,mime,status,error\n";
+          for (const auto& d : list) {
+            std::cout << d.id << "," << d.case_id << "," << d.parent_id << "," << csv(d.path) << ","
+                      << csv(d.filename) << "," << csv(d.mime) << "," << d.status << ","
+                      << csv(d.error) << "\n";
+          }
+        } else {
+          json arr = json::array();
+          for (const auto& d : list) {
+            arr.push_back({{"document_id", d.id}, {"case_id", d.case_id},
+                           {"parent_id", d.parent_id.empty() ? json(nullptr) : json(d.parent_id)},
+                           {"path", d.path}, {"filename", d.filename}, {"mime", d.mime},
+                           {"status", d.status}, {"error", d.error}});
+          }
+          std::cout << json{{"failures", arr}}.dump(2) << "\n";
+        }
+        return 0;
+      }
+      if (o.case_id.empty() || o.paths.empty()) {
+        throw Error(ErrorCode::kInvalidArgument, "ingest needs --case and at least one PATH");
+      }
       auto r = OpenRepo(o, false);
       repo::Session s = Act(*r, o);
-      repo::IngestRequest req{o.case_id, o.paths, o.custodian, SplitList(o.restrict_to), o.language};
+      repo::IngestRequest req;
+      req.case_id = o.case_id;
+      req.paths = o.paths;
+      req.custodian = o.custodian;
+      req.restrict_to = SplitList(o.restrict_to);
+      req.language = o.language;
       const bool tty = ::isatty(STDERR_FILENO);
       const auto start = std::chrono::steady_clock::now();
-      std::size_t n = 0;
+      auto last = start;
+      if (tty) {
+        req.on_progress = [&](const repo::IngestProgress& p) {
+          const auto now = std::chrono::steady_clock::now();
+          if (now - last < std::chrono::milliseconds(200) && p.files_done < p.files_total) return;
+          last = now;
+          const double secs = std::chrono::duration<double>(now - start).count();
+          const double rate = secs > 0 ? p.bytes_done / secs : 0;
+          const double eta = rate > 0 ? (p.bytes_total - p.bytes_done) / rate : 0;
+          const int width = 24;
+          const int fill = p.bytes_total ? static_cast<int>(width * p.bytes_done / p.bytes_total) : width;
+          std::fprintf(stderr, "\r[%s%s] %llu/%llu files  %.1f/%.1f MB  %.1f MB/s  ETA %d:%02d  %llu items  %llu errors ",
+                       std::string(fill, '=').c_str(), std::string(width - fill, ' ').c_str(),
+                       static_cast<unsigned long long>(p.files_done),
+                       static_cast<unsigned long long>(p.files_total), p.bytes_done / 1e6,
+                       p.bytes_total / 1e6, rate / 1e6, static_cast<int>(eta) / 60,
+                       static_cast<int>(eta) % 60, static_cast<unsigned long long>(p.items),
+                       static_cast<unsigned long long>(p.errors));
+        };
+      }
       auto summary = r->Ingest(s, req, [&](const repo::IngestedDocument& d) {
-        ++n;
-        if (!o.json) std::cout << d.id << "  " << d.status << "  " << d.path << "\n";
-        if (tty) std::cerr << "\r" << n << " documents acknowledged" << std::flush;
+        if (!o.json && !tty) {
+          std::cout << d.id << "  " << d.status << "  " << d.path;
+          if (!d.error.empty()) std::cout << "  (" << d.error << ")";
+          std::cout << "\n";
+        }
       });
       if (tty) std::cerr << "\n";
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -344,10 +409,14 @@ int Run(int argc, char** argv) {
       std::map<std::string, int> by_status;
       for (const auto& d : summary.documents) ++by_status[d.status];
       std::cout << summary.documents.size() << " documents ("
-                << summary.bytes / 1024 << " KiB) in " << std::fixed
-                << std::setprecision(1) << secs << " s:";
+                << std::fixed << std::setprecision(1) << summary.bytes / 1e6 << " MB) in "
+                << secs << " s:";
       for (const auto& [st, count] : by_status) std::cout << " " << count << " " << st;
       std::cout << "\n";
+      if (by_status["error"] + by_status["unsupported"] > 0) {
+        std::cout << "See the failures: dossier ingest " << o.dir << " --failures --case "
+                  << o.case_id << "\n";
+      }
       return 0;
     };
   });
