@@ -256,6 +256,7 @@ IngestSummary Repository::Ingest(
                      ? s.options.extract_workers
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     po.wall_seconds = s.options.extract_wall_seconds;
+    po.limits.test_faults = s.options.extract_test_faults;
     s.pool = std::make_unique<indexer::ExtractPool>(po);
   }
 

@@ -70,6 +70,7 @@ struct OpenOptions {
   std::string extract_worker;
   int extract_workers = 0;
   int extract_wall_seconds = 300;
+  bool extract_test_faults = false;  // tests only (see ExtractLimits)
   // How this process describes itself to a second writer.
   std::string holder = "dossier";
 };

@@ -1,0 +1,146 @@
+// Ingest of real-world formats through the worker pool: families, custody
+// hashes, statuses, search over extracted text and headers, the failure
+// report, resuming, and no plaintext of headers or entry names on disk.
+#include <xapian.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+
+#include "base/error.h"
+#include "tests/archive_maker.h"
+#include "tests/support.h"
+
+using namespace dossier;
+using namespace dossier::testing;
+
+namespace {
+
+std::string Email(const std::string& subject, const std::string& attachment_name,
+                  const std::string& attachment) {
+  return "From: Rui Falcao <rui@corvo.example>\r\n"
+         "To: Ana Lima <ana@mares.example>\r\n"
+         "Subject: " + subject + "\r\n"
+         "Date: Fri, 14 Feb 2025 10:00:00 +0000\r\n"
+         "Message-ID: <m1@corvo.example>\r\n"
+         "MIME-Version: 1.0\r\n"
+         "Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+         "--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+         "Please pay the attached invoice for the quayside crane.\r\n"
+         "--B\r\nContent-Type: application/pdf\r\n"
+         "Content-Disposition: attachment; filename=\"" + attachment_name + "\"\r\n"
+         "Content-Transfer-Encoding: base64\r\n\r\n" +
+         crypto::ToBase64(reinterpret_cast<const unsigned char*>(attachment.data()), attachment.size()) +
+         "\r\n--B--\r\n";
+}
+
+repo::OpenOptions WithFaults() {
+  repo::OpenOptions o;
+  o.extract_test_faults = true;
+  o.extract_wall_seconds = 30;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a mixed batch ingests as families with custody hashes and statuses") {
+  Fixture f(WithFaults());
+  const std::string pdf = MakePdf("Gantry crane invoice for zephyrquay berth", "Invoice 7");
+  const std::string mail = Email("Overdue markersubjectwalrus payment", "markerattachmentnarwhal.pdf", pdf);
+  const std::string tgz = MakeArchive("tar", "gzip", {{"mail/msg1.eml", mail},
+                                                      {"docs/markerentrypelican.txt", "ledger of quokkaport"}});
+  WriteFile(f.tmp / "in/bundle.tar.gz", tgz);
+  WriteFile(f.tmp / "in/page.html", "<html><head><title>Harbour page</title><script>hiddenscriptword</script>"
+                                    "</head><body><p>Visible harbourmaster notice</p></body></html>");
+  WriteFile(f.tmp / "in/latin1.txt", std::string("Relat\xf3rio das faturas pagas \xe0 Mar\xe9s em 2025, "
+                                                 "com a an\xe1lise dos contentores e dos pagamentos.\n"));
+  WriteFile(f.tmp / "in/broken.pdf", pdf.substr(0, 40));
+  std::string junk(3000, '\0');
+  for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>((i * 7919) % 251);
+  WriteFile(f.tmp / "in/mystery.bin", junk);
+  WriteFile(f.tmp / "in/__dossier_fault_crash__", "this file crashes its worker");
+
+  auto ivan = f.Ivan();
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  req.custodian = "Audit";
+  auto docs = f.repo->Ingest(ivan, req).documents;
+  std::map<std::string, repo::IngestedDocument> by_path;
+  for (const auto& d : docs) by_path[d.path] = d;
+
+  // The family: tar.gz > msg1.eml > attachment, and the tar's text entry.
+  REQUIRE(by_path.count("bundle.tar.gz"));
+  REQUIRE(by_path.count("mail/msg1.eml"));
+  REQUIRE(by_path.count("mail/msg1.eml/markerattachmentnarwhal.pdf"));
+  const auto& top = by_path["bundle.tar.gz"];
+  const auto& msg = by_path["mail/msg1.eml"];
+  const auto& att = by_path["mail/msg1.eml/markerattachmentnarwhal.pdf"];
+  CHECK(top.parent_id.empty());
+  CHECK(msg.parent_id == top.id);
+  CHECK(att.parent_id == msg.id);
+  CHECK(by_path["docs/markerentrypelican.txt"].parent_id == top.id);
+  CHECK(att.mime == "application/pdf");
+  CHECK(att.status == "indexed");
+
+  // Custody: SHA-256 and MD5 of the original bytes, encrypted at rest.
+  auto info = f.repo->GetDocument(ivan, att.id);
+  CHECK(info.size == pdf.size());
+  CHECK(info.md5.size() == 32);
+  CHECK(info.sha256.size() == 64);
+  std::string content;
+  f.repo->ReadContent(ivan, att.id, [&](std::string_view b) { content.append(b); });
+  CHECK(content == pdf);
+  auto mail_info = f.repo->GetDocument(ivan, msg.id);
+  CHECK(mail_info.fields.at("subject") == "Overdue markersubjectwalrus payment");
+  CHECK(mail_info.fields.at("from").find("rui@corvo.example") != std::string::npos);
+
+  // Statuses of the odd ones; the crash hit one file and the batch went on.
+  CHECK(by_path["broken.pdf"].status == "error");
+  CHECK(by_path["mystery.bin"].status == "unsupported");
+  CHECK(by_path["__dossier_fault_crash__"].status == "error");
+  CHECK(by_path["__dossier_fault_crash__"].error.find("crashed") != std::string::npos);
+  CHECK(by_path["latin1.txt"].status == "indexed");
+  CHECK(by_path["page.html"].status == "indexed");
+
+  // Search reaches text at every depth and the hashed header fields.
+  CHECK(f.Search(ivan, "zephyrquay").total == 1);
+  CHECK(f.Search(ivan, "quokkaport").total == 1);
+  CHECK(f.Search(ivan, "harbourmaster").total == 1);
+  CHECK(f.Search(ivan, "hiddenscriptword").total == 0);
+  CHECK(f.Search(ivan, "relatório").total == 1);
+  CHECK(f.Search(ivan, "from:rui@corvo.example").total == 1);
+  CHECK(f.Search(ivan, "to:ana@mares.example").total == 1);
+  CHECK(f.Search(ivan, "subject:markersubjectwalrus").total == 1);
+  CHECK(f.Search(ivan, "filename:markerattachmentnarwhal.pdf").total == 1);
+  CHECK(f.Search(ivan, "type:pdf").total >= 1);
+
+  // The failure report names the item, its place in the family and why.
+  auto failures = f.repo->ListFailures(ivan, f.inv_case);
+  CHECK(failures.size() == 3);
+  for (const auto& d : failures) CHECK_FALSE((d.error.empty() && d.status == "error"));
+
+  // Running the same ingest again adds nothing: each of the six top-level
+  // files exists, and a file that exists stands for its whole family.
+  auto again = f.repo->Ingest(ivan, req).documents;
+  for (const auto& d : again) CHECK(d.status == "exists");
+  CHECK(again.size() == 6);
+  CHECK(f.repo->ListDocuments(ivan, f.inv_case).size() == docs.size());
+}
+
+TEST_CASE("headers, attachment names and entry paths leave no plaintext on disk") {
+  Fixture f;
+  const std::string mail = Email("markersubjectwalrus", "markerattachmentnarwhal.pdf",
+                                 MakePdf("body markerpdftextibis", "markertitleheron"));
+  WriteFile(f.tmp / "in/x.tar", MakeArchive("tar", "", {{"markerdirpelican/m.eml", mail}}));
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  CHECK(f.Search(f.Ivan(), "markerpdftextibis").total == 1);
+  f.repo.reset();
+  for (const auto& file : AllFiles(f.dir)) {
+    const std::string bytes = ReadFile(file.string());
+    for (const char* m : {"markersubjectwalrus", "markerattachmentnarwhal", "markerpdftextibis",
+                          "markertitleheron", "markerdirpelican", "corvo.example", "Falcao"}) {
+      INFO(file << " " << m);
+      CHECK(bytes.find(m) == std::string::npos);
+    }
+  }
+}
