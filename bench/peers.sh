@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Ingestion against the peers a user would pick instead, in one run on one
+# corpus of real documents from Debian packages (nothing written here):
+#   pdf   LaTeX manuals (texlive-latex-base-doc, texlive-latex-recommended-doc)
+#   html  the Python 3.11 documentation (python3.11-doc)
+#   text  2,000 kernel documentation files (linux-doc-6.1)
+#   mail  the RFC 5322 messages of Python's email test suite
+#         (libpython3.11-testsuite; Debian ships no larger real mail corpus
+#         we could find)
+# Tools: `dossier ingest` (extraction in its worker pool, encryption, blind
+# index), Xapian's omindex (xapian-omega) and recollindex (recollcmd).
+# Prints docs/s, MB/s, peak RSS, index size and errors per tool and type.
+# Usage: bench/peers.sh (after scripts/setup.sh). Takes about 10 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+for p in recollcmd xapian-omega poppler-utils time; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$p" >/dev/null
+done
+cmake --build build --target dossier dossier-extract >/dev/null
+OUT=bench/out/peers
+C="$OUT/corpus"
+if [ ! -f "$C/.done" ]; then
+  rm -rf "$C" && mkdir -p "$C"/{pdf,html,text,mail,debs}
+  (cd "$C/debs" && apt-get download texlive-latex-base-doc texlive-latex-recommended-doc \
+     python3.11-doc libpython3.11-testsuite linux-doc-6.1 >/dev/null 2>&1 &&
+   for d in *.deb; do dpkg-deb -x "$d" x; done)
+  find "$C/debs/x" -name '*.pdf' -size +1k | sort | head -300 | while read -r f; do
+    cp "$f" "$C/pdf/$(echo "${f#$C/debs/x/}" | tr / _)"; done
+  find "$C/debs/x/usr/share/doc/python3.11/html" -name '*.html' | sort | head -500 | while read -r f; do
+    cp "$f" "$C/html/$(echo "${f#$C/debs/x/}" | tr / _)"; done
+  find "$C/debs/x/usr/share/doc/linux-doc-6.1/Documentation" -name '*.rst.gz' | sort | head -2000 |
+    while read -r f; do gzip -dc "$f" > "$C/text/$(echo "${f#$C/debs/x/}" | tr / _ | sed 's/\.gz$//').txt"; done
+  for f in "$C"/debs/x/usr/lib/python3.11/test/test_email/data/msg_*.txt; do
+    cp "$f" "$C/mail/$(basename "$f" .txt).eml"; done
+  rm -rf "$C/debs"
+  touch "$C/.done"
+fi
+
+W="$OUT/work"
+echo "bench-password" > "$OUT/pw"
+printf '%-8s %-5s %6s %8s %8s %9s %8s %8s %9s %6s\n' tool type docs MB secs docs/s MB/s peakMiB indexMB errors
+row() {  # tool type docs bytes secs kib index_bytes errors
+  python3 -c "
+t,ty,d,b,s,k,i,e='$1','$2',int('$3'),int('$4'),float('$5'),int('$6'),int('$7'),'$8'
+print(f'{t:<8} {ty:<5} {d:>6} {b/1e6:>8.1f} {s:>8.2f} {d/s:>9.1f} {b/1e6/s:>8.2f} {k//1024:>8} {i/1e6:>9.1f} {e:>6}')"
+}
+for type in pdf html text mail; do
+  dir="$C/$type"
+  n=$(ls "$dir" | wc -l)
+  bytes=$(du -sb "$dir" | cut -f1)
+
+  # dossier
+  rm -rf "$W" "$W.recovery-key"
+  build/tools/dossier init "$W" --admin bench --no-protect --password-file "$OUT/pw" >/dev/null
+  D() { build/tools/dossier "$@" --user bench --password-file "$OUT/pw"; }
+  D role add "$W" team >/dev/null
+  CASE=$(D case create "$W" --title bench --roles team --json | sed -n 's/^  "id": "\(.*\)",$/\1/p')
+  /usr/bin/time -f "%e %M" -o "$OUT/t" build/tools/dossier ingest "$W" --case "$CASE" "$dir" \
+    --user bench --password-file "$OUT/pw" > "$OUT/dossier.log"
+  read -r secs kib < "$OUT/t"
+  errs=$(grep -cE '  (error|unsupported)  ' "$OUT/dossier.log" || true)
+  row dossier "$type" "$n" "$bytes" "$secs" "$kib" "$(du -sb "$W/index" | cut -f1)" "$errs"
+
+  # omindex (forks pdftotext per PDF)
+  rm -rf "$W.omega"
+  /usr/bin/time -f "%e %M" -o "$OUT/t" omindex --db "$W.omega" --url / "$dir" > "$OUT/omindex.log" 2>&1 || true
+  read -r secs kib < "$OUT/t"
+  errs=$(grep -ciE 'fail|error|skipping' "$OUT/omindex.log" || true)
+  row omindex "$type" "$n" "$bytes" "$secs" "$kib" "$(du -sb "$W.omega" | cut -f1)" "$errs"
+
+  # recollindex
+  rm -rf "$W.recoll" && mkdir -p "$W.recoll"
+  printf 'topdirs = %s\nloglevel = 2\nlogfilename = %s\n' "$(realpath "$dir")" "$(realpath "$W.recoll")/log" > "$W.recoll/recoll.conf"
+  /usr/bin/time -f "%e %M" -o "$OUT/t" recollindex -c "$W.recoll" -z > "$OUT/recoll.log" 2>&1 || true
+  read -r secs kib < "$OUT/t"
+  errs=$(grep -ciE ':[0-9]+:.*(error|fail)' "$W.recoll/log" 2>/dev/null || true)
+  row recoll "$type" "$n" "$bytes" "$secs" "$kib" "$(du -sb "$W.recoll/xapiandb" | cut -f1)" "$errs"
+done
+rm -rf "$W" "$W.recovery-key" "$W.omega" "$W.recoll"
