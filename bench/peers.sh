@@ -26,11 +26,11 @@ if [ ! -f "$C/.done" ]; then
   (cd "$C/debs" && apt-get download texlive-latex-base-doc texlive-latex-recommended-doc \
      python3.11-doc libpython3.11-testsuite linux-doc-6.1 >/dev/null 2>&1 &&
    for d in *.deb; do dpkg-deb -x "$d" x; done)
-  find "$C/debs/x" -name '*.pdf' -size +1k | sort | head -300 | while read -r f; do
+  find "$C/debs/x" -name '*.pdf' -size +1k | sort | sed -n 1,300p | while read -r f; do
     cp "$f" "$C/pdf/$(echo "${f#$C/debs/x/}" | tr / _)"; done
-  find "$C/debs/x/usr/share/doc/python3.11/html" -name '*.html' | sort | head -500 | while read -r f; do
+  find "$C/debs/x/usr/share/doc/python3.11/html" -name '*.html' | sort | sed -n 1,500p | while read -r f; do
     cp "$f" "$C/html/$(echo "${f#$C/debs/x/}" | tr / _)"; done
-  find "$C/debs/x/usr/share/doc/linux-doc-6.1/Documentation" -name '*.rst.gz' | sort | head -2000 |
+  find "$C/debs/x/usr/share/doc/linux-doc-6.1/Documentation" -name '*.rst.gz' | sort | sed -n 1,2000p |
     while read -r f; do gzip -dc "$f" > "$C/text/$(echo "${f#$C/debs/x/}" | tr / _ | sed 's/\.gz$//').txt"; done
   for f in "$C"/debs/x/usr/lib/python3.11/test/test_email/data/msg_*.txt; do
     cp "$f" "$C/mail/$(basename "$f" .txt).eml"; done

@@ -45,7 +45,8 @@ struct SourceFile {
 // Expands files and directories (recursively, symlinks not followed) into
 // a sorted list of regular files. Every argument is checked before anything
 // is written.
-std::vector<SourceFile> ExpandPaths(const std::vector<std::string>& paths) {
+std::vector<SourceFile> ExpandPaths(const std::vector<std::string>& paths,
+                                    const std::string& relative_to) {
   std::vector<SourceFile> out;
   for (std::size_t i = 0; i < paths.size(); ++i) {
     std::error_code ec;
@@ -56,14 +57,16 @@ std::vector<SourceFile> ExpandPaths(const std::vector<std::string>& paths) {
                   "path argument " + std::to_string(i + 1) + " does not exist");
     }
     if (fs::is_regular_file(st)) {
-      out.push_back({p.string(), p.filename().string()});
+      out.push_back({p.string(), relative_to.empty()
+                                     ? p.filename().string()
+                                     : p.lexically_relative(relative_to).string()});
     } else if (fs::is_directory(st)) {
       std::vector<SourceFile> found;
       for (auto it = fs::recursive_directory_iterator(p, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
           found.push_back({it->path().string(),
-                           it->path().lexically_relative(p).string()});
+                           it->path().lexically_relative(relative_to.empty() ? p : fs::path(relative_to)).string()});
         }
       }
       if (ec) {
@@ -102,6 +105,7 @@ struct Staged {
   crypto::Bytes dedup_key, place_key, recovery_key;
   std::vector<std::pair<RoleId, crypto::Bytes>> sealed_keys;
   std::size_t text_bytes = 0;
+  std::string replaces;  // a failed document this one replaces (--retry-failed)
   // Sealed when the group commits, so a failure reported after the item
   // was staged still reaches its metadata.
   crypto::SecretBytes data_key;
@@ -232,7 +236,7 @@ IngestSummary Repository::Ingest(
   std::vector<std::pair<RoleId, crypto::PublicKey>> recipients;
   for (RoleId r : set) recipients.emplace_back(r, s.RolePublicKey(r));
 
-  const std::vector<SourceFile> files = ExpandPaths(req.paths);
+  const std::vector<SourceFile> files = ExpandPaths(req.paths, req.relative_to);
   IngestProgress progress;
   progress.files_total = files.size();
   for (const auto& f : files) {
@@ -256,7 +260,7 @@ IngestSummary Repository::Ingest(
                      ? s.options.extract_workers
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     po.wall_seconds = s.options.extract_wall_seconds;
-    po.limits.test_faults = s.options.extract_test_faults;
+    po.limits = s.options.extract_limits;
     s.pool = std::make_unique<indexer::ExtractPool>(po);
   }
 
@@ -334,18 +338,35 @@ IngestSummary Repository::Ingest(
     s.Fault("after_blob_published");
     for (auto& g : group) {
       if (g.prepared) s.shards->Add(shard, std::move(*g.prepared));
+      // A replaced failure leaves the index in the same commit; a crash
+      // before its rows go leaves it listed as a failure, to retry again.
+      if (!g.replaces.empty()) s.shards->Delete(shard, g.replaces);
     }
     s.Fault("before_index_commit");
     s.shards->Commit(shard);
     s.Fault("after_index_commit");
+    std::vector<std::pair<std::string, std::string>> replaced_files;
     {
       sql::Transaction t(*s.db);
       sql::Stmt up(*s.db, "UPDATE documents SET status=final_status WHERE id=?");
+      sql::Stmt old(*s.db, "SELECT blob, text FROM documents WHERE id=?");
+      sql::Stmt del(*s.db, "DELETE FROM documents WHERE id=?");
       for (auto& g : group) {
         up.Reset();
         up.Bind(1, g.info.id).Run();
+        if (!g.replaces.empty()) {
+          old.Reset();
+          old.Bind(1, g.replaces);
+          if (old.Step()) replaced_files.emplace_back(old.Text(0), old.Text(1));
+          del.Reset();
+          del.Bind(1, g.replaces).Run();
+        }
       }
       t.Commit();
+    }
+    for (const auto& [b, tx] : replaced_files) {
+      if (!b.empty()) s.blobs->Remove(b);
+      if (!tx.empty()) s.text->Remove(tx);
     }
     s.Fault("after_mark_indexed");
     for (auto& g : group) acknowledge(g.info);
@@ -502,13 +523,19 @@ IngestSummary Repository::Ingest(
                   "place_key=? AND shard_id=? AND status != 'pending'");
       p.Bind(1, place_key).Bind(2, shard);
       if (p.Step()) {
-        *existing = info;
-        existing->id = p.Text(0);
-        existing->duplicate_of = p.Text(1);
-        if (!src.parent_id.empty() && p.Text(2) != src.parent_id) {
-          reparent.emplace_back(existing->id, src.parent_id);
+        const std::string final_status = p.Text(3);
+        if (req.retry_failed && src.parent_id.empty() &&
+            (final_status == "error" || final_status == "unsupported")) {
+          staged.replaces = p.Text(0);
+        } else {
+          *existing = info;
+          existing->id = p.Text(0);
+          existing->duplicate_of = p.Text(1);
+          if (!src.parent_id.empty() && p.Text(2) != src.parent_id) {
+            reparent.emplace_back(existing->id, src.parent_id);
+          }
+          exists = true;
         }
-        exists = true;
       }
     }
     if (exists) {
@@ -522,10 +549,11 @@ IngestSummary Repository::Ingest(
       if (auto g = group_original.find(dedup_key); g != group_original.end()) {
         original = g->second;
       } else {
+        // Never a duplicate of the failed document it replaces.
         sql::Stmt d(*s.db,
                     "SELECT id FROM documents WHERE dedup_key=? AND shard_id=? AND "
-                    "duplicate_of IS NULL ORDER BY created_at LIMIT 1");
-        d.Bind(1, dedup_key).Bind(2, shard);
+                    "duplicate_of IS NULL AND id != ? ORDER BY created_at LIMIT 1");
+        d.Bind(1, dedup_key).Bind(2, shard).Bind(3, staged.replaces);
         if (d.Step()) original = d.Text(0);
       }
     }

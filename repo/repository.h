@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "crypto/keys.h"
+#include "indexer/extract.h"
 
 namespace dossier::repo {
 
@@ -70,7 +71,7 @@ struct OpenOptions {
   std::string extract_worker;
   int extract_workers = 0;
   int extract_wall_seconds = 300;
-  bool extract_test_faults = false;  // tests only (see ExtractLimits)
+  indexer::ExtractLimits extract_limits;  // depth, expansion, ratio, items
   // How this process describes itself to a second writer.
   std::string holder = "dossier";
 };
@@ -129,6 +130,13 @@ struct IngestRequest {
   // The language to stem with when detection finds none ("en" by default).
   std::string language = "en";
   std::function<void(const IngestProgress&)> on_progress;
+  // When set, every file's path (its place, for "same place" dedup) is
+  // taken relative to this directory instead of to its argument.
+  std::string relative_to;
+  // Re-extract top-level files whose document failed (status error or
+  // unsupported) instead of treating them as already there; the failed
+  // document is replaced once the new one is acknowledged.
+  bool retry_failed = false;
 };
 
 struct IngestedDocument {

@@ -68,7 +68,15 @@ SearchResults Repository::Search(const Session& actor, const SearchRequest& req)
     SearchHit h;
     h.document_id = hit.doc_id;
     h.score = hit.weight;
-    DocRow row = LoadRow(*s.db, hit.doc_id);
+    DocRow row;
+    try {
+      row = LoadRow(*s.db, hit.doc_id);
+    } catch (const Error& e) {
+      // A read-only search can race a writer that just replaced this
+      // document; the hit is dropped rather than failing the search.
+      if (e.code() != ErrorCode::kNotFound) throw;
+      continue;
+    }
     h.case_id = row.case_id;
     crypto::SecretBytes key = s.OpenDocumentKey(actor, hit.doc_id);
     json meta = OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta),

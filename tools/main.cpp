@@ -7,6 +7,9 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <csignal>
+#include <map>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -324,6 +327,9 @@ int Run(int argc, char** argv) {
                   "language to stem with when detection finds none (default en)");
   ing->add_flag("--failures", failures,
                 "print the failure report (which item, where in its family, why) instead of ingesting");
+  bool retry = false;
+  ing->add_flag("--retry-failed", retry,
+                "extract again the files whose documents failed (others are skipped as existing)");
   ing->add_option("--format", format, "failure report format: json or csv")
       ->check(CLI::IsMember({"json", "csv"}));
   ing->add_flag("--json", o.json, "print the API's JSON body");
@@ -369,6 +375,7 @@ int Run(int argc, char** argv) {
       req.custodian = o.custodian;
       req.restrict_to = SplitList(o.restrict_to);
       req.language = o.language;
+      req.retry_failed = retry;
       const bool tty = ::isatty(STDERR_FILENO);
       const auto start = std::chrono::steady_clock::now();
       auto last = start;
@@ -416,6 +423,71 @@ int Run(int argc, char** argv) {
       if (by_status["error"] + by_status["unsupported"] > 0) {
         std::cout << "See the failures: dossier ingest " << o.dir << " --failures --case "
                   << o.case_id << "\n";
+      }
+      return 0;
+    };
+  });
+
+  // watch
+  auto* wa = app.add_subcommand("watch", "ingest what lands in a folder (a consume folder)");
+  int interval = 5;
+  bool once = false;
+  std::string folder;
+  with_dir(wa);
+  wa->add_option("--case", o.case_id, "case id")->required();
+  wa->add_option("FOLDER", folder, "the folder to watch (recursively)")->required();
+  wa->add_option("--custodian", o.custodian, "whose data this is");
+  wa->add_option("--interval", interval, "seconds between scans (default 5)")->check(CLI::Range(1, 3600));
+  wa->add_flag("--once", once, "ingest what is there now and exit");
+  acting(wa);
+  wa->callback([&] {
+    action = [&] {
+      auto r = OpenRepo(o, false);
+      repo::Session s = Act(*r, o);
+      // A file is taken once its size and modification time held still
+      // between two scans (so a file still being copied is left alone),
+      // and only once: what was acknowledged is remembered by path, size
+      // and time, and the repository's own dedup catches the rest.
+      struct Seen { std::uintmax_t size; std::filesystem::file_time_type mtime; bool done; };
+      std::map<std::string, Seen> seen;
+      static volatile std::sig_atomic_t stop = 0;
+      std::signal(SIGINT, [](int) { stop = 1; });
+      std::signal(SIGTERM, [](int) { stop = 1; });
+      std::cout << "Watching " << folder << " (Ctrl-C stops)." << std::endl;
+      while (!stop) {
+        std::vector<std::string> ready;
+        std::error_code ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(folder, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+          if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+          const std::string p = it->path().string();
+          const auto size = it->file_size(ec);
+          const auto mtime = it->last_write_time(ec);
+          auto f = seen.find(p);
+          if (f == seen.end()) {
+            seen[p] = {size, mtime, false};
+            if (once) ready.push_back(p);
+          } else if (f->second.size != size || f->second.mtime != mtime) {
+            f->second = {size, mtime, false};
+          } else if (!f->second.done) {
+            ready.push_back(p);
+          }
+        }
+        if (!ready.empty()) {
+          repo::IngestRequest req;
+          req.case_id = o.case_id;
+          req.paths = ready;
+          req.custodian = o.custodian;
+          req.relative_to = folder;
+          auto summary = r->Ingest(s, req, [&](const repo::IngestedDocument& d) {
+            std::cout << d.id << "  " << d.status << "  " << d.path << std::endl;
+          });
+          for (const auto& p : ready) seen[p].done = true;
+        }
+        if (once) break;
+        for (int i = 0; i < interval * 10 && !stop; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
       }
       return 0;
     };

@@ -92,6 +92,39 @@ check "revoke legal" 0 as alice case revoke "$R" "$CASE" legal
 check "lena loses it after the revoke" 0 as lena search "$R" Corvo
 contains "revoked" "$T/out" "0 hits for lena"
 
+# Formats, families and the failure report.
+mkdir -p "$T/mixed"
+printf 'From: a@corvo.example\r\nTo: b@mares.example\r\nSubject: crane quote\r\nDate: Fri, 14 Feb 2025 10:00:00 +0000\r\n\r\nThe gantry crane quote is attached.\r\n' > "$T/mixed/quote.eml"
+printf '%%PDF-1.4 truncated' > "$T/mixed/broken.pdf"
+head -c 2000 /dev/urandom > "$T/mixed/blob.bin"
+(cd "$T/mixed" && tar czf "$T/bundle.tgz" quote.eml)
+cp "$T/bundle.tgz" "$T/mixed/"
+check "ingest mixed formats" 0 as ivan ingest "$R" --case "$CASE" "$T/mixed"
+contains "the archived copy is a duplicate" "$T/out" "duplicate  quote.eml"
+contains "the summary counts errors" "$T/out" "1 error"
+contains "the summary counts unsupported" "$T/out" "1 unsupported"
+contains "the summary points at the report" "$T/out" "--failures"
+check "from: finds the message" 0 as ivan search "$R" 'from:a@corvo.example'
+contains "from: hits once (the archived copy is a duplicate)" "$T/out" "1 hit for ivan"
+check "failure report as JSON" 0 as ivan ingest "$R" --failures --case "$CASE"
+contains "report names the broken PDF" "$T/out" '"filename": "broken.pdf"'
+contains "report gives the reason" "$T/out" "unreadable PDF"
+check "failure report as CSV" 0 as ivan ingest "$R" --failures --format csv
+contains "CSV header" "$T/out" "document_id,case_id,parent_id,path,filename,mime,status,error"
+contains "CSV row" "$T/out" '"blob.bin"'
+check "ingest without --case is a usage error" 2 as ivan ingest "$R" "$T/mixed"
+
+# A consume folder.
+mkdir -p "$T/inbox/sub"
+echo "first dropped note about the ferry" > "$T/inbox/a.txt"
+echo "second dropped note about the ferry" > "$T/inbox/sub/b.txt"
+check "watch --once ingests the folder" 0 as ivan watch "$R" --case "$CASE" "$T/inbox" --once
+contains "watch acknowledges sub/b.txt" "$T/out" "indexed  sub/b.txt"
+check "watch --once again adds nothing" 0 as ivan watch "$R" --case "$CASE" "$T/inbox" --once
+contains "second pass: exists" "$T/out" "exists  a.txt"
+check "the dropped files are searchable" 0 as ivan search "$R" ferry
+contains "ferry hits" "$T/out" "2 hits for ivan"
+
 rm -rf "$R/index"
 check "reindex with the recovery key" 0 "$DOSSIER" reindex "$R" --recovery-key "$R.recovery-key"
 check "search works after reindex" 0 as ivan search "$R" '"phantom container repairs"'

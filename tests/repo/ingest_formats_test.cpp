@@ -35,7 +35,7 @@ std::string Email(const std::string& subject, const std::string& attachment_name
 
 repo::OpenOptions WithFaults() {
   repo::OpenOptions o;
-  o.extract_test_faults = true;
+  o.extract_limits.test_faults = true;
   o.extract_wall_seconds = 30;
   return o;
 }
@@ -143,4 +143,45 @@ TEST_CASE("headers, attachment names and entry paths leave no plaintext on disk"
       CHECK(bytes.find(m) == std::string::npos);
     }
   }
+}
+
+TEST_CASE("retrying failed files extracts them again and replaces their documents") {
+  Fixture f;
+  const std::string pdf = MakePdf("attached zanzicontract text", "Contract");
+  WriteFile(f.tmp / "in/msg.eml", Email("Contract", "contract.pdf", pdf));
+  WriteFile(f.tmp / "in/fine.txt", "an ordinary note");
+  // First run: attachments over 100 bytes are past the limit.
+  repo::OpenOptions tight;
+  tight.extract_limits.max_entry_bytes = 100;
+  f.Reopen(tight);
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  auto first = f.repo->Ingest(f.Ivan(), req).documents;
+  REQUIRE(first.size() == 2);
+  auto failures = f.repo->ListFailures(f.Ivan(), f.inv_case);
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].filename == "msg.eml");
+  CHECK(failures[0].error.find("limit") != std::string::npos);
+  const std::string failed_id = failures[0].id;
+  CHECK(f.Search(f.Ivan(), "zanzicontract").total == 0);
+
+  // Second run, default limits: only the failed file is extracted again.
+  f.Reopen();
+  req.retry_failed = true;
+  auto second = f.repo->Ingest(f.Ivan(), req).documents;
+  std::map<std::string, std::string> status;
+  for (const auto& d : second) status[d.path] = d.status;
+  CHECK(status["fine.txt"] == "exists");
+  CHECK(status["msg.eml"] == "indexed");
+  CHECK(status["contract.pdf"] == "indexed");
+  CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).empty());
+  CHECK(f.Search(f.Ivan(), "zanzicontract").total == 1);
+  try {
+    f.repo->GetDocument(f.Ivan(), failed_id);
+    FAIL("the failed document is still there");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kNotFound);
+  }
+  CHECK(f.repo->ListDocuments(f.Ivan(), f.inv_case).size() == 3);
 }
