@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <future>
 #include <regex>
 #include <thread>
 #include <filesystem>
@@ -26,6 +27,7 @@
 
 #include "crypto/blob_stream.h"
 #include "indexer/extract_pool.h"
+#include "repo/build_pool.h"
 #include "indexer/document_builder.h"
 #include "indexer/text.h"
 #include "repo/repository_impl.h"
@@ -95,6 +97,14 @@ void PutU32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
 }
 
+// What the build pool makes of one document's text.
+struct BuildResult {
+  std::optional<indexer::PreparedDocument> prepared;
+  std::optional<FileStore::Pending> text;  // sealed chunks, not yet named
+  std::uint64_t indexed_bytes = 0;
+  bool partial = false;
+};
+
 // One document of an ingest on its way through the steps above.
 struct Staged {
   IngestedDocument info;
@@ -106,6 +116,7 @@ struct Staged {
   std::vector<std::pair<RoleId, crypto::Bytes>> sealed_keys;
   std::size_t text_bytes = 0;
   std::string replaces;  // a failed document this one replaces (--retry-failed)
+  std::future<BuildResult> build;  // terms and text chunks, from the build pool
   // Sealed when the group commits, so a failure reported after the item
   // was staged still reaches its metadata.
   crypto::SecretBytes data_key;
@@ -266,7 +277,8 @@ IngestSummary Repository::Ingest(
 
   const std::size_t cap = s.options.indexed_text_cap ? s.options.indexed_text_cap
                                                      : indexer::kDefaultIndexedTextCap;
-  indexer::DocumentBuilder builder(*s.blind, cap);
+  BuildPool<BuildResult> builds(
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), *s.blind, cap);
   IngestSummary summary;
   std::vector<Staged> group;
   std::map<crypto::Bytes, std::size_t> group_place;
@@ -283,6 +295,19 @@ IngestSummary Repository::Ingest(
 
   auto flush = [&] {
     if (group.empty() && reparent.empty()) return;
+    for (auto& g : group) {
+      if (!g.build.valid()) continue;
+      BuildResult r = g.build.get();  // rethrows what the build threw
+      if (r.prepared) g.prepared.emplace(std::move(*r.prepared));
+      if (r.text) {
+        g.text.emplace(std::move(*r.text));
+        g.text_name = crypto::RandomId(26);
+      }
+      g.text_bytes = r.indexed_bytes;
+      g.meta["indexed_bytes"] = r.indexed_bytes;
+      g.meta["partial"] = r.partial;
+      if (r.partial && g.info.status == "indexed") g.info.status = "partial";
+    }
     {
       sql::Transaction t(*s.db);
       sql::Stmt ins(*s.db,
@@ -408,7 +433,7 @@ IngestSummary Repository::Ingest(
 
     crypto::SecretBytes data_key = crypto::NewDataKey();
     const crypto::SecretBytes text_key = crypto::DeriveDataSubkey(data_key, crypto::DataKeyUse::kText);
-    std::optional<FileStore::Pending> blob, text;
+    std::optional<FileStore::Pending> blob;
     crypto::Sha256 sha;
     crypto::Md5 md5;
     crypto::KeyedHasher::Stream mac = s.dedup->Start();
@@ -443,7 +468,6 @@ IngestSummary Repository::Ingest(
     const std::string content_mac = link ? "link|" + it.fields.count("link_target") : mac.Final();
     const std::string md5_hex = link ? "" : md5.FinalHex();
 
-    // Text chunks, sealed one behind so the last can carry the "last" flag.
     indexer::DocumentFields fields;
     fields.doc_id = info.id;
     fields.case_id = req.case_id;
@@ -466,46 +490,7 @@ IngestSummary Repository::Ingest(
     add_addresses("to", indexer::Field::kTo);
     add_addresses("cc", indexer::Field::kCc);
     if (it.fields.count("subject")) fields.subject = it.fields.at("subject");
-    builder.Begin(fields);
-    std::uint64_t indexed_bytes = 0;
-    if (!link) {
-      text.emplace(s.text->Create());
-      text->Append("DST1", 4);
-      std::optional<std::pair<std::string, indexer::ChunkRange>> held;
-      std::uint32_t chunk_no = 0;
-      auto seal_held = [&](bool last) {
-        if (!held) return;
-        const crypto::Bytes sealed =
-            crypto::SealMessage(text_key, crypto::TextChunkAd(info.id, chunk_no, last), held->first);
-        std::string rec;
-        PutU32(rec, held->second.first_pos);
-        PutU32(rec, held->second.end_pos);
-        PutU32(rec, static_cast<std::uint32_t>(sealed.size()));
-        rec.append(sealed.begin(), sealed.end());
-        text->Append(rec.data(), rec.size());
-        held.reset();
-        ++chunk_no;
-      };
-      std::string_view rest = it.text;
-      while (!rest.empty()) {
-        const std::size_t cut = indexer::ChunkBoundary(rest, kTextChunkBytes);
-        std::string chunk(rest.substr(0, cut));
-        rest.remove_prefix(cut);
-        indexer::ChunkRange range = builder.AddText(chunk);
-        if (range.consumed < chunk.size()) {
-          chunk.resize(range.consumed);  // the cap: keep only what was indexed
-          rest = {};
-        }
-        if (chunk.empty()) break;
-        indexed_bytes += chunk.size();
-        seal_held(false);
-        held.emplace(std::move(chunk), range);
-      }
-      if (!held && chunk_no == 0) held.emplace(std::string(), indexer::ChunkRange{1, 1, 0});
-      seal_held(true);
-    }
-    indexer::PreparedDocument prepared = builder.Finish();
-    const bool partial = builder.partial() || it.text_truncated;
+    const bool partial = it.text_truncated;
     s.Fault("after_blob_written");
 
     // Deduplication, scoped to this access set (and, for "same place", to
@@ -572,7 +557,7 @@ IngestSummary Repository::Ingest(
                            {"mime", info.mime},
                            {"language", fields.language},
                            {"size", info.size},
-                           {"indexed_bytes", indexed_bytes},
+                           {"indexed_bytes", 0},  // set when the build finishes
                            {"partial", partial},
                            {"error", info.error},
                            {"fields", it.fields}};
@@ -592,13 +577,62 @@ IngestSummary Repository::Ingest(
         staged.blob.emplace(std::move(*blob));
         staged.blob_name = crypto::RandomId(26);
       }
-      if (text) {
-        text->Close();
-        staged.text.emplace(std::move(*text));
-        staged.text_name = crypto::RandomId(26);
-      }
-      staged.prepared.emplace(std::move(prepared));
-      staged.text_bytes = indexed_bytes;
+      // Terms and sealed text chunks are made on the build pool; the group
+      // commit waits for them. The task owns copies of what it needs.
+      auto key = std::make_shared<crypto::SecretBytes>(text_key.Clone());
+      staged.build = builds.Submit(
+          [fields, text = it.text, key, link, id = info.id, store = s.text.get(),
+           truncated = it.text_truncated](indexer::DocumentBuilder& builder) {
+            BuildResult r;
+            builder.Begin(fields);
+            try {
+              if (!link) {
+                r.text.emplace(store->Create());
+                r.text->Append("DST1", 4);
+                // Sealed one behind so the last can carry the "last" flag.
+                std::optional<std::pair<std::string, indexer::ChunkRange>> held;
+                std::uint32_t chunk_no = 0;
+                auto seal_held = [&](bool last) {
+                  if (!held) return;
+                  const crypto::Bytes sealed = crypto::SealMessage(
+                      *key, crypto::TextChunkAd(id, chunk_no, last), held->first);
+                  std::string rec;
+                  PutU32(rec, held->second.first_pos);
+                  PutU32(rec, held->second.end_pos);
+                  PutU32(rec, static_cast<std::uint32_t>(sealed.size()));
+                  rec.append(sealed.begin(), sealed.end());
+                  r.text->Append(rec.data(), rec.size());
+                  held.reset();
+                  ++chunk_no;
+                };
+                std::string_view rest = text;
+                while (!rest.empty()) {
+                  const std::size_t cut = indexer::ChunkBoundary(rest, kTextChunkBytes);
+                  std::string chunk(rest.substr(0, cut));
+                  rest.remove_prefix(cut);
+                  indexer::ChunkRange range = builder.AddText(chunk);
+                  if (range.consumed < chunk.size()) {
+                    chunk.resize(range.consumed);  // the cap: keep only what was indexed
+                    rest = {};
+                  }
+                  if (chunk.empty()) break;
+                  r.indexed_bytes += chunk.size();
+                  seal_held(false);
+                  held.emplace(std::move(chunk), range);
+                }
+                if (!held && chunk_no == 0) held.emplace(std::string(), indexer::ChunkRange{1, 1, 0});
+                seal_held(true);
+                r.text->Close();
+              }
+            } catch (...) {
+              builder.Finish();  // leave the builder ready for its next task
+              throw;
+            }
+            r.prepared.emplace(builder.Finish());
+            r.partial = builder.partial() || truncated;
+            return r;
+          });
+      staged.text_bytes = it.text.size();
       shard_languages.insert(fields.language);
     }
     return staged;
