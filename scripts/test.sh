@@ -10,7 +10,8 @@ ctest --test-dir build -j "$(nproc)" --output-on-failure
 if [ "${DOSSIER_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== sanitizer build (address, undefined)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDOSSIER_SANITIZE=ON >/dev/null
-  cmake --build build-asan -j "$(nproc)" --target crypto_test indexer_test repo_storage_test repo_access_test
+  cmake --build build-asan -j "$(nproc)" --target crypto_test indexer_test extract_test \
+    repo_ingest_formats_test dossier-extract
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -j "$(nproc)" --output-on-failure \
-    -R '^(crypto_test|indexer_test|repo_storage_test|repo_access_test):'
+    -R '^(crypto_test|indexer_test|extract_test|repo_ingest_formats_test):' -E '\[slow\]|1 GiB'
 fi
