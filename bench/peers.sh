@@ -63,6 +63,13 @@ for type in pdf html text mail; do
   errs=$(grep -cE '  (error|unsupported)  ' "$OUT/dossier.log" || true)
   row dossier "$type" "$n" "$bytes" "$secs" "$kib" "$(du -sb "$W/index" | cut -f1)" "$errs"
 
+  if [ "$type" = pdf ]; then
+    # The PDF target's yardstick: two pdftotext processes in parallel.
+    /usr/bin/time -f "%e %M" -o "$OUT/t" sh -c "ls '$dir'/*.pdf | xargs -P2 -I{} pdftotext -q {} /dev/null"
+    read -r secs kib < "$OUT/t"
+    row pdftotext "$type" "$n" "$bytes" "$secs" "$kib" 0 0
+  fi
+
   # omindex (forks pdftotext per PDF)
   rm -rf "$W.omega"
   /usr/bin/time -f "%e %M" -o "$OUT/t" omindex --db "$W.omega" --url / "$dir" > "$OUT/omindex.log" 2>&1 || true

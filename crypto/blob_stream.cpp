@@ -31,7 +31,7 @@ BlobEncryptor::BlobEncryptor(const SecretBytes& key, Sink sink)
   sink_(header, sizeof header);
 }
 
-BlobEncryptor::~BlobEncryptor() = default;
+BlobEncryptor::~BlobEncryptor() { Wipe(buffer_.data(), buffer_.size()); }
 
 void BlobEncryptor::Write(const unsigned char* data, std::size_t n) {
   if (finished_) throw Error(ErrorCode::kInternal, "write after Finish");

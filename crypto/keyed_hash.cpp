@@ -74,21 +74,22 @@ std::string Md5::FinalHex() {
   return ToHex(out, len);
 }
 
-Sha256::Sha256() : state_(sizeof(crypto_hash_sha256_state)) {
+static_assert(sizeof(crypto_hash_sha256_state) <= 256);
+
+Sha256::Sha256() {
   EnsureSodium();
-  crypto_hash_sha256_init(
-      reinterpret_cast<crypto_hash_sha256_state*>(state_.data()));
+  crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_));
 }
 
+Sha256::~Sha256() { Wipe(state_, sizeof state_); }
+
 void Sha256::Update(const unsigned char* data, std::size_t n) {
-  crypto_hash_sha256_update(
-      reinterpret_cast<crypto_hash_sha256_state*>(state_.data()), data, n);
+  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_), data, n);
 }
 
 std::string Sha256::FinalHex() {
   unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(
-      reinterpret_cast<crypto_hash_sha256_state*>(state_.data()), out);
+  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), out);
   return ToHex(out, sizeof out);
 }
 

@@ -64,15 +64,17 @@ class Md5 {
   void* ctx_;  // EVP_MD_CTX
 };
 
-// Plain SHA-256 for chain of custody (stored only encrypted).
+// Plain SHA-256 for chain of custody (stored only encrypted). Its state
+// holds no key, so it lives in ordinary memory (wiped when done).
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
   void Update(const unsigned char* data, std::size_t n);
   std::string FinalHex();
 
  private:
-  SecretBytes state_;
+  alignas(64) unsigned char state_[256];  // >= sizeof(crypto_hash_sha256_state)
 };
 
 }  // namespace dossier::crypto
