@@ -122,6 +122,21 @@ void Repository::Impl::Recover() {
 namespace {
 std::string DocAd(const std::string& id) { return "dossier.doc.v1|" + id; }
 
+struct CaseDoc {
+  std::string id, shard, restrict;
+};
+
+// Every committed document of a case, with its shard and restriction.
+std::vector<CaseDoc> CaseDocs(sql::Db& db, const std::string& case_id) {
+  sql::Stmt d(db,
+              "SELECT id, shard_id, restrict_set FROM documents WHERE case_id=? "
+              "AND status != 'pending'");
+  d.Bind(1, case_id);
+  std::vector<CaseDoc> docs;
+  while (d.Step()) docs.push_back({d.Text(0), d.Text(1), d.Text(2)});
+  return docs;
+}
+
 AccessSet NewSetFor(const std::string& restrict_text, const AccessSet& case_roles) {
   if (restrict_text.empty()) return case_roles;
   AccessSet out;
@@ -148,15 +163,7 @@ void Repository::GrantRole(const Session& actor, const std::string& case_id,
     sql::Transaction t(*s.db);
     sql::Stmt g(*s.db, "INSERT INTO case_grants(case_id, role_id, sealed_key) VALUES(?, ?, ?)");
     g.Bind(1, case_id).Bind(2, rid).Bind(3, crypto::SealTo(pk, case_key)).Run();
-    struct Doc { std::string id, shard, restrict; };
-    std::vector<Doc> docs;
-    {
-      sql::Stmt d(*s.db,
-                  "SELECT id, shard_id, restrict_set FROM documents WHERE case_id=? "
-                  "AND status != 'pending'");
-      d.Bind(1, case_id);
-      while (d.Step()) docs.push_back({d.Text(0), d.Text(1), d.Text(2)});
-    }
+    const std::vector<CaseDoc> docs = CaseDocs(*s.db, case_id);
     for (const auto& doc : docs) {
       const AccessSet next = NewSetFor(doc.restrict, roles);
       if (!next.count(rid)) continue;  // restricted to other roles
@@ -192,15 +199,7 @@ void Repository::RevokeRole(const Session& actor, const std::string& case_id,
   roles.erase(rid);
   {
     sql::Transaction t(*s.db);
-    struct Doc { std::string id, shard, restrict; };
-    std::vector<Doc> docs;
-    {
-      sql::Stmt d(*s.db,
-                  "SELECT id, shard_id, restrict_set FROM documents WHERE case_id=? "
-                  "AND status != 'pending'");
-      d.Bind(1, case_id);
-      while (d.Step()) docs.push_back({d.Text(0), d.Text(1), d.Text(2)});
-    }
+    const std::vector<CaseDoc> docs = CaseDocs(*s.db, case_id);
     for (const auto& doc : docs) {
       const AccessSet next = NewSetFor(doc.restrict, roles);
       if (next.empty()) {

@@ -34,6 +34,10 @@
 
 namespace dossier::repo {
 
+namespace sql {
+class Stmt;
+}  // namespace sql
+
 // Called at named steps of ingest and shard moves. Tests install one that
 // ends the process at a chosen step to prove crash safety; production code
 // leaves it empty.
@@ -282,6 +286,9 @@ class Repository {
 
  private:
   explicit Repository(std::unique_ptr<Impl> impl);
+  // GetDocument for each id the query yields, skipping those the actor
+  // cannot open.
+  std::vector<DocumentInfo> OpenableDocuments(const Session& actor, sql::Stmt& ids_query);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -150,43 +150,33 @@ std::vector<DocumentInfo> Repository::ListFailures(const Session& actor,
                                                    const std::string& case_id) {
   Impl& s = *impl_;
   if (!case_id.empty()) s.RequireCaseVisible(actor, case_id);
-  std::vector<std::string> ids;
-  {
-    sql::Stmt st(*s.db,
-                 "SELECT id FROM documents WHERE status IN ('error','unsupported') AND "
-                 "(?1 = '' OR case_id = ?1) ORDER BY created_at, rowid");
-    st.Bind(1, case_id);
-    while (st.Step()) ids.push_back(st.Text(0));
-  }
-  std::vector<DocumentInfo> out;
-  for (const auto& id : ids) {
-    try {
-      out.push_back(GetDocument(actor, id));
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound) throw;  // not this actor's to see
-    }
-  }
-  return out;
+  sql::Stmt st(*s.db,
+               "SELECT id FROM documents WHERE status IN ('error','unsupported') AND "
+               "(?1 = '' OR case_id = ?1) ORDER BY created_at, rowid");
+  st.Bind(1, case_id);
+  return OpenableDocuments(actor, st);
 }
 
 std::vector<DocumentInfo> Repository::ListDocuments(const Session& actor,
                                                     const std::string& case_id) {
   Impl& s = *impl_;
   s.RequireCaseVisible(actor, case_id);
+  sql::Stmt st(*s.db,
+               "SELECT id FROM documents WHERE case_id=? AND status != 'pending' "
+               "ORDER BY created_at, rowid");
+  st.Bind(1, case_id);
+  return OpenableDocuments(actor, st);
+}
+
+std::vector<DocumentInfo> Repository::OpenableDocuments(const Session& actor, sql::Stmt& ids_query) {
   std::vector<std::string> ids;
-  {
-    sql::Stmt st(*s.db,
-                 "SELECT id FROM documents WHERE case_id=? AND status != 'pending' "
-                 "ORDER BY created_at, rowid");
-    st.Bind(1, case_id);
-    while (st.Step()) ids.push_back(st.Text(0));
-  }
+  while (ids_query.Step()) ids.push_back(ids_query.Text(0));
   std::vector<DocumentInfo> out;
   for (const auto& id : ids) {
     try {
       out.push_back(GetDocument(actor, id));
     } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound) throw;  // restricted from this actor
+      if (e.code() != ErrorCode::kNotFound) throw;  // not this actor's to open
     }
   }
   return out;

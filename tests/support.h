@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "crypto/secret.h"
 #include "repo/repository.h"
 
@@ -115,6 +117,28 @@ struct Fixture {
     return repo->Search(s, r);
   }
 };
+
+// The code of the dossier::Error `fn` throws; fails the test if none.
+// (Defined here so each test file need not repeat it; uses Catch's FAIL,
+// so include catch.hpp before this header.)
+#ifdef FAIL
+inline ErrorCode CodeOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  FAIL("expected a dossier::Error");
+  return ErrorCode::kInternal;
+}
+#endif
+
+// A document's original bytes, whole.
+inline std::string Content(repo::Repository& r, const repo::Session& s, const std::string& id) {
+  std::string out;
+  r.ReadContent(s, id, [&](std::string_view b) { out.append(b); });
+  return out;
+}
 
 // Deterministic pseudo-text from a small vocabulary.
 inline std::string Prose(std::mt19937& rng, std::size_t words) {

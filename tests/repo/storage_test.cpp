@@ -14,22 +14,6 @@ using namespace dossier;
 using namespace dossier::testing;
 
 namespace {
-ErrorCode CodeOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  FAIL("expected a dossier::Error");
-  return ErrorCode::kInternal;
-}
-
-std::string Content(repo::Repository& r, const repo::Session& s, const std::string& id) {
-  std::string out;
-  r.ReadContent(s, id, [&](std::string_view b) { out.append(b); });
-  return out;
-}
-
 std::vector<fs::path> BlobFiles(const std::string& repo) {
   std::vector<fs::path> out;
   for (const auto& p : AllFiles(repo + "/blobs")) {
