@@ -684,7 +684,7 @@ void Repository::AddUser(const Session& actor, const std::string& name,
       .Bind(4, wrapped)
       .Bind(5, s.NowText())
       .Run();
-  const std::int64_t uid = sqlite3_last_insert_rowid(s.db->raw());
+  const std::int64_t uid = s.db->LastInsertRowid();
   for (RoleId id : ids) {
     const crypto::KeyPair& rk = s.RoleKey(actor, id, scratch);
     sql::Stmt m(*s.db,
@@ -715,7 +715,7 @@ void Repository::AddRole(const Session& actor, const std::string& name, bool joi
       .Bind(3, crypto::SealTo(s.recovery_public, kp.secret_key))
       .Bind(4, s.NowText())
       .Run();
-  const RoleId id = sqlite3_last_insert_rowid(s.db->raw());
+  const RoleId id = s.db->LastInsertRowid();
   if (join && !actor.is_recovery()) {
     sql::Stmt pk(*s.db, "SELECT public_key FROM users WHERE id=?");
     pk.Bind(1, actor.impl().user_id);

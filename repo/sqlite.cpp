@@ -1,6 +1,12 @@
 #include "repo/sqlite.h"
 
+#include <sqlite3.h>
+
 namespace dossier::repo::sql {
+
+void DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+void StmtFinalizer::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+std::int64_t Db::LastInsertRowid() { return sqlite3_last_insert_rowid(db_.get()); }
 
 Db::Db(const std::string& path, bool create) {
   sqlite3* raw = nullptr;

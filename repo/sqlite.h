@@ -1,8 +1,7 @@
 // Private to repo/: a thin RAII adapter over SQLite. Every sqlite3 error is
-// turned into dossier::Error here and nowhere else.
+// turned into dossier::Error here and nowhere else. The handles are only
+// forward-declared: <sqlite3.h> stays in sqlite.cpp.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <memory>
@@ -14,13 +13,16 @@
 #include "base/error.h"
 #include "crypto/secret.h"
 
+struct sqlite3;
+struct sqlite3_stmt;
+
 namespace dossier::repo::sql {
 
 struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  void operator()(sqlite3* db) const;
 };
 struct StmtFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  void operator()(sqlite3_stmt* s) const;
 };
 
 class Db;
@@ -57,7 +59,7 @@ class Db {
   void Exec(std::string_view sql);
   sqlite3* raw() { return db_.get(); }
   [[noreturn]] void Fail(int rc, std::string_view what);
-  std::int64_t Changes() { return sqlite3_changes(db_.get()); }
+  std::int64_t LastInsertRowid();
 
  private:
   std::unique_ptr<sqlite3, DbCloser> db_;
