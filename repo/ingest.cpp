@@ -170,36 +170,65 @@ std::optional<std::int64_t> DayOf(const std::string& iso) {
 
 }  // namespace
 
-std::vector<TextChunkRecord> ReadTextRecords(const FileStore& store,
-                                             const std::string& name) {
+std::vector<TextChunkRecord> ReadTextRecords(const FileStore& store, const std::string& name,
+                                             bool payloads) {
   Fd fd = store.Open(name);
   char magic[4];
   if (ReadSome(fd.get(), magic, 4) != 4 || std::string(magic, 4) != "DST1") {
     throw Error(ErrorCode::kCorrupt, "stored text has a malformed header");
   }
   std::vector<TextChunkRecord> out;
+  std::uint64_t at = 4;
   for (;;) {
     unsigned char head[12];
     const std::size_t n = ReadSome(fd.get(), head, sizeof head);
     if (n == 0) break;
     if (n != sizeof head) throw Error(ErrorCode::kCorrupt, "stored text is truncated");
-    auto u32 = [&](int at) {
+    auto u32 = [&](int i) {
       std::uint32_t v = 0;
-      for (int i = 0; i < 4; ++i) v |= std::uint32_t{head[at + i]} << (8 * i);
+      for (int k = 0; k < 4; ++k) v |= std::uint32_t{head[i + k]} << (8 * k);
       return v;
     };
     TextChunkRecord r;
     r.first_pos = u32(0);
     r.end_pos = u32(4);
-    const std::uint32_t len = u32(8);
-    if (len > 4 * kTextChunkBytes + 1024) {
+    r.length = u32(8);
+    r.offset = at + sizeof head;
+    if (r.length > 4 * kTextChunkBytes + 1024) {
       throw Error(ErrorCode::kCorrupt, "stored text has a malformed record");
     }
-    r.sealed.resize(len);
-    if (ReadSome(fd.get(), r.sealed.data(), len) != len) {
+    if (payloads) {
+      r.sealed.resize(r.length);
+      if (ReadSome(fd.get(), r.sealed.data(), r.length) != r.length) {
+        throw Error(ErrorCode::kCorrupt, "stored text is truncated");
+      }
+    } else if (::lseek(fd.get(), static_cast<off_t>(r.length), SEEK_CUR) < 0) {
+      throw Error(ErrorCode::kIo, "cannot read stored text");
+    }
+    at = r.offset + r.length;
+    out.push_back(std::move(r));
+  }
+  if (!payloads) {
+    // Seeking past the end does not fail: check the last record is whole.
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) < at) {
       throw Error(ErrorCode::kCorrupt, "stored text is truncated");
     }
-    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+crypto::Bytes ReadTextChunk(const FileStore& store, const std::string& name,
+                            const TextChunkRecord& record) {
+  Fd fd = store.Open(name);
+  crypto::Bytes out(record.length);
+  std::size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t r = ::pread(fd.get(), out.data() + got, out.size() - got,
+                              static_cast<off_t>(record.offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) throw Error(ErrorCode::kCorrupt, "stored text is truncated");
+    got += static_cast<std::size_t>(r);
   }
   return out;
 }

@@ -104,11 +104,18 @@ nlohmann::json OpenJson(const crypto::SecretBytes& key, std::string_view ad,
 // chunk covers, so a snippet opens the one chunk holding a match.
 struct TextChunkRecord {
   std::uint32_t first_pos = 0, end_pos = 0;
-  crypto::Bytes sealed;
+  std::uint64_t offset = 0;  // of the sealed message in the file
+  std::uint32_t length = 0;
+  crypto::Bytes sealed;      // empty when read without payloads
 };
 constexpr std::size_t kTextChunkBytes = 16 * 1024;
-// Reads every record of a text file (sealed; decrypt separately).
-std::vector<TextChunkRecord> ReadTextRecords(const FileStore& store,
-                                             const std::string& name);
+// Reads the records of a text file (sealed; decrypt separately). Without
+// `payloads` only the 12-byte headers are read, so a snippet can pick its
+// chunk without reading the whole text.
+std::vector<TextChunkRecord> ReadTextRecords(const FileStore& store, const std::string& name,
+                                             bool payloads = true);
+// Reads one record's sealed message, located by ReadTextRecords.
+crypto::Bytes ReadTextChunk(const FileStore& store, const std::string& name,
+                            const TextChunkRecord& record);
 
 }  // namespace dossier::repo

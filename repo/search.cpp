@@ -84,7 +84,8 @@ SearchResults Repository::Search(const Session& actor, const SearchRequest& req)
     h.filename = meta.value("filename", "");
     if (!row.text.empty()) {
       // The chunk holding the first match (or the first chunk).
-      std::vector<TextChunkRecord> records = ReadTextRecords(*s.text, row.text);
+      // Headers only, then the one chunk: a hit never reads a whole text.
+      std::vector<TextChunkRecord> records = ReadTextRecords(*s.text, row.text, false);
       std::size_t pick = 0;
       if (hit.first_match_pos) {
         for (std::size_t i = 0; i < records.size(); ++i) {
@@ -102,7 +103,7 @@ SearchResults Repository::Search(const Session& actor, const SearchRequest& req)
             text_key,
             crypto::TextChunkAd(hit.doc_id, static_cast<std::uint32_t>(pick),
                                 pick + 1 == records.size()),
-            records[pick].sealed);
+            ReadTextChunk(*s.text, row.text, records[pick]));
         h.snippet = found.matcher->Snippet(chunk, meta.value("language", "en"));
         crypto::Wipe(chunk);
       }

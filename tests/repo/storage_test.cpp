@@ -261,3 +261,15 @@ TEST_CASE("reindex rebuilds a lost shard from the encrypted text") {
     CHECK(s.shards_skipped == 1);
   }
 }
+
+TEST_CASE("a snippet comes from the chunk holding the match, even far into the text") {
+  Fixture f;
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "routine ledger line " + std::to_string(i) + "\n";
+  text += "the final line names the quetzalwharf account\n";  // well past chunk 0
+  WriteFile(f.tmp / "long.txt", text);
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "long.txt");
+  auto found = f.Search(f.Ivan(), "quetzalwharf");
+  REQUIRE(found.total == 1);
+  CHECK(found.hits[0].snippet.find("<mark>quetzalwharf</mark>") != std::string::npos);
+}
