@@ -95,7 +95,6 @@ ChunkRange DocumentBuilder::AddText(std::string_view utf8) {
 }
 
 bool DocumentBuilder::partial() const { return impl_->partial; }
-std::size_t DocumentBuilder::indexed_bytes() const { return impl_->bytes; }
 
 PreparedDocument DocumentBuilder::Finish() {
   Impl& s = *impl_;

@@ -67,7 +67,6 @@ class DocumentBuilder {
   // document partial.
   ChunkRange AddText(std::string_view utf8);
   bool partial() const;
-  std::size_t indexed_bytes() const;
   PreparedDocument Finish();
 
  private:

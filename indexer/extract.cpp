@@ -124,15 +124,12 @@ class Walker {
   struct Child {
     std::string name;
     std::string bytes;
-    std::map<std::string, std::string> fields;
-    std::string status = "ok";
-    std::string error;
   };
 
   void Emit(const ExtractedItem& item, std::string_view bytes) {
     sink_(item, bytes);
   }
-  void EmitChildError(int parent, int depth, const std::string& path, const std::string& name,
+  void EmitChildError(int parent, const std::string& path, const std::string& name,
                       const std::string& status, const std::string& error,
                       const std::map<std::string, std::string>& fields = {});
 
@@ -153,11 +150,10 @@ std::string JoinPath(const std::string& parent, const std::string& name) {
   return parent.empty() ? name : parent + "/" + name;
 }
 
-void Walker::EmitChildError(int parent, int depth, const std::string& path,
+void Walker::EmitChildError(int parent, const std::string& path,
                             const std::string& name, const std::string& status,
                             const std::string& error,
                             const std::map<std::string, std::string>& fields) {
-  (void)depth;
   ExtractedItem item;
   item.index = next_index_++;
   item.parent = parent;
@@ -249,12 +245,7 @@ void Walker::Visit(std::string_view data, const std::string& name, const std::st
     case Then::kMbox: Mbox(data, item, depth); break;
     case Then::kAttachments:
       for (auto& c : attachments) {
-        const std::string child_path = JoinPath(path, c.name);
-        if (c.status != "ok") {
-          EmitChildError(me, depth + 1, child_path, c.name, c.status, c.error, c.fields);
-          continue;
-        }
-        Visit(c.bytes, c.name, child_path, me, depth + 1, true);
+        Visit(c.bytes, c.name, JoinPath(path, c.name), me, depth + 1, true);
         std::string().swap(c.bytes);
       }
       break;
@@ -488,8 +479,6 @@ void Walker::Mbox(std::string_view data, ExtractedItem& item, int depth) {
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MBOX);
   int n = 0;
   while (!g_mime_parser_eos(parser.get())) {
-    const gint64 begin = g_mime_parser_get_headers_begin(parser.get());
-    (void)begin;
     GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
     if (!msg) break;
     ++n;
@@ -499,7 +488,7 @@ void Walker::Mbox(std::string_view data, ExtractedItem& item, int depth) {
     expanded_ += bytes.size();
     if (expanded_ > limits_.max_total_bytes ||
         static_cast<std::uint64_t>(next_index_) >= limits_.max_items) {
-      EmitChildError(item.index, depth + 1, JoinPath(item.path, "..."), "...", "error",
+      EmitChildError(item.index, JoinPath(item.path, "..."), "...", "error",
                      "the mailbox exceeds the expansion limit");
       return;
     }
@@ -516,7 +505,7 @@ void Walker::Archive(std::string_view data, ExtractedItem& item, int depth, bool
   archive_read_support_format_all(a.get());
   if (raw_allowed) archive_read_support_format_raw(a.get());
   if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK) {
-    EmitChildError(item.index, depth + 1, JoinPath(item.path, "?"), "?", "error",
+    EmitChildError(item.index, JoinPath(item.path, "?"), "?", "error",
                    "unreadable archive");
     return;
   }
@@ -527,12 +516,12 @@ void Walker::Archive(std::string_view data, ExtractedItem& item, int depth, bool
     const int r = archive_read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
-      EmitChildError(item.index, depth + 1, JoinPath(item.path, "?"), "?", "error",
+      EmitChildError(item.index, JoinPath(item.path, "?"), "?", "error",
                      "the archive is damaged past this point");
       return;
     }
     if (static_cast<std::uint64_t>(next_index_) >= limits_.max_items) {
-      EmitChildError(item.index, depth + 1, JoinPath(item.path, "?"), "?", "error",
+      EmitChildError(item.index, JoinPath(item.path, "?"), "?", "error",
                      "the archive has more entries than the limit");
       return;
     }
@@ -556,17 +545,17 @@ void Walker::Archive(std::string_view data, ExtractedItem& item, int depth, bool
     if (type == AE_IFLNK || archive_entry_hardlink(entry) != nullptr) {
       const char* target = archive_entry_symlink_utf8(entry);
       if (!target) target = archive_entry_hardlink(entry);
-      EmitChildError(item.index, depth + 1, child_path, base, "link", "",
+      EmitChildError(item.index, child_path, base, "link", "",
                      {{"link_target", target ? RepairUtf8(target) : ""}});
       continue;
     }
     if (type != AE_IFREG && type != 0) {
-      EmitChildError(item.index, depth + 1, child_path, base, "unsupported",
+      EmitChildError(item.index, child_path, base, "unsupported",
                      "special file entry (device, fifo or socket)");
       continue;
     }
     if (archive_entry_is_encrypted(entry)) {
-      EmitChildError(item.index, depth + 1, child_path, base, "error", "encrypted entry");
+      EmitChildError(item.index, child_path, base, "error", "encrypted entry");
       continue;
     }
     std::string bytes;
@@ -593,7 +582,7 @@ void Walker::Archive(std::string_view data, ExtractedItem& item, int depth, bool
       if (!failure.empty()) break;
     }
     if (!failure.empty()) {
-      EmitChildError(item.index, depth + 1, child_path, base, "error", failure);
+      EmitChildError(item.index, child_path, base, "error", failure);
       if (failure.find("damaged") == std::string::npos) return;  // stop the whole archive
       continue;
     }

@@ -95,23 +95,6 @@ std::string FileStore::PathOf(const std::string& name) const {
   return root_ + "/" + name.substr(0, 2) + "/" + name.substr(2, 2) + "/" + name;
 }
 
-void FileStore::Publish(Pending& file, const std::string& name) {
-  if (::fsync(file.fd_.get()) != 0) {
-    throw Error(ErrorCode::kIo, "cannot sync a repository file");
-  }
-  const std::string dest = PathOf(name);
-  const std::string dir = fs::path(dest).parent_path();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot create a repository directory");
-  if (::rename(file.path_.c_str(), dest.c_str()) != 0) {
-    throw Error(ErrorCode::kIo, "cannot move a repository file into place");
-  }
-  file.path_.clear();
-  SyncDir(dir);
-  SyncDir(fs::path(dir).parent_path());
-}
-
 void FileStore::Rename(Pending& file, const std::string& name) {
   const std::string dest = PathOf(name);
   std::error_code ec;

@@ -1,8 +1,7 @@
 // Private to repo/: a directory of immutable files named by random ids,
 // fanned out as <root>/ab/cd/<name>. Files are written to <root>/tmp and
-// renamed into place; Publish fsyncs the file and its directories, while
-// ingest renames a whole group with Rename and makes them all durable with
-// one SyncFilesystem (syncfs) before anything refers to them as indexed.
+// renamed into place with Rename; one SyncFilesystem (syncfs) then makes a
+// whole group durable before anything refers to them as indexed.
 // REQUIRES: the repository write lock for every mutating call.
 #pragma once
 
@@ -59,8 +58,6 @@ class FileStore {
   };
 
   Pending Create();
-  // Makes the pending file durable under `name`.
-  void Publish(Pending& file, const std::string& name);
   // Moves the pending file under `name`; durable only after SyncFilesystem.
   void Rename(Pending& file, const std::string& name);
   // syncfs(2) on the store's file system: every file written and renamed

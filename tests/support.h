@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -119,9 +121,6 @@ struct Fixture {
 };
 
 // The code of the dossier::Error `fn` throws; fails the test if none.
-// (Defined here so each test file need not repeat it; uses Catch's FAIL,
-// so include catch.hpp before this header.)
-#ifdef FAIL
 inline ErrorCode CodeOf(const std::function<void()>& fn) {
   try {
     fn();
@@ -131,7 +130,6 @@ inline ErrorCode CodeOf(const std::function<void()>& fn) {
   FAIL("expected a dossier::Error");
   return ErrorCode::kInternal;
 }
-#endif
 
 // A document's original bytes, whole.
 inline std::string Content(repo::Repository& r, const repo::Session& s, const std::string& id) {
