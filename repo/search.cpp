@@ -183,25 +183,39 @@ std::vector<DocumentInfo> Repository::OpenableDocuments(const Session& actor, sq
   return out;
 }
 
-void Repository::ReadContent(const Session& actor, const std::string& doc_id,
-                             const std::function<void(std::string_view)>& sink) {
-  Impl& s = *impl_;
+namespace {
+// The stored bytes and text behind a document: its own, or its original's
+// when it is a duplicate (the original lives in the same access set, so the
+// same roles open it). Throws Error(kNotFound) unless the actor opens it.
+struct Source {
+  std::string id;
+  DocRow row;
+  crypto::SecretBytes key;
+};
+
+Source OpenSource(Repository::Impl& s, const Session& actor, const std::string& doc_id) {
   if (actor.impl().repo_id != s.repo_id) {
     throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
   }
-  DocRow row = LoadRow(*s.db, doc_id);
-  (void)s.OpenDocumentKey(actor, doc_id);  // the actor must open this record
-  std::string source_id = doc_id;
-  if (!row.duplicate_of.empty()) {
-    // A duplicate's bytes are its original's; the original lives in the same
-    // access set, so the same roles open it.
-    source_id = row.duplicate_of;
-    row = LoadRow(*s.db, source_id);
+  Source src{doc_id, LoadRow(*s.db, doc_id), s.OpenDocumentKey(actor, doc_id)};
+  if (!src.row.duplicate_of.empty()) {
+    src.id = src.row.duplicate_of;
+    src.row = LoadRow(*s.db, src.id);
+    src.key = s.OpenDocumentKey(actor, src.id);
   }
-  crypto::SecretBytes key = s.OpenDocumentKey(actor, source_id);
-  Fd fd = s.blobs->Open(row.blob);
+  if (src.row.blob.empty()) {
+    throw Error(ErrorCode::kUnsupported, "this document has no stored bytes (an archive link)");
+  }
+  return src;
+}
+}  // namespace
+
+void Repository::ReadContent(const Session& actor, const std::string& doc_id,
+                             const std::function<void(std::string_view)>& sink) {
+  Source src = OpenSource(*impl_, actor, doc_id);
+  Fd fd = impl_->blobs->Open(src.row.blob);
   crypto::BlobDecryptor dec(
-      crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kBlob),
+      crypto::DeriveDataSubkey(src.key, crypto::DataKeyUse::kBlob),
       [&](unsigned char* p, std::size_t n) { return ReadSome(fd.get(), p, n); });
   std::string chunk;
   while (dec.Next(chunk)) {
@@ -211,28 +225,16 @@ void Repository::ReadContent(const Session& actor, const std::string& doc_id,
 }
 
 std::string Repository::ReadText(const Session& actor, const std::string& doc_id) {
-  Impl& s = *impl_;
-  if (actor.impl().repo_id != s.repo_id) {
-    throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
-  }
-  DocRow row = LoadRow(*s.db, doc_id);
-  (void)s.OpenDocumentKey(actor, doc_id);
-  std::string source_id = doc_id;
-  if (!row.duplicate_of.empty()) {
-    source_id = row.duplicate_of;
-    row = LoadRow(*s.db, source_id);
-  }
-  crypto::SecretBytes key = s.OpenDocumentKey(actor, source_id);
-  const crypto::SecretBytes text_key =
-      crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kText);
-  std::vector<TextChunkRecord> records = ReadTextRecords(*s.text, row.text);
+  Source src = OpenSource(*impl_, actor, doc_id);
+  const crypto::SecretBytes text_key = crypto::DeriveDataSubkey(src.key, crypto::DataKeyUse::kText);
+  std::vector<TextChunkRecord> records = ReadTextRecords(*impl_->text, src.row.text);
   if (records.empty()) throw Error(ErrorCode::kCorrupt, "stored text is truncated");
   std::string out;
   for (std::size_t i = 0; i < records.size(); ++i) {
     // The last flag in the associated data: a list cut short fails here.
     std::string chunk = crypto::OpenMessage(
         text_key,
-        crypto::TextChunkAd(source_id, static_cast<std::uint32_t>(i), i + 1 == records.size()),
+        crypto::TextChunkAd(src.id, static_cast<std::uint32_t>(i), i + 1 == records.size()),
         records[i].sealed);
     out += chunk;
     crypto::Wipe(chunk);
