@@ -1,7 +1,8 @@
 // Secret key material and byte helpers.
 //
 // SecretBytes is the only type that holds keys and other secrets: its bytes
-// live in sodium_malloc memory (guard pages, mlock'd, wiped by sodium_free),
+// live in sodium_malloc memory (guard pages, mlock'd, wiped on release;
+// secrets of up to 512 bytes share pooled sodium_malloc arenas),
 // it is move-only so a secret is never silently copied, and it has no
 // operator<< so it cannot be printed or logged by accident.
 // Thread-safety: distinct objects may be used from distinct threads.
@@ -44,8 +45,10 @@ class SecretBytes {
   bool Equals(const SecretBytes& other) const;
 
  private:
+  void Release();
   unsigned char* data_ = nullptr;
   std::size_t size_ = 0;
+  bool pooled_ = false;  // a slot of a shared arena, not its own mapping
 };
 
 // Fresh random bytes from the system CSPRNG.

@@ -1,5 +1,5 @@
 // Private to repo/: a directory of immutable files named by random ids,
-// fanned out as <root>/ab/cd/<name>. Files are written to <root>/tmp and
+// fanned out as <root>/ab/<name>. Files are written to <root>/tmp and
 // renamed into place with Rename; one SyncFilesystem (syncfs) then makes a
 // whole group durable before anything refers to them as indexed.
 // REQUIRES: the repository write lock for every mutating call.

@@ -5,8 +5,8 @@
 // A repository is one directory (the embedded default, see DESIGN.md):
 //   dossier.db     SQLite (WAL, secure_delete): metadata, every case and
 //                  document field encrypted, sealed keys, shard map
-//   blobs/ab/cd/…  original bytes, secretstream-encrypted, random names
-//   text/ab/cd/…   extracted text in independently sealed chunks
+//   blobs/ab/…     original bytes, secretstream-encrypted, random names
+//   text/ab/…      extracted text in independently sealed chunks
 //   index/<set>/   one Xapian database per access set (opaque ids)
 //   keys/server.key  the index key (0600, passphrase-protected unless the
 //                  repository was made with --no-protect)
