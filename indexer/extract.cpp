@@ -544,8 +544,32 @@ void Walker::Mbox(std::string_view data, ExtractedItem& item, int depth) {
 void Walker::Archive(std::string_view data, ExtractedItem& item, int depth, bool raw_allowed) {
   std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
   archive_read_support_filter_all(a.get());
-  archive_read_support_format_all(a.get());
-  if (raw_allowed) archive_read_support_format_raw(a.get());
+  // Only the format libmagic named: with every format on, libarchive's
+  // bidders can prefer another container found inside this one (a RAR whose
+  // last stored entry is a zip was read as that zip, by its central
+  // directory at the end of the file).
+  const std::string& m = item.mime;
+  if (m == "application/zip" || m == "application/java-archive") {
+    archive_read_support_format_zip(a.get());
+  } else if (m == "application/x-7z-compressed") {
+    archive_read_support_format_7zip(a.get());
+  } else if (m == "application/x-rar" || m == "application/vnd.rar") {
+    archive_read_support_format_rar(a.get());
+    archive_read_support_format_rar5(a.get());
+  } else if (m == "application/x-cpio") {
+    archive_read_support_format_cpio(a.get());
+  } else if (m == "application/x-iso9660-image") {
+    archive_read_support_format_iso9660(a.get());
+  } else if (m == "application/x-archive") {
+    archive_read_support_format_ar(a.get());
+  } else if (m == "application/x-tar") {
+    archive_read_support_format_tar(a.get());
+  } else {
+    // A compressed stream: a tar or cpio inside, or one compressed file.
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_cpio(a.get());
+    if (raw_allowed) archive_read_support_format_raw(a.get());
+  }
   if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK) {
     EmitChildError(item.index, JoinPath(item.path, "?"), "?", "error",
                    "unreadable archive");

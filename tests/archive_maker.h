@@ -4,7 +4,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +76,99 @@ inline std::string MakeArchive(const std::string& format, const std::string& fil
   archive_write_close(a);
   archive_write_free(a);
   return out;
+}
+
+namespace rar_detail {
+inline std::uint32_t Crc32(const std::string& s) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : s) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+inline void Le(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+// A RAR 4 block: CRC16 (low half of the CRC-32 of the rest), then the rest.
+inline std::string Block(const std::string& rest) {
+  std::string out;
+  Le(out, Crc32(rest) & 0xFFFF, 2);
+  return out + rest;
+}
+}  // namespace rar_detail
+
+// A RAR 4 archive of stored (uncompressed) entries, laid out by hand from
+// RARLAB's technote: no free program writes RAR, and libarchive only reads
+// it. Stored entries exercise libarchive's RAR reader the same way as
+// compressed ones up to the decompressor.
+inline std::string MakeRar4(const std::vector<Entry>& entries) {
+  using namespace rar_detail;
+  std::string out("Rar!\x1a\x07\x00", 7);
+  std::string head;
+  head += '\x73';
+  Le(head, 0, 2);   // flags
+  Le(head, 13, 2);  // header size
+  Le(head, 0, 6);   // reserved
+  out += Block(head);
+  for (const auto& e : entries) {
+    std::string h;
+    h += '\x74';
+    Le(h, 0x8000, 2);                     // flags: a data area follows
+    Le(h, 32 + e.name.size(), 2);         // header size
+    Le(h, e.data.size(), 4);              // packed size
+    Le(h, e.data.size(), 4);              // unpacked size
+    h += '\x03';                          // host OS: Unix
+    Le(h, Crc32(e.data), 4);
+    Le(h, 0x5A8E6000, 4);                 // DOS time: 2025-04-14 12:00
+    h += '\x14';                          // version 2.0 to extract
+    h += '\x30';                          // method: store
+    Le(h, e.name.size(), 2);
+    Le(h, 0100644, 4);                    // Unix mode
+    h += e.name;
+    out += Block(h) + e.data;
+  }
+  std::string end;
+  end += '\x7b';
+  Le(end, 0x4000, 2);
+  Le(end, 7, 2);
+  out += Block(end);
+  return out;
+}
+
+// A fully overlapping zip bomb (after David Fifield's "A better zip
+// bomb"): `copies` central-directory records, each with its own name, all
+// pointing at the one local header and compressed kernel of `size` zero
+// bytes: copies x size if a reader expanded every record.
+inline std::string MakeOverlappingZip(int copies, std::uint64_t size) {
+  const std::string base = MakeArchive("zip", "", {}, "zeros.bin", size);
+  auto u16 = [&](std::size_t at) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(base[at]) |
+                                      static_cast<unsigned char>(base[at + 1]) << 8);
+  };
+  auto u32 = [&](std::size_t at) { return u16(at) | u16(at + 2) << 16; };
+  const std::size_t eocd = base.rfind(std::string("PK\x05\x06", 4));
+  if (eocd == std::string::npos || u16(eocd + 10) != 1) throw std::runtime_error("unexpected zip");
+  const std::size_t cd = u32(eocd + 16);
+  const std::string record = base.substr(cd, u32(eocd + 12));
+  if (u16(cd + 28) != 9) throw std::runtime_error("unexpected entry name");  // "zeros.bin"
+  std::string out = base.substr(0, cd);
+  for (int i = 0; i < copies; ++i) {
+    std::string r = record;
+    char name[10];
+    std::snprintf(name, sizeof name, "z%04d.bin", i % 10000);
+    std::memcpy(&r[46], name, 9);
+    out += r;
+  }
+  std::string end = base.substr(eocd);
+  std::string counts;
+  rar_detail::Le(counts, static_cast<std::uint64_t>(copies), 2);
+  end.replace(8, 2, counts);
+  end.replace(10, 2, counts);
+  std::string cd_size;
+  rar_detail::Le(cd_size, record.size() * static_cast<std::size_t>(copies), 4);
+  end.replace(12, 4, cd_size);
+  return out + end;
 }
 
 // A minimal one-page PDF showing `text` (ASCII, no parentheses).

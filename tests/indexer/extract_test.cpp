@@ -235,6 +235,26 @@ TEST_CASE("archives nest and every entry keeps its path in the family") {
   CHECK(by_path["batch/link"].bytes.empty());
 }
 
+TEST_CASE("RAR archives are read, entries nested and named like any other container") {
+  const std::string inner = MakeArchive("zip", "", {{"b.html", SampleHtml()}});
+  const std::string rar = MakeRar4({{"memo.txt", "the rar memo about container seals"},
+                                    {"nested/inner.zip", inner},
+                                    {"../outside.txt", "a name, not a path"}});
+  auto items = Extract(rar, "evidence.rar");
+  REQUIRE(!items.empty());
+  CHECK(items[0].item.mime.find("rar") != std::string::npos);
+  CHECK(items[0].item.status == "ok");
+  std::map<std::string, Got> by_path;
+  for (auto& g : items) by_path[g.item.path] = g;
+  REQUIRE(by_path.count("memo.txt"));
+  CHECK(by_path["memo.txt"].item.text == "the rar memo about container seals");
+  CHECK(by_path["memo.txt"].bytes == "the rar memo about container seals");
+  REQUIRE(by_path.count("nested/inner.zip/b.html"));
+  CHECK(by_path["nested/inner.zip/b.html"].item.fields.at("title") == "Quarterly & annual review");
+  REQUIRE(by_path.count("../outside.txt"));
+  CHECK(by_path["../outside.txt"].item.name == "outside.txt");
+}
+
 TEST_CASE("hostile entry names stay names: nothing is written from them") {
   TempDir tmp;
   const std::string zip = MakeArchive("zip", "", {{"../../escaped.txt", "zip slip"},
@@ -320,6 +340,37 @@ TEST_CASE("a compression bomb is rejected while streaming", "[bomb]") {
     auto items = Extract(gz, "bomb.tar.gz");
     REQUIRE(items.size() == 2);
     CHECK(items[1].item.error.find("ratio") != std::string::npos);
+  }
+  SECTION("overlapping entries expand once") {
+    // 64 names for one 16 MiB kernel: 1 GiB if each were expanded. libarchive
+    // reads the central directory into a tree keyed by local-header offset,
+    // so the 64 records collapse into one entry: 16 MiB, even with the ratio
+    // check out of the way.
+    const std::string zip = MakeOverlappingZip(64, 16ull << 20);
+    REQUIRE(zip.size() < (1u << 20));
+    ExtractLimits limits;
+    limits.max_ratio = 1e12;
+    auto items = Extract(zip, "overlap.zip", limits);
+    REQUIRE(items.size() == 2);
+    CHECK(items[1].bytes.size() == (16u << 20));
+    // With the default limits the ratio stops it at the first entry.
+    auto first = Extract(zip, "overlap.zip");
+    REQUIRE(first.size() == 2);
+    CHECK(first[1].item.error.find("ratio") != std::string::npos);
+    CHECK(first[1].bytes.empty());
+  }
+  SECTION("many ordinary entries stop at the total limit") {
+    std::vector<Entry> entries;
+    for (int i = 0; i < 20; ++i) entries.push_back({"part" + std::to_string(i) + ".bin", std::string(4u << 20, 'x')});
+    const std::string zip = MakeArchive("zip", "", entries);
+    ExtractLimits limits;
+    limits.max_ratio = 1e12;
+    limits.max_total_bytes = 32ull << 20;
+    auto items = Extract(zip, "parts.zip", limits);
+    REQUIRE(items.size() == 10);  // the zip, 8 entries of 4 MiB, the 9th stopped
+    CHECK(items.back().item.status == "error");
+    CHECK(items.back().item.error.find("total limit") != std::string::npos);
+    CHECK(items.back().bytes.empty());
   }
   SECTION("a nest of bombs stops at the first") {
     const std::string zip = MakeArchive("zip", "", {}, "zeros.bin", 4ull << 20);
