@@ -458,6 +458,8 @@ void Walker::Email(std::string_view data, ExtractedItem& item, std::vector<Child
   InitGMime();
   GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(data.data(), data.size()));
   GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  // The mbox format makes GMime read past an envelope "From " line.
+  if (data.substr(0, 5) == "From ") g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MBOX);
   GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
   if (!msg) {
     item.status = "error";
@@ -865,7 +867,10 @@ std::string DetectMime(std::string_view data) {
   if (mime == "text/plain") {
     if (StartsWith(std::string(data.substr(0, 5)), "From ") &&
         LooksLikeMessage(data.substr(std::min(data.size(), data.find('\n') + 1)))) {
-      return "application/mbox";
+      // One message behind an envelope "From " line (how many mail
+      // exports save a single .eml) is a message; more make a mailbox.
+      return data.find("\nFrom ") != std::string_view::npos ? "application/mbox"
+                                                             : "message/rfc822";
     }
     if (LooksLikeMessage(data)) return "message/rfc822";
   }

@@ -155,6 +155,11 @@ TEST_CASE("MIME types come from content: libmagic's signatures, markup sniffed, 
   CHECK(DetectMime("#include <stdio.h>\nint main(void) { return 0; }\n") == "text/plain");
   CHECK(DetectMime("From: Ana <ana@x.example>\nTo: bo@y.example\nSubject: hi\n"
                    "Date: Fri, 14 Feb 2025 10:00:00 +0000\n\nbody\n") == "message/rfc822");
+  // A single message behind an envelope line is a message; two make a mailbox.
+  const std::string one = "From ana@x.example Fri Feb 14 10:00:00 2025\nFrom: Ana <ana@x.example>\n"
+                          "To: bo@y.example\nSubject: hi\nDate: Fri, 14 Feb 2025 10:00:00 +0000\n\nbody\n";
+  CHECK(DetectMime(one) == "message/rfc822");
+  CHECK(DetectMime(one + "\n" + one) == "application/mbox");
   // What libmagic's binary and built-in tests still name.
   CHECK(DetectMime("{\\rtf1\\ansi hello}\n") == "text/rtf");
   CHECK(DetectMime("BEGIN:VCALENDAR\nVERSION:2.0\nEND:VCALENDAR\n") == "text/calendar");
@@ -195,6 +200,18 @@ TEST_CASE("an email's headers become fields and its attachment a child") {
   CHECK(att.item.mime == "application/pdf");
   CHECK(att.bytes.rfind("%PDF-1.4", 0) == 0);
   CHECK(att.item.text.find("container repairs") != std::string::npos);
+}
+
+TEST_CASE("a message saved behind an envelope From line is read as that message") {
+  const std::string eml = "From ana@x.example Fri Feb 14 10:00:00 2025\nFrom: Ana <ana@x.example>\n"
+                          "To: bo@y.example\nSubject: the envelope case\n"
+                          "Date: Fri, 14 Feb 2025 10:00:00 +0000\n\nthe body of the message\n";
+  auto items = Extract(eml, "0001.eml");
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].item.mime == "message/rfc822");
+  CHECK(items[0].item.fields.at("subject") == "the envelope case");
+  CHECK(items[0].item.fields.at("from").find("ana@x.example") != std::string::npos);
+  CHECK(items[0].item.text.find("the body of the message") != std::string::npos);
 }
 
 TEST_CASE("an mbox yields one child per message") {
