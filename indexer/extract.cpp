@@ -139,7 +139,7 @@ class Walker {
   void Email(std::string_view data, ExtractedItem& item, std::vector<Child>& children);
   void Mbox(std::string_view data, ExtractedItem& item, int depth);
   void Archive(std::string_view data, ExtractedItem& item, int depth, bool raw_allowed);
-  void Office(std::string_view data, ExtractedItem& item);
+  void Office(std::string_view data, ExtractedItem& item, std::vector<Child>& embedded);
 
   const ExtractLimits& limits_;
   const ItemSink& sink_;
@@ -212,7 +212,8 @@ void Walker::Visit(std::string_view data, const std::string& name, const std::st
     } else if (mime == "application/mbox") {
       then = Then::kMbox;
     } else if (IsOffice(mime)) {
-      Office(data, item);
+      Office(data, item, attachments);
+      then = Then::kAttachments;
     } else if (IsArchive(mime)) {
       const bool single_stream = mime == "application/gzip" || mime == "application/x-gzip" ||
                                  mime == "application/x-bzip2" || mime == "application/x-xz" ||
@@ -686,7 +687,7 @@ std::unique_ptr<xmlDoc, XmlDocFree> ParseXml(const std::string& xml) {
                     nullptr, nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
 }
 
-void Walker::Office(std::string_view data, ExtractedItem& item) {
+void Walker::Office(std::string_view data, ExtractedItem& item, std::vector<Child>& embedded) {
   std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
   archive_read_support_format_zip(a.get());
   if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK) {
@@ -702,15 +703,27 @@ void Walker::Office(std::string_view data, ExtractedItem& item) {
            StartsWith(n, "ppt/notesSlides/notesSlide") || n == "content.xml" ||
            n == "docProps/core.xml" || n == "meta.xml";
   };
+  // Embedded objects (a spreadsheet in a report, an OLE object, a file
+  // dropped into a slide) become children, as review tools list them:
+  // OOXML keeps them under */embeddings/, ODF as top-level "Object N" files.
+  auto is_embedded = [](const std::string& n) {
+    return ((StartsWith(n, "word/embeddings/") || StartsWith(n, "xl/embeddings/") ||
+             StartsWith(n, "ppt/embeddings/")) && n.back() != '/') ||
+           (StartsWith(n, "Object ") && n.find('/') == std::string::npos);
+  };
   std::map<std::string, std::string> parts;
   archive_entry* entry = nullptr;
   std::vector<char> buf(64 * 1024);
   std::uint64_t total = 0;
   while (archive_read_next_header(a.get(), &entry) == ARCHIVE_OK) {
     const char* pn = archive_entry_pathname(entry);
-    const std::string name = pn ? pn : "";
-    if (!wanted(name)) continue;
-    std::string& xml = parts[name];
+    const std::string name = pn ? RepairUtf8(pn) : "";
+    const bool object = is_embedded(name);
+    if (!object && !wanted(name)) continue;
+    if (object) {
+      embedded.push_back({name.substr(name.find_last_of('/') + 1), {}});
+    }
+    std::string& xml = object ? embedded.back().bytes : parts[name];
     la_ssize_t n;
     while ((n = archive_read_data(a.get(), buf.data(), buf.size())) > 0) {
       xml.append(buf.data(), static_cast<std::size_t>(n));

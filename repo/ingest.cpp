@@ -14,6 +14,7 @@
 // document that exists means its whole family was acknowledged: running
 // the same ingest again resumes where it stopped.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,13 @@ namespace {
 struct SourceFile {
   std::string path;  // where to read it
   std::string rel;   // its path relative to the ingested argument
+  // --retry-failed without paths: a failed document's stored original,
+  // decrypted into memory (a memfd) when its turn comes, with what its
+  // first ingest recorded.
+  std::string stored_id;
+  std::string custodian;
+  std::optional<std::int64_t> mtime;
+  std::uint64_t size = 0;
 };
 
 // Expands files and directories (recursively, symlinks not followed) into
@@ -59,16 +67,20 @@ std::vector<SourceFile> ExpandPaths(const std::vector<std::string>& paths,
                   "path argument " + std::to_string(i + 1) + " does not exist");
     }
     if (fs::is_regular_file(st)) {
-      out.push_back({p.string(), relative_to.empty()
-                                     ? p.filename().string()
-                                     : p.lexically_relative(relative_to).string()});
+      SourceFile f;
+      f.path = p.string();
+      f.rel = relative_to.empty() ? p.filename().string()
+                                  : p.lexically_relative(relative_to).string();
+      out.push_back(std::move(f));
     } else if (fs::is_directory(st)) {
       std::vector<SourceFile> found;
       for (auto it = fs::recursive_directory_iterator(p, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
-          found.push_back({it->path().string(),
-                           it->path().lexically_relative(relative_to.empty() ? p : fs::path(relative_to)).string()});
+          SourceFile f;
+          f.path = it->path().string();
+          f.rel = it->path().lexically_relative(relative_to.empty() ? p : fs::path(relative_to)).string();
+          found.push_back(std::move(f));
         }
       }
       if (ec) {
@@ -128,7 +140,7 @@ struct Staged {
 struct ItemSource {
   int fd = -1;               // a top-level file: its bytes are read from here
   std::string_view bytes;    // a child: its bytes, from the worker
-  std::string path, filename, place, parent_id;
+  std::string path, filename, place, parent_id, custodian;
   indexer::ExtractedItem item;
   std::optional<std::int64_t> mtime;
 };
@@ -246,7 +258,9 @@ IngestSummary Repository::Ingest(
   if (fallback_language != "none" && !indexer::IsSupportedLanguage(fallback_language)) {
     throw Error(ErrorCode::kInvalidArgument, "unsupported language code");
   }
-  if (req.paths.empty()) throw Error(ErrorCode::kInvalidArgument, "nothing to ingest");
+  if (req.paths.empty() && !req.retry_failed) {
+    throw Error(ErrorCode::kInvalidArgument, "nothing to ingest");
+  }
 
   // The access set: the case's roles, narrowed by --restrict.
   const AccessSet case_roles = s.CaseRoles(req.case_id);
@@ -276,19 +290,44 @@ IngestSummary Repository::Ingest(
   std::vector<std::pair<RoleId, crypto::PublicKey>> recipients;
   for (RoleId r : set) recipients.emplace_back(r, s.RolePublicKey(r));
 
-  const std::vector<SourceFile> files = ExpandPaths(req.paths, req.relative_to);
-  IngestProgress progress;
-  progress.files_total = files.size();
-  for (const auto& f : files) {
-    std::error_code ec;
-    progress.bytes_total += fs::file_size(f.path, ec);
-  }
-
   std::string shard;
   {
     sql::Transaction t(*s.db);
     shard = s.ShardFor(set);
     t.Commit();
+  }
+
+  std::vector<SourceFile> files;
+  if (!req.paths.empty()) {
+    files = ExpandPaths(req.paths, req.relative_to);
+  } else {
+    // Retry from the repository itself: the case's failed top-level
+    // documents in this access set, read back from their encrypted blobs,
+    // so the custodian's originals are not needed again.
+    sql::Stmt st(*s.db,
+                 "SELECT id FROM documents WHERE case_id=? AND shard_id=? AND parent_id IS NULL AND "
+                 "status IN ('error','unsupported') AND blob IS NOT NULL AND blob != '' "
+                 "ORDER BY created_at, rowid");
+    st.Bind(1, req.case_id).Bind(2, shard);
+    for (const DocumentInfo& d : OpenableDocuments(actor, st)) {
+      SourceFile f;
+      f.stored_id = d.id;
+      f.rel = d.path;
+      f.custodian = d.custodian;
+      f.mtime = d.mtime;
+      f.size = d.size;
+      files.push_back(std::move(f));
+    }
+  }
+  IngestProgress progress;
+  progress.files_total = files.size();
+  for (auto& f : files) {
+    if (f.stored_id.empty()) {
+      std::error_code ec;
+      f.size = fs::file_size(f.path, ec);
+      f.custodian = req.custodian;
+    }
+    progress.bytes_total += f.size;
   }
   std::set<std::string> shard_languages;
 
@@ -500,7 +539,7 @@ IngestSummary Repository::Ingest(
     indexer::DocumentFields fields;
     fields.doc_id = info.id;
     fields.case_id = req.case_id;
-    fields.custodian = req.custodian;
+    fields.custodian = src.custodian;
     fields.filename = info.filename;
     fields.language = it.language.empty() ? fallback_language : it.language;
     fields.type = TypeFamily(info.mime);
@@ -525,7 +564,7 @@ IngestSummary Repository::Ingest(
     // Deduplication, scoped to this access set (and, for "same place", to
     // this case, custodian and place in the family).
     const std::string place = s.dedup->Hash(
-        "place|" + content_mac + "|" + req.case_id + "|" + req.custodian + "|" + src.place, 32);
+        "place|" + content_mac + "|" + req.case_id + "|" + src.custodian + "|" + src.place, 32);
     const crypto::Bytes place_key(place.begin(), place.end());
     bool exists = false;
     if (auto g = group_place.find(place_key); g != group_place.end()) {
@@ -582,7 +621,7 @@ IngestSummary Repository::Ingest(
                            {"path", info.path},
                            {"sha256", info.sha256},
                            {"md5", md5_hex},
-                           {"custodian", req.custodian},
+                           {"custodian", src.custodian},
                            {"mime", info.mime},
                            {"language", fields.language},
                            {"size", info.size},
@@ -672,12 +711,29 @@ IngestSummary Repository::Ingest(
   struct Job {
     const SourceFile* src = nullptr;
     Fd fd;
-    std::int64_t mtime = 0;
+    std::optional<std::int64_t> mtime;
     std::uint64_t size = 0;
     std::map<int, std::string> ids;  // item index -> document id
     std::optional<Staged> top;       // staged last: the family's commit marker
     bool top_seen = false;
     bool skip = false;               // the whole family exists already
+  };
+  // A stored original goes to the worker as a memfd: plaintext in memory
+  // for as long as its extraction takes, never in a file.
+  auto stored_original = [&](const std::string& id) {
+    Fd fd(::memfd_create("dossier-retry", MFD_CLOEXEC));
+    if (!fd) throw Error(ErrorCode::kIo, "cannot hold a stored original in memory");
+    off_t at = 0;
+    ReadContent(actor, id, [&](std::string_view chunk) {
+      while (!chunk.empty()) {
+        const ssize_t n = ::pwrite(fd.get(), chunk.data(), chunk.size(), at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw Error(ErrorCode::kIo, "cannot hold a stored original in memory");
+        chunk.remove_prefix(static_cast<std::size_t>(n));
+        at += n;
+      }
+    });
+    return fd;
   };
   std::map<std::uint64_t, Job> jobs;
   std::size_t next = 0;
@@ -700,13 +756,19 @@ IngestSummary Repository::Ingest(
       const SourceFile& src = files[next++];
       Job job;
       job.src = &src;
-      job.fd = Fd(::open(src.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-      struct stat st {};
-      if (!job.fd || ::fstat(job.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        throw Error(ErrorCode::kIo, "cannot read a file to ingest");
+      if (!src.stored_id.empty()) {
+        job.fd = stored_original(src.stored_id);
+        job.mtime = src.mtime;
+        job.size = src.size;
+      } else {
+        job.fd = Fd(::open(src.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        struct stat st {};
+        if (!job.fd || ::fstat(job.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+          throw Error(ErrorCode::kIo, "cannot read a file to ingest");
+        }
+        job.mtime = st.st_mtime;
+        job.size = static_cast<std::uint64_t>(st.st_size);
       }
-      job.mtime = st.st_mtime;
-      job.size = static_cast<std::uint64_t>(st.st_size);
       const std::uint64_t id = ++job_counter;
       s.pool->Submit(id, job.fd.get(), fs::path(src.rel).filename().string());
       jobs.emplace(id, std::move(job));
@@ -723,6 +785,7 @@ IngestSummary Repository::Ingest(
         src.filename = fs::path(job.src->rel).filename().string();
         src.place = job.src->rel;
         src.mtime = job.mtime;
+        src.custodian = job.src->custodian;
         IngestedDocument existing;
         auto staged = stage(src, &existing);
         job.top_seen = true;
@@ -743,6 +806,7 @@ IngestSummary Repository::Ingest(
       src.filename = src.item.name;
       src.place = job.src->rel + "//" + src.item.path;
       src.parent_id = parent->second;
+      src.custodian = job.src->custodian;
       IngestedDocument existing;
       auto staged = stage(src, &existing);
       if (!staged) {
@@ -764,6 +828,7 @@ IngestSummary Repository::Ingest(
         src.filename = fs::path(job.src->rel).filename().string();
         src.place = job.src->rel;
         src.mtime = job.mtime;
+        src.custodian = job.src->custodian;
         src.item.status = "error";
         src.item.error = e.failure.empty() ? "the extractor returned nothing" : e.failure;
         IngestedDocument existing;

@@ -139,7 +139,10 @@ struct IngestRequest {
   std::string relative_to;
   // Re-extract top-level files whose document failed (status error or
   // unsupported) instead of treating them as already there; the failed
-  // document is replaced once the new one is acknowledged.
+  // document is replaced once the new one is acknowledged. With no paths,
+  // the case's failed top-level documents in this request's access set
+  // are re-extracted from their stored (encrypted) originals, each with
+  // the custodian and path it was ingested with; the actor must open them.
   bool retry_failed = false;
 };
 
@@ -201,6 +204,7 @@ struct DocumentInfo {
   std::map<std::string, std::string> fields;  // title, author, from, to, …
   std::string language;
   std::string custodian;
+  std::optional<std::int64_t> mtime;  // the file's modification time (Unix), if known
   std::string status;  // indexed | partial | duplicate | unsupported | error | link
   std::string duplicate_of;
   std::uint64_t indexed_bytes = 0;

@@ -140,6 +140,7 @@ DocumentInfo Repository::GetDocument(const Session& actor, const std::string& do
   }
   d.language = meta.value("language", "");
   d.custodian = meta.value("custodian", "");
+  if (meta.contains("mtime") && meta["mtime"].is_number_integer()) d.mtime = meta["mtime"].get<std::int64_t>();
   d.status = row.status;
   d.duplicate_of = row.duplicate_of;
   d.indexed_bytes = meta.value("indexed_bytes", std::uint64_t{0});

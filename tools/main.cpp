@@ -20,6 +20,7 @@
 #include "base/error.h"
 #include "repo/repository.h"
 #include "repo/views.h"
+#include "tools/folder_watch.h"
 #include "tools/secrets.h"
 
 namespace dossier::tools {
@@ -329,7 +330,8 @@ int Run(int argc, char** argv) {
                 "print the failure report (which item, where in its family, why) instead of ingesting");
   bool retry = false;
   ing->add_flag("--retry-failed", retry,
-                "extract again the files whose documents failed (others are skipped as existing)");
+                "extract again the files whose documents failed: with no PATH, from their "
+                "stored originals; with PATHs, from those files (others are skipped as existing)");
   ing->add_option("--format", format, "failure report format: json or csv")
       ->check(CLI::IsMember({"json", "csv"}));
   ing->add_flag("--json", o.json, "print the API's JSON body");
@@ -364,8 +366,9 @@ int Run(int argc, char** argv) {
         }
         return 0;
       }
-      if (o.case_id.empty() || o.paths.empty()) {
-        throw Error(ErrorCode::kInvalidArgument, "ingest needs --case and at least one PATH");
+      if (o.case_id.empty() || (o.paths.empty() && !retry)) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "ingest needs --case and at least one PATH (or --retry-failed)");
       }
       auto r = OpenRepo(o, false);
       repo::Session s = Act(*r, o);
@@ -437,19 +440,25 @@ int Run(int argc, char** argv) {
   wa->add_option("--case", o.case_id, "case id")->required();
   wa->add_option("FOLDER", folder, "the folder to watch (recursively)")->required();
   wa->add_option("--custodian", o.custodian, "whose data this is");
-  wa->add_option("--interval", interval, "seconds between scans (default 5)")->check(CLI::Range(1, 3600));
+  wa->add_option("--interval", interval, "seconds between scans when inotify reports nothing (default 5)")->check(CLI::Range(1, 3600));
   wa->add_flag("--once", once, "ingest what is there now and exit");
   acting(wa);
   wa->callback([&] {
     action = [&] {
       auto r = OpenRepo(o, false);
       repo::Session s = Act(*r, o);
-      // A file is taken once its size and modification time held still
-      // between two scans (so a file still being copied is left alone),
-      // and only once: what was acknowledged is remembered by path, size
-      // and time, and the repository's own dedup catches the rest.
+      // A file is taken as soon as inotify says it was closed after writing
+      // or moved in, or else once its size and modification time held
+      // still between two scans (so a file still being copied is left
+      // alone; this also covers file systems inotify cannot see, such as
+      // network shares), and only once: what was acknowledged is
+      // remembered by path, size and time, and the repository's own dedup
+      // catches the rest.
       struct Seen { std::uintmax_t size; std::filesystem::file_time_type mtime; bool done; };
       std::map<std::string, Seen> seen;
+      tools::FolderWatch watch;
+      watch.Add(folder);
+      std::set<std::string> closed;  // reported complete by inotify
       static volatile std::sig_atomic_t stop = 0;
       std::signal(SIGINT, [](int) { stop = 1; });
       std::signal(SIGTERM, [](int) { stop = 1; });
@@ -459,16 +468,19 @@ int Run(int argc, char** argv) {
         std::error_code ec;
         for (auto it = std::filesystem::recursive_directory_iterator(folder, ec);
              !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+          if (it->is_directory(ec) && !it->is_symlink(ec)) watch.Add(it->path().string());
           if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
           const std::string p = it->path().string();
           const auto size = it->file_size(ec);
           const auto mtime = it->last_write_time(ec);
+          const bool complete = closed.count(p) > 0;
           auto f = seen.find(p);
           if (f == seen.end()) {
             seen[p] = {size, mtime, false};
-            if (once) ready.push_back(p);
+            if (once || complete) ready.push_back(p);
           } else if (f->second.size != size || f->second.mtime != mtime) {
             f->second = {size, mtime, false};
+            if (complete) ready.push_back(p);
           } else if (!f->second.done) {
             ready.push_back(p);
           }
@@ -485,9 +497,7 @@ int Run(int argc, char** argv) {
           for (const auto& p : ready) seen[p].done = true;
         }
         if (once) break;
-        for (int i = 0; i < interval * 10 && !stop; ++i) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
+        closed = watch.Wait(interval * 1000);
       }
       return 0;
     };

@@ -121,6 +121,17 @@ echo "second dropped note about the ferry" > "$T/inbox/sub/b.txt"
 check "watch --once ingests the folder" 0 as ivan watch "$R" --case "$CASE" "$T/inbox" --once
 contains "watch acknowledges sub/b.txt" "$T/out" "indexed  sub/b.txt"
 check "watch --once again adds nothing" 0 as ivan watch "$R" --case "$CASE" "$T/inbox" --once
+# A running watch takes a file the moment it is closed (inotify), not at
+# its next scan: with an hour between scans, only inotify can find it.
+(exec "$DOSSIER" watch "$R" --case "$CASE" "$T/inbox" --interval 3600 --user ivan \
+   --password-file "$T/ivan" >"$T/watch.out" 2>&1) &
+WATCH=$!  # the dossier process itself (exec), so the signal reaches it
+for _ in $(seq 50); do grep -q Watching "$T/watch.out" && break; sleep 0.2; done
+mkdir -p "$T/inbox/later" && sleep 0.5
+echo "a late memo about the orchard shipment" > "$T/inbox/later/late.txt"
+for _ in $(seq 100); do grep -q "late.txt" "$T/watch.out" && break; sleep 0.2; done
+kill -TERM $WATCH; wait $WATCH
+contains "a running watch ingests a new file in a new subfolder at once" "$T/watch.out" "indexed  later/late.txt"
 contains "second pass: exists" "$T/out" "exists  a.txt"
 check "the dropped files are searchable" 0 as ivan search "$R" ferry
 contains "ferry hits" "$T/out" "2 hits for ivan"

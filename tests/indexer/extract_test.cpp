@@ -300,6 +300,35 @@ TEST_CASE("Office Open XML and OpenDocument text and properties") {
   CHECK(odt[0].item.fields.at("author") == "Marta Sousa");
 }
 
+TEST_CASE("objects embedded in Office documents become children") {
+  const std::string outer = MakeArchive("zip", "", {
+      {"[Content_Types].xml", "<?xml version=\"1.0\"?><Types/>"},
+      {"word/document.xml", "<?xml version=\"1.0\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body><w:p><w:r><w:t>Report with an appendix</w:t></w:r></w:p></w:body></w:document>"},
+      {"word/embeddings/Appendix.docx", SampleDocx()},
+      {"word/embeddings/oleObject1.bin", std::string("\x01\x02\x03\xff\xfe", 5)}});
+  auto items = Extract(outer, "report.docx");
+  std::map<std::string, Got> by_path;
+  for (auto& g : items) by_path[g.item.path] = g;
+  REQUIRE(items.size() == 3);
+  CHECK(items[0].item.text.find("Report with an appendix") != std::string::npos);
+  CHECK(items[0].item.text.find("harbour lease") == std::string::npos);
+  REQUIRE(by_path.count("Appendix.docx"));
+  CHECK(by_path["Appendix.docx"].item.parent == 0);
+  CHECK(by_path["Appendix.docx"].item.text.find("Board minutes about the harbour lease") != std::string::npos);
+  REQUIRE(by_path.count("oleObject1.bin"));
+  CHECK(by_path["oleObject1.bin"].item.status == "unsupported");
+  CHECK(by_path["oleObject1.bin"].bytes.size() == 5);
+
+  std::string odt = MakeArchive("zip", "", {
+      {"mimetype", "application/vnd.oasis.opendocument.text"},
+      {"content.xml", "<?xml version=\"1.0\"?><office:document-content xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\"><office:body><office:text><text:p>Texto principal.</text:p></office:text></office:body></office:document-content>"},
+      {"Object 1", "a plain note embedded as an object"}});
+  auto odt_items = Extract(odt, "relatorio.odt");
+  REQUIRE(odt_items.size() == 2);
+  CHECK(odt_items[1].item.path == "Object 1");
+  CHECK(odt_items[1].item.text == "a plain note embedded as an object");
+}
+
 TEST_CASE("the language of each seed article is detected") {
   const std::string dir = DOSSIER_SEEDS_DIR;
   REQUIRE(fs::exists(dir));

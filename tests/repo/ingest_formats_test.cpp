@@ -187,3 +187,44 @@ TEST_CASE("retrying failed files extracts them again and replaces their document
   }
   CHECK(f.repo->ListDocuments(f.Ivan(), f.inv_case).size() == 3);
 }
+
+TEST_CASE("retrying failed documents from their stored originals needs no source files") {
+  Fixture f;
+  const std::string pdf = MakePdf("attached quillomatic text", "Contract");
+  WriteFile(f.tmp / "in/msg.eml", Email("Contract", "contract.pdf", pdf));
+  WriteFile(f.tmp / "in/fine.txt", "an ordinary note");
+  repo::OpenOptions tight;
+  tight.extract_limits.max_entry_bytes = 100;
+  f.Reopen(tight);
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.custodian = "Ana Ribeiro";
+  req.paths = {f.tmp / "in"};
+  REQUIRE(f.repo->Ingest(f.Ivan(), req).documents.size() == 2);
+  auto failures = f.repo->ListFailures(f.Ivan(), f.inv_case);
+  REQUIRE(failures.size() == 1);
+  const repo::DocumentInfo failed = failures[0];
+  REQUIRE(failed.mtime.has_value());
+
+  // The custodian's originals are gone; the repository's copy is enough.
+  fs::remove_all(f.tmp / "in");
+  f.Reopen();
+  repo::IngestRequest retry;
+  retry.case_id = f.inv_case;
+  retry.retry_failed = true;  // no paths, no custodian given
+  auto again = f.repo->Ingest(f.Ivan(), retry).documents;
+  std::map<std::string, repo::IngestedDocument> by_path;
+  for (const auto& d : again) by_path[d.path] = d;
+  REQUIRE(again.size() == 2);  // the message and its attachment; fine.txt untouched
+  CHECK(by_path["msg.eml"].status == "indexed");
+  CHECK(by_path["contract.pdf"].status == "indexed");
+  CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).empty());
+  CHECK(f.Search(f.Ivan(), "quillomatic").total == 1);
+  const repo::DocumentInfo now = f.repo->GetDocument(f.Ivan(), by_path["msg.eml"].id);
+  CHECK(now.custodian == "Ana Ribeiro");
+  CHECK(now.sha256 == failed.sha256);
+  CHECK(now.mtime == failed.mtime);
+  CHECK(f.repo->ListDocuments(f.Ivan(), f.inv_case).size() == 3);
+  // Run again: nothing is left to retry.
+  CHECK(f.repo->Ingest(f.Ivan(), retry).documents.empty());
+}
