@@ -1,6 +1,7 @@
 #include "indexer/shard_store.h"
 
 #include <filesystem>
+#include <set>
 
 #include "indexer/xapian_internal.h"
 
@@ -11,6 +12,7 @@ namespace fs = std::filesystem;
 struct ShardStore::Impl {
   std::string dir;
   std::map<std::string, Xapian::WritableDatabase> open;
+  std::set<std::string> in_transaction;
 
   Xapian::WritableDatabase& Get(const std::string& shard) {
     auto it = open.find(shard);
@@ -102,23 +104,40 @@ std::vector<std::string> ShardStore::DocumentIds(const std::string& shard) {
   });
 }
 
+void ShardStore::Begin(const std::string& shard) {
+  if (impl_->in_transaction.count(shard)) return;
+  auto& db = impl_->Get(shard);
+  internal::XapianCall("starting a shard transaction", [&] { db.begin_transaction(true); });
+  impl_->in_transaction.insert(shard);
+}
+
 void ShardStore::Commit(const std::string& shard) {
   auto it = impl_->open.find(shard);
   if (it == impl_->open.end()) return;
-  internal::XapianCall("committing a shard", [&] { it->second.commit(); });
+  if (impl_->in_transaction.erase(shard)) {
+    internal::XapianCall("committing a shard", [&] { it->second.commit_transaction(); });
+  } else {
+    internal::XapianCall("committing a shard", [&] { it->second.commit(); });
+  }
+}
+
+void ShardStore::Cancel(const std::string& shard) {
+  auto it = impl_->open.find(shard);
+  if (it == impl_->open.end() || !impl_->in_transaction.erase(shard)) return;
+  internal::XapianCall("cancelling a shard transaction",
+                       [&] { it->second.cancel_transaction(); });
 }
 
 void ShardStore::CommitAll() {
-  for (auto& [id, db] : impl_->open) {
-    internal::XapianCall("committing a shard", [&] { db.commit(); });
-  }
+  for (auto& [id, db] : impl_->open) Commit(id);
 }
 
 void ShardStore::Drop(const std::string& shard) {
   auto it = impl_->open.find(shard);
   if (it != impl_->open.end()) {
-    internal::XapianCall("closing a shard", [&] { it->second.close(); });
+    internal::XapianCall("closing a shard", [&] { it->second.close(); });  // cancels a transaction
     impl_->open.erase(it);
+    impl_->in_transaction.erase(shard);
   }
   std::error_code ec;
   fs::remove_all(PathOf(shard), ec);
@@ -126,10 +145,12 @@ void ShardStore::Drop(const std::string& shard) {
 }
 
 void ShardStore::Close() {
+  // close() cancels an open transaction and commits anything else.
   for (auto& [id, db] : impl_->open) {
     internal::XapianCall("closing a shard", [&] { db.close(); });
   }
   impl_->open.clear();
+  impl_->in_transaction.clear();
 }
 
 std::string ShardStore::PathOf(const std::string& shard) const {

@@ -3,8 +3,8 @@
 // documents move between shards.
 //
 // REQUIRES: the caller holds the repository's write lock; one ShardStore per
-// process. Not thread-safe: serialise calls (ingest builds documents on
-// several threads and adds them here from one).
+// process. Not thread-safe: serialise calls (ingest's build threads add
+// documents under one mutex).
 #pragma once
 
 #include <map>
@@ -39,8 +39,15 @@ class ShardStore {
   std::uint64_t DocumentCount(const std::string& shard);
   // The ids of every document in a shard.
   std::vector<std::string> DocumentIds(const std::string& shard);
-  // Makes every change to `shard` durable (Xapian commit: fsync'd).
+  // Starts a transaction on `shard`: what is added from now on becomes
+  // durable only with Commit, and Cancel (or Close) discards it, so
+  // documents can be added before their rows exist.
+  void Begin(const std::string& shard);
+  // Makes every change to `shard` durable (Xapian commit: fsync'd), ending
+  // its transaction if one is open.
   void Commit(const std::string& shard);
+  // Discards the changes of `shard`'s open transaction, if any.
+  void Cancel(const std::string& shard);
   void CommitAll();
   // Closes and deletes a shard's files (reindex replaces shards this way).
   void Drop(const std::string& shard);

@@ -39,13 +39,44 @@ std::string RepairUtf8(std::string_view bytes) {
   return out;
 }
 
-std::string NormalizeNfkc(std::string_view utf8) {
+namespace {
+bool Ascii(char c) { return static_cast<unsigned char>(c) < 0x80; }
+
+void AppendNfkc(std::string& out, std::string_view utf8) {
   std::size_t len = 0;
   std::unique_ptr<uint8_t, FreeDeleter> r(
       u8_normalize(UNINORM_NFKC, reinterpret_cast<const uint8_t*>(utf8.data()),
                    utf8.size(), nullptr, &len));
   if (!r) throw Error(ErrorCode::kInternal, "Unicode normalisation failed");
-  return std::string(reinterpret_cast<const char*>(r.get()), len);
+  out.append(reinterpret_cast<const char*>(r.get()), len);
+}
+}  // namespace
+
+std::string NormalizeNfkc(std::string_view utf8) {
+  // ASCII is its own NFKC form, and no composition takes an ASCII
+  // character as its second part, so text splits before any ASCII
+  // character without changing the result. Only the runs of non-ASCII
+  // bytes go through libunistring, each with the character before it
+  // (an "e" followed by a combining accent composes into one). Measured:
+  // normalising whole chunks was 5% of text-ingest CPU.
+  std::string out;
+  out.reserve(utf8.size());
+  std::size_t i = 0;
+  while (i < utf8.size()) {
+    std::size_t k = i;
+    while (k < utf8.size() && Ascii(utf8[k])) ++k;
+    if (k == utf8.size()) {
+      out.append(utf8.substr(i));
+      break;
+    }
+    const std::size_t start = k > i ? k - 1 : k;
+    out.append(utf8.substr(i, start - i));
+    std::size_t e = k;
+    while (e < utf8.size() && !Ascii(utf8[e])) ++e;
+    AppendNfkc(out, utf8.substr(start, e - start));
+    i = e;
+  }
+  return out;
 }
 
 std::string FoldWord(std::string_view utf8) {

@@ -25,6 +25,7 @@
 #include <thread>
 #include <filesystem>
 #include <map>
+#include <mutex>
 
 #include "crypto/blob_stream.h"
 #include "indexer/extract_pool.h"
@@ -110,8 +111,8 @@ void PutU32(std::string& out, std::uint32_t v) {
 }
 
 // What the build pool makes of one document's text.
+// (The index entry itself goes straight into the shard's open transaction.)
 struct BuildResult {
-  std::optional<indexer::PreparedDocument> prepared;
   std::optional<FileStore::Pending> text;  // sealed chunks, not yet named
   std::uint64_t indexed_bytes = 0;
   bool partial = false;
@@ -120,7 +121,6 @@ struct BuildResult {
 // One document of an ingest on its way through the steps above.
 struct Staged {
   IngestedDocument info;
-  std::optional<indexer::PreparedDocument> prepared;  // empty for duplicates
   std::optional<FileStore::Pending> blob, text;       // empty for duplicates, links
   std::string blob_name, text_name;
   std::string restrict_text;
@@ -128,7 +128,12 @@ struct Staged {
   std::vector<std::pair<RoleId, crypto::Bytes>> sealed_keys;
   std::size_t text_bytes = 0;
   std::string replaces;  // a failed document this one replaces (--retry-failed)
-  std::future<BuildResult> build;  // terms and text chunks, from the build pool
+  // Terms and text chunks, made on the build pool: the task is submitted
+  // when the document joins a commit group (a family's top-level document
+  // waits for its children), so every index entry added to the shard's
+  // transaction belongs to the group that commits it.
+  std::function<BuildResult(indexer::DocumentBuilder&)> build_task;
+  std::future<BuildResult> build;
   // Sealed when the group commits, so a failure reported after the item
   // was staged still reaches its metadata.
   crypto::SecretBytes data_key;
@@ -345,6 +350,23 @@ IngestSummary Repository::Ingest(
 
   const std::size_t cap = s.options.indexed_text_cap ? s.options.indexed_text_cap
                                                      : indexer::kDefaultIndexedTextCap;
+  // Build threads add index entries to the shard as they finish (under
+  // index_mu), inside a transaction that the group commit makes durable
+  // after the rows and files; an ingest that fails cancels what it added.
+  // Declared before the pool, so it cancels after the threads have joined.
+  std::mutex index_mu;
+  struct CancelOnExit {
+    indexer::ShardStore& shards;
+    const std::string& shard;
+    ~CancelOnExit() {
+      try {
+        shards.Cancel(shard);
+      } catch (...) {
+        // Closing the shard cancels it too.
+      }
+    }
+  } cancel_on_exit{*s.shards, shard};
+  s.shards->Begin(shard);
   BuildPool<BuildResult> builds(
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), *s.blind, cap);
   IngestSummary summary;
@@ -366,7 +388,6 @@ IngestSummary Repository::Ingest(
     for (auto& g : group) {
       if (!g.build.valid()) continue;
       BuildResult r = g.build.get();  // rethrows what the build threw
-      if (r.prepared) g.prepared.emplace(std::move(*r.prepared));
       if (r.text) {
         g.text.emplace(std::move(*r.text));
         g.text_name = crypto::RandomId(26);
@@ -429,15 +450,18 @@ IngestSummary Repository::Ingest(
     s.blobs->SyncFilesystem();
     s.text->SyncFilesystem();
     s.Fault("after_blob_published");
-    for (auto& g : group) {
-      if (g.prepared) s.shards->Add(shard, std::move(*g.prepared));
+    {
+      std::lock_guard lock(index_mu);
       // A replaced failure leaves the index in the same commit; a crash
       // before its rows go leaves it listed as a failure, to retry again.
-      if (!g.replaces.empty()) s.shards->Delete(shard, g.replaces);
+      for (auto& g : group) {
+        if (!g.replaces.empty()) s.shards->Delete(shard, g.replaces);
+      }
+      s.Fault("before_index_commit");
+      s.shards->Commit(shard);
+      s.Fault("after_index_commit");
+      s.shards->Begin(shard);
     }
-    s.Fault("before_index_commit");
-    s.shards->Commit(shard);
-    s.Fault("after_index_commit");
     std::vector<std::pair<std::string, std::string>> replaced_files;
     {
       sql::Transaction t(*s.db);
@@ -470,6 +494,10 @@ IngestSummary Repository::Ingest(
   };
 
   auto push = [&](Staged&& staged) {
+    if (staged.build_task) {
+      staged.build = builds.Submit(std::move(staged.build_task));
+      staged.build_task = nullptr;
+    }
     group_place.emplace(staged.place_key, group.size());
     if (!staged.dedup_key.empty() && staged.info.duplicate_of.empty()) {
       group_original.emplace(staged.dedup_key, staged.info.id);
@@ -648,9 +676,10 @@ IngestSummary Repository::Ingest(
       // Terms and sealed text chunks are made on the build pool; the group
       // commit waits for them. The task owns copies of what it needs.
       auto key = std::make_shared<crypto::SecretBytes>(text_key.Clone());
-      staged.build = builds.Submit(
+      staged.build_task =
           [fields, text = it.text, key, link, id = info.id, store = s.text.get(),
-           truncated = it.text_truncated](indexer::DocumentBuilder& builder) {
+           truncated = it.text_truncated, shards = s.shards.get(), shard, mu = &index_mu](
+              indexer::DocumentBuilder& builder) {
             BuildResult r;
             builder.Begin(fields);
             try {
@@ -696,10 +725,12 @@ IngestSummary Repository::Ingest(
               builder.Finish();  // leave the builder ready for its next task
               throw;
             }
-            r.prepared.emplace(builder.Finish());
+            indexer::PreparedDocument doc = builder.Finish();
             r.partial = builder.partial() || truncated;
+            std::lock_guard lock(*mu);
+            shards->Add(shard, std::move(doc));
             return r;
-          });
+          };
       staged.text_bytes = it.text.size();
       shard_languages.insert(fields.language);
     }

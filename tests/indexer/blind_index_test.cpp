@@ -8,6 +8,7 @@
 #include "indexer/document_builder.h"
 #include "indexer/searcher.h"
 #include "indexer/shard_store.h"
+#include "indexer/text.h"
 #include "tests/support.h"
 
 using namespace dossier;
@@ -215,4 +216,18 @@ TEST_CASE("the builder stops at its distinct-term limit") {
   CHECK(b.partial());
   CHECK(b.AddText("later words").consumed == 0);
   b.Finish();
+}
+
+TEST_CASE("NFKC normalisation splits around ASCII without changing the result") {
+  using dossier::indexer::NormalizeNfkc;
+  CHECK(NormalizeNfkc("plain ascii text, 42.") == "plain ascii text, 42.");
+  CHECK(NormalizeNfkc("cafe\xCC\x81 au lait") == "caf\xC3\xA9 au lait");        // e + combining acute
+  CHECK(NormalizeNfkc("\xCC\x81x") == "\xCC\x81x");                           // a lone mark stays
+  CHECK(NormalizeNfkc("the \xEF\xAC\x81le") == "the file");                     // the fi ligature
+  CHECK(NormalizeNfkc("\xEF\xBC\xA1\xEF\xBC\xA2" "C") == "ABC");                  // full-width letters
+  CHECK(NormalizeNfkc("x\xE2\x91\xA0y") == "x1y");                             // circled one
+  CHECK(NormalizeNfkc("A\xCC\x8A\xCC\x81") == "\xC7\xBA");                      // A + ring + acute
+  CHECK(NormalizeNfkc("\xE1\x84\x80\xE1\x85\xA1!") == "\xEA\xB0\x80!");         // Hangul jamo compose
+  CHECK(NormalizeNfkc("o\xCC\x88 e\xCC\x81") == "\xC3\xB6 \xC3\xA9");            // two runs, one space apart
+  CHECK(NormalizeNfkc("") == "");
 }
