@@ -114,6 +114,10 @@ void PutU32(std::string& out, std::uint32_t v) {
 // (The index entry itself goes straight into the shard's open transaction.)
 struct BuildResult {
   std::optional<FileStore::Pending> text;  // sealed chunks, not yet named
+  // The data key sealed to the recovery key and to each role: two X25519
+  // operations each, so they run here, off the ingest thread.
+  crypto::Bytes recovery_key;
+  std::vector<std::pair<RoleId, crypto::Bytes>> sealed_keys;
   std::uint64_t indexed_bytes = 0;
   bool partial = false;
 };
@@ -388,6 +392,8 @@ IngestSummary Repository::Ingest(
     for (auto& g : group) {
       if (!g.build.valid()) continue;
       BuildResult r = g.build.get();  // rethrows what the build threw
+      g.recovery_key = std::move(r.recovery_key);
+      g.sealed_keys = std::move(r.sealed_keys);
       if (r.text) {
         g.text.emplace(std::move(*r.text));
         g.text_name = crypto::RandomId(26);
@@ -662,9 +668,18 @@ IngestSummary Repository::Ingest(
     staged.dedup_key = duplicate ? crypto::Bytes() : dedup_key;
     staged.place_key = place_key;
     staged.meta = std::move(meta);
-    staged.recovery_key = crypto::SealTo(s.recovery_public, data_key);
-    for (const auto& [role, pk] : recipients) {
-      staged.sealed_keys.emplace_back(role, crypto::SealTo(pk, data_key));
+    auto seal_keys = [recipients, recovery = s.recovery_public](
+                         const crypto::SecretBytes& key, crypto::Bytes& recovery_key,
+                         std::vector<std::pair<RoleId, crypto::Bytes>>& sealed) {
+      recovery_key = crypto::SealTo(recovery, key);
+      for (const auto& [role, pk] : recipients) sealed.emplace_back(role, crypto::SealTo(pk, key));
+    };
+    // A duplicate has no build task: its keys are sealed here.
+    std::shared_ptr<crypto::SecretBytes> data_key_copy;
+    if (duplicate) {
+      seal_keys(data_key, staged.recovery_key, staged.sealed_keys);
+    } else {
+      data_key_copy = std::make_shared<crypto::SecretBytes>(data_key.Clone());
     }
     staged.data_key = std::move(data_key);
     if (!duplicate) {
@@ -678,9 +693,10 @@ IngestSummary Repository::Ingest(
       auto key = std::make_shared<crypto::SecretBytes>(text_key.Clone());
       staged.build_task =
           [fields, text = it.text, key, link, id = info.id, store = s.text.get(),
-           truncated = it.text_truncated, shards = s.shards.get(), shard, mu = &index_mu](
-              indexer::DocumentBuilder& builder) {
+           truncated = it.text_truncated, shards = s.shards.get(), shard, mu = &index_mu,
+           seal_keys, data_key = data_key_copy](indexer::DocumentBuilder& builder) {
             BuildResult r;
+            seal_keys(*data_key, r.recovery_key, r.sealed_keys);
             builder.Begin(fields);
             try {
               if (!link) {
