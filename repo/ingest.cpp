@@ -313,11 +313,15 @@ IngestSummary Repository::Ingest(
     // Retry from the repository itself: the case's failed top-level
     // documents in this access set, read back from their encrypted blobs,
     // so the custodian's originals are not needed again.
+    // Only documents with this request's exact restriction (none, unless
+    // --restrict names one), so a retry never widens or narrows who may
+    // open a document. Only `error`: an `unsupported` type stays so.
     sql::Stmt st(*s.db,
                  "SELECT id FROM documents WHERE case_id=? AND shard_id=? AND parent_id IS NULL AND "
-                 "status IN ('error','unsupported') AND blob IS NOT NULL AND blob != '' "
+                 "status = 'error' AND blob IS NOT NULL AND blob != '' AND restrict_set IS ? "
                  "ORDER BY created_at, rowid");
     st.Bind(1, req.case_id).Bind(2, shard);
+    restrict_text.empty() ? st.BindNull(3) : st.Bind(3, restrict_text);
     for (const DocumentInfo& d : OpenableDocuments(actor, st)) {
       SourceFile f;
       f.stored_id = d.id;
@@ -474,6 +478,7 @@ IngestSummary Repository::Ingest(
       sql::Stmt up(*s.db, "UPDATE documents SET status=final_status WHERE id=?");
       sql::Stmt old(*s.db, "SELECT blob, text FROM documents WHERE id=?");
       sql::Stmt del(*s.db, "DELETE FROM documents WHERE id=?");
+      sql::Stmt dups(*s.db, "UPDATE documents SET duplicate_of=? WHERE duplicate_of=?");
       for (auto& g : group) {
         up.Reset();
         up.Bind(1, g.info.id).Run();
@@ -481,6 +486,11 @@ IngestSummary Repository::Ingest(
           old.Reset();
           old.Bind(1, g.replaces);
           if (old.Step()) replaced_files.emplace_back(old.Text(0), old.Text(1));
+          // Copies recorded as duplicates of the failure now point at the
+          // document that replaces it (the foreign key would refuse the
+          // delete otherwise).
+          dups.Reset();
+          dups.Bind(1, g.info.id).Bind(2, g.replaces).Run();
           del.Reset();
           del.Bind(1, g.replaces).Run();
         }
@@ -768,7 +778,7 @@ IngestSummary Repository::Ingest(
   // A stored original goes to the worker as a memfd: plaintext in memory
   // for as long as its extraction takes, never in a file.
   auto stored_original = [&](const std::string& id) {
-    Fd fd(::memfd_create("dossier-retry", MFD_CLOEXEC));
+    Fd fd(::memfd_create("dossier-retry", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!fd) throw Error(ErrorCode::kIo, "cannot hold a stored original in memory");
     off_t at = 0;
     ReadContent(actor, id, [&](std::string_view chunk) {
@@ -780,6 +790,11 @@ IngestSummary Repository::Ingest(
         at += n;
       }
     });
+    // Sealed before the worker sees it: a compromised parser cannot change
+    // the bytes the custody hashes and the new blob are made from.
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+      throw Error(ErrorCode::kIo, "cannot seal a stored original in memory");
+    }
     return fd;
   };
   std::map<std::uint64_t, Job> jobs;

@@ -228,3 +228,52 @@ TEST_CASE("retrying failed documents from their stored originals needs no source
   // Run again: nothing is left to retry.
   CHECK(f.repo->Ingest(f.Ivan(), retry).documents.empty());
 }
+
+TEST_CASE("a retried failure's duplicates follow it, and a retry keeps each document's restriction") {
+  Fixture f;
+  const std::string pdf = MakePdf("attached vorpalledger text", "Contract");
+  const std::string eml = Email("Contract", "contract.pdf", pdf);
+  WriteFile(f.tmp / "in/msg.eml", eml);
+  WriteFile(f.tmp / "later/copy.eml", eml);
+  WriteFile(f.tmp / "secret/msg2.eml", Email("Other", "other.pdf", MakePdf("restricted vorpalledger", "R")));
+  repo::OpenOptions tight;
+  tight.extract_limits.max_entry_bytes = 100;
+  f.Reopen(tight);
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  f.repo->Ingest(f.Ivan(), req);
+  req.paths = {f.tmp / "later"};
+  auto copy = f.repo->Ingest(f.Ivan(), req).documents;
+  REQUIRE(copy.size() == 1);
+  CHECK(copy[0].status == "duplicate");
+  // The same case, restricted to its only role: same shard, but restricted.
+  repo::IngestRequest restricted = req;
+  restricted.paths = {f.tmp / "secret"};
+  restricted.restrict_to = {"investigator"};
+  f.repo->Ingest(f.Ivan(), restricted);
+  REQUIRE(f.repo->ListFailures(f.Ivan(), f.inv_case).size() == 2);
+
+  f.Reopen();
+  repo::IngestRequest retry;
+  retry.case_id = f.inv_case;
+  retry.retry_failed = true;
+  auto again = f.repo->Ingest(f.Ivan(), retry).documents;
+  std::map<std::string, repo::IngestedDocument> by_path;
+  for (const auto& d : again) by_path[d.path] = d;
+  REQUIRE(by_path.count("msg.eml"));
+  CHECK(by_path["msg.eml"].status == "indexed");
+  CHECK(by_path.count("msg2.eml") == 0);  // restricted: not this request's set
+  const repo::DocumentInfo dup = f.repo->GetDocument(f.Ivan(), copy[0].id);
+  CHECK(dup.duplicate_of == by_path["msg.eml"].id);
+  CHECK(f.Search(f.Ivan(), "vorpalledger").total == 1);
+
+  restricted.paths.clear();
+  restricted.retry_failed = true;
+  auto secret = f.repo->Ingest(f.Ivan(), restricted).documents;
+  std::map<std::string, std::string> secret_status;
+  for (const auto& d : secret) secret_status[d.path] = d.status;
+  CHECK(secret_status["msg2.eml"] == "indexed");
+  CHECK(secret_status["other.pdf"] == "indexed");
+  CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).empty());
+}
