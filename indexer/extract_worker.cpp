@@ -35,6 +35,10 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
   (void)memory_bytes;
 #endif
   ::signal(SIGPIPE, SIG_IGN);
+  // Ctrl-C at a terminal reaches the whole process group: the parent
+  // decides what stops (and PR_SET_PDEATHSIG ends a worker whose parent
+  // died), so a worker does not die mid-file and report a false crash.
+  ::signal(SIGINT, SIG_IGN);
   for (;;) {
     std::uint64_t len = 0;
     char control[CMSG_SPACE(sizeof(int))] = {};

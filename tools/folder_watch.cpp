@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 namespace dossier::tools {
@@ -40,7 +41,7 @@ std::set<std::string> FolderWatch::Wait(int timeout_ms) {
         at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
         auto dir = dirs_.find(e->wd);
         if (dir == dirs_.end() || e->len == 0) continue;
-        const std::string path = dir->second + "/" + e->name;
+        const std::string path = (std::filesystem::path(dir->second) / e->name).string();
         if (e->mask & IN_ISDIR) {
           Add(path);  // a new subfolder: watched from now on, scanned by the caller
           out.insert(path);

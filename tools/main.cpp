@@ -449,12 +449,18 @@ int Run(int argc, char** argv) {
       repo::Session s = Act(*r, o);
       // A file is taken as soon as inotify says it was closed after writing
       // or moved in, or else once its size and modification time held
-      // still between two scans (so a file still being copied is left
+      // still for a whole --interval (so a file still being copied is left
       // alone; this also covers file systems inotify cannot see, such as
       // network shares), and only once: what was acknowledged is
       // remembered by path, size and time, and the repository's own dedup
       // catches the rest.
-      struct Seen { std::uintmax_t size; std::filesystem::file_time_type mtime; bool done; };
+      using Clock = std::chrono::steady_clock;
+      struct Seen {
+        std::uintmax_t size;
+        std::filesystem::file_time_type mtime;
+        Clock::time_point since;  // unchanged since then
+        bool done;
+      };
       std::map<std::string, Seen> seen;
       tools::FolderWatch watch;
       watch.Add(folder);
@@ -474,14 +480,16 @@ int Run(int argc, char** argv) {
           const auto size = it->file_size(ec);
           const auto mtime = it->last_write_time(ec);
           const bool complete = closed.count(p) > 0;
+          const auto now = Clock::now();
           auto f = seen.find(p);
           if (f == seen.end()) {
-            seen[p] = {size, mtime, false};
+            seen[p] = {size, mtime, now, false};
             if (once || complete) ready.push_back(p);
           } else if (f->second.size != size || f->second.mtime != mtime) {
-            f->second = {size, mtime, false};
+            f->second = {size, mtime, now, false};
             if (complete) ready.push_back(p);
-          } else if (!f->second.done) {
+          } else if (!f->second.done &&
+                     (complete || now - f->second.since >= std::chrono::seconds(interval))) {
             ready.push_back(p);
           }
         }
@@ -497,7 +505,12 @@ int Run(int argc, char** argv) {
           for (const auto& p : ready) seen[p].done = true;
         }
         if (once) break;
-        closed = watch.Wait(interval * 1000);
+        // Short waits, so Ctrl-C during an ingest or a wait ends the loop
+        // within a quarter of a second.
+        closed.clear();
+        for (int waited = 0; !stop && closed.empty() && waited < interval * 1000; waited += 250) {
+          closed = watch.Wait(250);
+        }
       }
       return 0;
     };
