@@ -125,6 +125,7 @@ class Walker {
   struct Child {
     std::string name;
     std::string bytes;
+    std::string error;  // set: listed as an error child, bytes not kept
   };
 
   void Emit(const ExtractedItem& item, std::string_view bytes) {
@@ -247,6 +248,10 @@ void Walker::Visit(std::string_view data, const std::string& name, const std::st
     case Then::kMbox: Mbox(data, item, depth); break;
     case Then::kAttachments:
       for (auto& c : attachments) {
+        if (!c.error.empty()) {
+          EmitChildError(me, JoinPath(path, c.name), c.name, "error", c.error);
+          continue;
+        }
         Visit(c.bytes, c.name, JoinPath(path, c.name), me, depth + 1, true);
         std::string().swap(c.bytes);
       }
@@ -261,9 +266,22 @@ void Walker::Visit(std::string_view data, const std::string& name, const std::st
 // and free than in parsing (measured with perf on the Python docs).
 struct HtmlText {
   std::string text, title;
+  std::size_t cap = 0;   // text kept at most (the item's text cap)
+  htmlParserCtxtPtr ctxt = nullptr;
   int skip = 0;          // depth inside script, style, noscript, template
   bool in_title = false;
   bool title_done = false;
+  bool out_of_memory = false;  // no exception may cross libxml2's C frames
+};
+
+// Gives the context its own handler back before freeing it.
+struct HtmlCtxtFree {
+  void operator()(htmlParserCtxt* c) const {
+    c->sax = nullptr;
+    c->userData = nullptr;
+    if (c->myDoc != nullptr) xmlFreeDoc(c->myDoc);
+    htmlFreeParserCtxt(c);
+  }
 };
 
 bool TagIs(const xmlChar* name, std::initializer_list<const char*> tags) {
@@ -296,7 +314,7 @@ void HtmlEnd(void* ctx, const xmlChar* name) {
   } else if (TagIs(name, {"title"}) && h->in_title) {
     h->in_title = false;
     h->title_done = true;
-  } else if (Block(name)) {
+  } else if (Block(name) && h->skip == 0 && h->text.size() < h->cap) {
     h->text += '\n';
   }
 }
@@ -304,8 +322,16 @@ void HtmlEnd(void* ctx, const xmlChar* name) {
 void HtmlChars(void* ctx, const xmlChar* ch, int len) {
   auto* h = static_cast<HtmlText*>(ctx);
   if (h->skip > 0 || len <= 0) return;
-  (h->in_title ? h->title : h->text).append(reinterpret_cast<const char*>(ch),
-                                            static_cast<std::size_t>(len));
+  std::string& out = h->in_title ? h->title : h->text;
+  const std::size_t room = h->cap > out.size() ? h->cap - out.size() : 0;
+  const std::size_t take = std::min<std::size_t>(room, static_cast<std::size_t>(len));
+  try {
+    out.append(reinterpret_cast<const char*>(ch), take);
+  } catch (const std::bad_alloc&) {
+    h->out_of_memory = true;
+  }
+  // Past the cap the rest is not kept, so there is no point parsing it.
+  if (take < static_cast<std::size_t>(len) || h->out_of_memory) xmlStopParser(h->ctxt);
 }
 
 void Walker::Html(std::string_view data, ExtractedItem& item) {
@@ -317,9 +343,10 @@ void Walker::Html(std::string_view data, ExtractedItem& item) {
   sax.ignorableWhitespace = HtmlChars;
   sax.initialized = 1;
   HtmlText out;
-  htmlParserCtxtPtr ctxt = htmlCreateMemoryParserCtxt(
-      data.data(), static_cast<int>(std::min<std::size_t>(data.size(), INT32_MAX)));
-  if (ctxt == nullptr) {
+  out.cap = limits_.text_cap + 1;  // one byte over, so AddText sees the cut and says so
+  std::unique_ptr<htmlParserCtxt, HtmlCtxtFree> ctxt(htmlCreateMemoryParserCtxt(
+      data.data(), static_cast<int>(std::min<std::size_t>(data.size(), INT32_MAX))));
+  if (!ctxt) {
     item.status = "error";
     item.error = "unreadable HTML";
     return;
@@ -329,13 +356,12 @@ void Walker::Html(std::string_view data, ExtractedItem& item) {
   xmlFree(ctxt->sax);
   ctxt->sax = reinterpret_cast<xmlSAXHandlerPtr>(&sax);
   ctxt->userData = &out;
-  htmlCtxtUseOptions(ctxt, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                               HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED);
-  htmlParseDocument(ctxt);
-  ctxt->sax = nullptr;
-  ctxt->userData = nullptr;
-  if (ctxt->myDoc != nullptr) xmlFreeDoc(ctxt->myDoc);
-  htmlFreeParserCtxt(ctxt);
+  out.ctxt = ctxt.get();
+  htmlCtxtUseOptions(ctxt.get(), HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                     HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED);
+  htmlParseDocument(ctxt.get());
+  ctxt.reset();
+  if (out.out_of_memory) throw std::bad_alloc();
   const std::string title = Trimmed(out.title);
   if (!title.empty()) {
     item.fields["title"] = title;
@@ -714,25 +740,47 @@ void Walker::Office(std::string_view data, ExtractedItem& item, std::vector<Chil
   std::map<std::string, std::string> parts;
   archive_entry* entry = nullptr;
   std::vector<char> buf(64 * 1024);
-  std::uint64_t total = 0;
+  std::uint64_t text_parts = 0;  // the document's own XML, against the per-entry limit
+  std::uint64_t all = 0;         // everything read, against the ratio
   while (archive_read_next_header(a.get(), &entry) == ARCHIVE_OK) {
     const char* pn = archive_entry_pathname(entry);
     const std::string name = pn ? RepairUtf8(pn) : "";
     const bool object = is_embedded(name);
     if (!object && !wanted(name)) continue;
-    if (object) {
-      embedded.push_back({name.substr(name.find_last_of('/') + 1), {}});
-    }
+    // Each embedded object has the per-entry limit of its own and counts
+    // towards the family's total, like an archive entry.
+    if (object) embedded.push_back({name.substr(name.find_last_of('/') + 1), {}, {}});
     std::string& xml = object ? embedded.back().bytes : parts[name];
     la_ssize_t n;
     while ((n = archive_read_data(a.get(), buf.data(), buf.size())) > 0) {
       xml.append(buf.data(), static_cast<std::size_t>(n));
-      total += static_cast<std::uint64_t>(n);
+      all += static_cast<std::uint64_t>(n);
+      if (object) {
+        expanded_ += static_cast<std::uint64_t>(n);
+      } else {
+        text_parts += static_cast<std::uint64_t>(n);
+      }
       const auto consumed = std::max<la_int64_t>(archive_filter_bytes(a.get(), -1), 1);
-      if (total > limits_.max_entry_bytes ||
-          (total > (1u << 20) && static_cast<double>(total) / consumed > limits_.max_ratio)) {
+      std::string failure;
+      if (all > (1u << 20) && static_cast<double>(all) / consumed > limits_.max_ratio) {
+        failure = "the office document expands past the limits";
+      } else if (text_parts > limits_.max_entry_bytes) {
+        failure = "the office document expands past the limits";
+      } else if (object && expanded_ > limits_.max_total_bytes) {
+        failure = "the family expands past the total limit";
+      } else if (object && xml.size() > limits_.max_entry_bytes) {
+        // Only this object is lost; the document and the other objects stay.
+        embedded.back().bytes.clear();
+        embedded.back().error = "the embedded object expands past the per-entry limit";
+        break;
+      }
+      if (!failure.empty()) {
+        if (object) {
+          embedded.back().bytes.clear();  // never a truncated child
+          embedded.back().error = failure;
+        }
         item.status = "error";
-        item.error = "the office document expands past the limits";
+        item.error = failure;
         return;
       }
     }
@@ -831,7 +879,9 @@ std::string OfficeTypeOfZip(std::string_view data) {
 // The HTML and XML rows of the WHATWG MIME Sniffing Standard's "rules for
 // identifying an unknown MIME type" (section 7.1): after a byte-order mark
 // and leading whitespace, one of these tags, case-insensitively, followed by
-// a space or '>'. Returns "text/plain" when none matches.
+// a tag-terminating byte (the standard's space or '>', and also the other
+// whitespace and '/' real pages put there). Returns "text/plain" when none
+// matches.
 std::string SniffMarkup(std::string_view data) {
   if (data.substr(0, 3) == "\xEF\xBB\xBF") data.remove_prefix(3);
   const std::size_t start = data.find_first_not_of("\t\n\f\r ");
@@ -845,7 +895,7 @@ std::string SniffMarkup(std::string_view data) {
     if (data.size() <= tag.size()) continue;
     if (strncasecmp(data.data(), tag.data(), tag.size()) != 0) continue;
     const char after = data[tag.size()];
-    if (after == ' ' || after == '>') return "text/html";
+    if (std::strchr(" >\t\n\r\f/", after) != nullptr && after != '\0') return "text/html";
   }
   return "text/plain";
 }
@@ -875,6 +925,17 @@ std::string DetectMime(std::string_view data) {
     r = magic_buffer(m, data.data(), n);
     mime = r ? r : "application/octet-stream";
     if (mime == "text/plain") mime = SniffMarkup(data);
+    if (mime == "text/plain") {
+      // Text that opens with markup the patterns do not know ("<meta
+      // charset>", a conditional comment) gets libmagic's text tests after
+      // all, on its first 64 KiB: rare in prose, so the cost stays small.
+      const std::size_t first = data.find_first_not_of("\t\n\f\r \xEF\xBB\xBF");
+      if (first != std::string_view::npos && data[first] == '<') {
+        magic_setflags(m, MAGIC_MIME_TYPE | MAGIC_ERROR);
+        r = magic_buffer(m, data.data(), std::min<std::size_t>(n, 64u << 10));
+        if (r != nullptr && StartsWith(r, "text/")) mime = r;
+      }
+    }
   }
   // Refinements where libmagic is known to answer too generally.
   if (mime == "text/plain") {

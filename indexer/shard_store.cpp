@@ -129,7 +129,11 @@ void ShardStore::Cancel(const std::string& shard) {
 }
 
 void ShardStore::CommitAll() {
-  for (auto& [id, db] : impl_->open) Commit(id);
+  // Never ends an open transaction: that is its owner's to commit.
+  for (auto& [id, db] : impl_->open) {
+    if (impl_->in_transaction.count(id)) continue;
+    internal::XapianCall("committing a shard", [&] { db.commit(); });
+  }
 }
 
 void ShardStore::Drop(const std::string& shard) {

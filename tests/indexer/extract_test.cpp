@@ -152,6 +152,9 @@ TEST_CASE("MIME types come from content: libmagic's signatures, markup sniffed, 
   CHECK(DetectMime("<!-- saved page -->\n<div>x</div>") == "text/html");
   CHECK(DetectMime("<?xml version=\"1.0\"?>\n<ledger/>") == "text/xml");
   CHECK(DetectMime("<Amount> is the column we need, says the memo.\n") == "text/plain");
+  CHECK(DetectMime("<html\nlang=\"en\"><body>x</body></html>") == "text/html");
+  CHECK(DetectMime("<meta charset=\"utf-8\">\n<title>Minutes</title>\n<p>text</p>\n") == "text/html");
+  CHECK(DetectMime("<!--[if IE]><p>x</p><![endif]-->\n<html><body>x</body></html>\n") == "text/html");
   CHECK(DetectMime("#include <stdio.h>\nint main(void) { return 0; }\n") == "text/plain");
   CHECK(DetectMime("From: Ana <ana@x.example>\nTo: bo@y.example\nSubject: hi\n"
                    "Date: Fri, 14 Feb 2025 10:00:00 +0000\n\nbody\n") == "message/rfc822");
@@ -318,6 +321,27 @@ TEST_CASE("objects embedded in Office documents become children") {
   REQUIRE(by_path.count("oleObject1.bin"));
   CHECK(by_path["oleObject1.bin"].item.status == "unsupported");
   CHECK(by_path["oleObject1.bin"].bytes.size() == 5);
+
+  // An object past the per-entry limit is listed as an error; the document
+  // keeps its text and its other objects.
+  ExtractLimits small;
+  small.max_entry_bytes = 4096;
+  const std::string big = MakeArchive("zip", "", {
+      {"[Content_Types].xml", "<?xml version=\"1.0\"?><Types/>"},
+      {"word/document.xml", "<?xml version=\"1.0\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body><w:p><w:r><w:t>Report with a large object</w:t></w:r></w:p></w:body></w:document>"},
+      {"word/embeddings/huge.bin", std::string(20000, 'z')},
+      {"word/embeddings/small.txt", "a small embedded note"}});
+  auto limited = Extract(big, "big.docx", small);
+  std::map<std::string, Got> lim;
+  for (auto& g : limited) lim[g.item.path] = g;
+  CHECK(limited[0].item.status == "ok");
+  CHECK(limited[0].item.text.find("Report with a large object") != std::string::npos);
+  REQUIRE(lim.count("huge.bin"));
+  CHECK(lim["huge.bin"].item.status == "error");
+  CHECK(lim["huge.bin"].item.error.find("per-entry limit") != std::string::npos);
+  CHECK(lim["huge.bin"].bytes.empty());
+  REQUIRE(lim.count("small.txt"));
+  CHECK(lim["small.txt"].item.text == "a small embedded note");
 
   std::string odt = MakeArchive("zip", "", {
       {"mimetype", "application/vnd.oasis.opendocument.text"},
