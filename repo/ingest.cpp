@@ -819,7 +819,24 @@ IngestSummary Repository::Ingest(
       Job job;
       job.src = &src;
       if (!src.stored_id.empty()) {
-        job.fd = stored_original(src.stored_id);
+        try {
+          job.fd = stored_original(src.stored_id);
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::kCorrupt) throw;
+          // One damaged blob is reported and skipped; the retry goes on.
+          IngestedDocument damaged;
+          damaged.id = src.stored_id;
+          damaged.path = src.rel;
+          damaged.filename = fs::path(src.rel).filename().string();
+          damaged.size = src.size;
+          damaged.status = "error";
+          damaged.error = std::string("its stored original is damaged: ") + e.what();
+          ++progress.files_done;
+          progress.bytes_done += src.size;
+          acknowledge(damaged);
+          if (req.on_progress) req.on_progress(progress);
+          continue;
+        }
         job.mtime = src.mtime;
         job.size = src.size;
       } else {
@@ -835,6 +852,7 @@ IngestSummary Repository::Ingest(
       s.pool->Submit(id, job.fd.get(), fs::path(src.rel).filename().string());
       jobs.emplace(id, std::move(job));
     }
+    if (s.pool->running() == 0) continue;  // every file so far was skipped
     indexer::ExtractEvent e = s.pool->Next();
     Job& job = jobs.at(e.job);
     if (!e.done) {

@@ -140,9 +140,10 @@ struct IngestRequest {
   // Re-extract top-level files whose document failed (status error or
   // unsupported) instead of treating them as already there; the failed
   // document is replaced once the new one is acknowledged. With no paths,
-  // the case's failed top-level documents in this request's access set
-  // are re-extracted from their stored (encrypted) originals, each with
-  // the custodian and path it was ingested with; the actor must open them.
+  // the case's top-level documents with status error and exactly this
+  // request's restriction are re-extracted from their stored (encrypted)
+  // originals, each with the custodian and path it was ingested with; the
+  // actor must open them.
   bool retry_failed = false;
 };
 

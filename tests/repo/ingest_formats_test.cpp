@@ -277,3 +277,40 @@ TEST_CASE("a retried failure's duplicates follow it, and a retry keeps each docu
   CHECK(secret_status["other.pdf"] == "indexed");
   CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).empty());
 }
+
+TEST_CASE("a retry from a damaged stored original reports that document and goes on") {
+  Fixture f;
+  const std::string eml = Email("Contract", "contract.pdf", MakePdf("damaged retry text", "C"));
+  WriteFile(f.tmp / "in/msg.eml", eml);
+  repo::OpenOptions tight;
+  tight.extract_limits.max_entry_bytes = 100;
+  f.Reopen(tight);
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  f.repo->Ingest(f.Ivan(), req);
+  auto failures = f.repo->ListFailures(f.Ivan(), f.inv_case);
+  REQUIRE(failures.size() == 1);
+  // Damage every stored blob: one byte flipped in the middle.
+  for (const auto& p : AllFiles(f.dir + "/blobs")) {
+    if (p.parent_path().filename() == "tmp") continue;
+    std::fstream io(p, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(static_cast<std::streamoff>(fs::file_size(p) / 2));
+    char c = 0;
+    io.read(&c, 1);
+    io.seekp(static_cast<std::streamoff>(fs::file_size(p) / 2));
+    c = static_cast<char>(c ^ 0x5a);
+    io.write(&c, 1);
+  }
+  f.Reopen();
+  repo::IngestRequest retry;
+  retry.case_id = f.inv_case;
+  retry.retry_failed = true;
+  auto again = f.repo->Ingest(f.Ivan(), retry).documents;
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].id == failures[0].id);
+  CHECK(again[0].status == "error");
+  CHECK(again[0].error.find("damaged") != std::string::npos);
+  // The failure is still listed, to be dealt with.
+  CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).size() == 1);
+}
