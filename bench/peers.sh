@@ -66,7 +66,7 @@ for type in pdf html text mail; do
   row dossier "$type" "$n" "$bytes" "$secs" "$kib" "$(du -sb "$W/index" | cut -f1)" "$errs"
   # The same run without its fixed start: the CLI's own clock starts after
   # the Argon2id login (MODERATE: 256 MiB, about 0.9 s here) and opening.
-  own=$(sed -n 's/.* documents (.*) in \([0-9.]*\) s:.*/\1/p' "$OUT/dossier.log")
+  own=$(sed -n 's/.* documents\? (.*) in \([0-9.]*\) s:.*/\1/p' "$OUT/dossier.log")
   python3 -c "print(f'         after login: {float(\"$own\"):.2f} s = {$n/float(\"$own\"):.1f} docs/s')"
   # Encryption's share of that time: secretstream over the originals,
   # counted twice to cover the sealed text (smaller than the original for

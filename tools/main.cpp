@@ -418,7 +418,8 @@ int Run(int argc, char** argv) {
       }
       std::map<std::string, int> by_status;
       for (const auto& d : summary.documents) ++by_status[d.status];
-      std::cout << summary.documents.size() << " documents ("
+      std::cout << summary.documents.size()
+                << (summary.documents.size() == 1 ? " document (" : " documents (")
                 << std::fixed << std::setprecision(1) << summary.bytes / 1e6 << " MB) in "
                 << secs << " s:";
       for (const auto& [st, count] : by_status) std::cout << " " << count << " " << st;
