@@ -33,6 +33,19 @@ std::string Email(const std::string& subject, const std::string& attachment_name
          "\r\n--B--\r\n";
 }
 
+// Limits under which any PDF attachment fails (over 100 bytes), so the
+// message carrying it is listed as a failure to retry.
+repo::OpenOptions TightLimits() {
+  repo::OpenOptions o;
+  o.extract_limits.max_entry_bytes = 100;
+  return o;
+}
+
+// A message whose PDF attachment says `text`.
+std::string EmailWithPdf(const std::string& text) {
+  return Email("Contract", "contract.pdf", MakePdf(text, "Contract"));
+}
+
 repo::OpenOptions WithFaults() {
   repo::OpenOptions o;
   o.extract_limits.test_faults = true;
@@ -149,13 +162,9 @@ TEST_CASE("headers, attachment names and entry paths leave no plaintext on disk"
 
 TEST_CASE("retrying failed files extracts them again and replaces their documents") {
   Fixture f;
-  const std::string pdf = MakePdf("attached zanzicontract text", "Contract");
-  WriteFile(f.tmp / "in/msg.eml", Email("Contract", "contract.pdf", pdf));
+  WriteFile(f.tmp / "in/msg.eml", EmailWithPdf("attached zanzicontract text"));
   WriteFile(f.tmp / "in/fine.txt", "an ordinary note");
-  // First run: attachments over 100 bytes are past the limit.
-  repo::OpenOptions tight;
-  tight.extract_limits.max_entry_bytes = 100;
-  f.Reopen(tight);
+  f.Reopen(TightLimits());  // first run: the attachment is past the limit
   repo::IngestRequest req;
   req.case_id = f.inv_case;
   req.paths = {f.tmp / "in"};
@@ -190,12 +199,9 @@ TEST_CASE("retrying failed files extracts them again and replaces their document
 
 TEST_CASE("retrying failed documents from their stored originals needs no source files") {
   Fixture f;
-  const std::string pdf = MakePdf("attached quillomatic text", "Contract");
-  WriteFile(f.tmp / "in/msg.eml", Email("Contract", "contract.pdf", pdf));
+  WriteFile(f.tmp / "in/msg.eml", EmailWithPdf("attached quillomatic text"));
   WriteFile(f.tmp / "in/fine.txt", "an ordinary note");
-  repo::OpenOptions tight;
-  tight.extract_limits.max_entry_bytes = 100;
-  f.Reopen(tight);
+  f.Reopen(TightLimits());
   repo::IngestRequest req;
   req.case_id = f.inv_case;
   req.custodian = "Ana Ribeiro";
@@ -231,14 +237,11 @@ TEST_CASE("retrying failed documents from their stored originals needs no source
 
 TEST_CASE("a retried failure's duplicates follow it, and a retry keeps each document's restriction") {
   Fixture f;
-  const std::string pdf = MakePdf("attached vorpalledger text", "Contract");
-  const std::string eml = Email("Contract", "contract.pdf", pdf);
+  const std::string eml = EmailWithPdf("attached vorpalledger text");
   WriteFile(f.tmp / "in/msg.eml", eml);
   WriteFile(f.tmp / "later/copy.eml", eml);
   WriteFile(f.tmp / "secret/msg2.eml", Email("Other", "other.pdf", MakePdf("restricted vorpalledger", "R")));
-  repo::OpenOptions tight;
-  tight.extract_limits.max_entry_bytes = 100;
-  f.Reopen(tight);
+  f.Reopen(TightLimits());
   repo::IngestRequest req;
   req.case_id = f.inv_case;
   req.paths = {f.tmp / "in"};
@@ -280,11 +283,9 @@ TEST_CASE("a retried failure's duplicates follow it, and a retry keeps each docu
 
 TEST_CASE("a retry from a damaged stored original reports that document and goes on") {
   Fixture f;
-  const std::string eml = Email("Contract", "contract.pdf", MakePdf("damaged retry text", "C"));
+  const std::string eml = EmailWithPdf("damaged retry text");
   WriteFile(f.tmp / "in/msg.eml", eml);
-  repo::OpenOptions tight;
-  tight.extract_limits.max_entry_bytes = 100;
-  f.Reopen(tight);
+  f.Reopen(TightLimits());
   repo::IngestRequest req;
   req.case_id = f.inv_case;
   req.paths = {f.tmp / "in"};
