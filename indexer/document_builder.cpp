@@ -1,5 +1,6 @@
 #include "indexer/document_builder.h"
 
+#include "indexer/text.h"
 #include "indexer/xapian_internal.h"
 
 namespace dossier::indexer {

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "indexer/text.h"
 #include "indexer/xapian_internal.h"
 
 namespace dossier::indexer {
@@ -197,7 +198,7 @@ SearchOutcome Searcher::Search(const SearchQuery& q) {
   std::vector<Xapian::Query> parses;
   std::set<std::string> seen;
   bool match_all = q.text.find_first_not_of(" \t\r\n") == std::string::npos;
-  std::vector<std::unique_ptr<internal::HashedFieldProcessor>> processors;
+  std::vector<std::unique_ptr<Xapian::FieldProcessor>> processors;
   if (!match_all) {
     const std::string text = NormalizeNfkc(RepairUtf8(q.text));
     for (const auto& lang : languages) {
@@ -208,7 +209,7 @@ SearchOutcome Searcher::Search(const SearchQuery& q) {
       for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename, Field::kLanguage,
                       Field::kType, Field::kTag, Field::kEntity, Field::kFrom, Field::kTo,
                       Field::kCc}) {
-        processors.push_back(std::make_unique<internal::HashedFieldProcessor>(s.keys, f));
+        processors.push_back(internal::MakeHashedFieldProcessor(s.keys, f));
         parser.add_boolean_prefix(std::string(FieldName(f)), processors.back().get());
       }
       parser.add_prefix("subject", "S");

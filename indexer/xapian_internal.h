@@ -4,13 +4,12 @@
 
 #include <xapian.h>
 
+#include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "base/error.h"
-#include "indexer/document_builder.h"
 #include "indexer/blind_terms.h"
-#include "indexer/text.h"
+#include "indexer/document_builder.h"
 
 namespace dossier::indexer {
 struct PreparedDocument::Impl {
@@ -25,58 +24,15 @@ namespace dossier::indexer::internal {
 // language's real stemmer, then BlindKeys::StemHash. TermGenerator and
 // QueryParser both run it under STEM_ALL_Z, so every word term in the index
 // is "Z" + hash, positions included, and phrase, NEAR and boolean queries
-// keep working on the hashes.
-// Not thread-safe: its word cache is unsynchronised, so make one per thread
-// (a Xapian::Stem shares its implementation between copies).
-class BlindStemmer : public Xapian::StemImplementation {
- public:
-  BlindStemmer(const BlindKeys& keys, const std::string& language)
-      : keys_(keys),
-        stem_(IsSupportedLanguage(language) ? Xapian::Stem(language)
-                                            : Xapian::Stem()),
-        language_(language) {}
-
-  std::string operator()(const std::string& word) override {
-    auto it = cache_.find(word);
-    if (it != cache_.end()) return it->second;
-    // Bounded: a long document of unique tokens must not grow it forever.
-    if (cache_.size() >= kMaxCache) cache_.clear();
-    std::string folded = FoldWord(word);
-    std::string hashed = keys_.StemHash(stem_(folded));
-    return cache_.emplace(word, std::move(hashed)).first->second;
-  }
-  std::string get_description() const override {
-    return "dossier blind stemmer (" + language_ + ")";
-  }
-
- private:
-  static constexpr std::size_t kMaxCache = 200000;
-  const BlindKeys& keys_;
-  Xapian::Stem stem_;
-  std::string language_;
-  std::unordered_map<std::string, std::string> cache_;
-};
-
-inline Xapian::Stem MakeBlindStem(const BlindKeys& keys,
-                                  const std::string& language) {
-  return Xapian::Stem(new BlindStemmer(keys, language));
-}
+// keep working on the hashes. Its word cache is unsynchronised: make one
+// per thread (a Xapian::Stem shares its implementation between copies).
+Xapian::Stem MakeBlindStem(const BlindKeys& keys, const std::string& language);
 
 // Hashes the value of a boolean field ("case:abc") into its blind term, so
 // boolean prefixes (which bypass the stemmer) never put plaintext in a query
 // or in the index.
-class HashedFieldProcessor : public Xapian::FieldProcessor {
- public:
-  HashedFieldProcessor(const BlindKeys& keys, Field field)
-      : keys_(keys), field_(field) {}
-  Xapian::Query operator()(const std::string& value) override {
-    return Xapian::Query(keys_.FieldTerm(field_, value));
-  }
-
- private:
-  const BlindKeys& keys_;
-  Field field_;
-};
+std::unique_ptr<Xapian::FieldProcessor> MakeHashedFieldProcessor(const BlindKeys& keys,
+                                                                 Field field);
 
 // Runs `fn`, turning any Xapian exception into dossier::Error. The message
 // names the operation, never the query or content.
