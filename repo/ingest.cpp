@@ -309,13 +309,18 @@ IngestSummary Repository::Ingest(
   std::vector<SourceFile> files;
   if (!req.paths.empty()) {
     files = ExpandPaths(req.paths, req.relative_to);
+    for (auto& f : files) {
+      std::error_code ec;
+      f.size = fs::file_size(f.path, ec);
+      f.custodian = req.custodian;
+    }
   } else {
     // Retry from the repository itself: the case's failed top-level
-    // documents in this access set, read back from their encrypted blobs,
-    // so the custodian's originals are not needed again.
-    // Only documents with this request's exact restriction (none, unless
-    // --restrict names one), so a retry never widens or narrows who may
-    // open a document. Only `error`: an `unsupported` type stays so.
+    // documents, read back from their encrypted blobs, so the custodian's
+    // originals are not needed again. Only those with this request's exact
+    // restriction (none, unless --restrict names one), so a retry never
+    // widens or narrows who may open a document; only `error`, as an
+    // `unsupported` type stays unsupported.
     sql::Stmt st(*s.db,
                  "SELECT id FROM documents WHERE case_id=? AND shard_id=? AND parent_id IS NULL AND "
                  "status = 'error' AND blob IS NOT NULL AND blob != '' AND restrict_set IS ? "
@@ -334,14 +339,7 @@ IngestSummary Repository::Ingest(
   }
   IngestProgress progress;
   progress.files_total = files.size();
-  for (auto& f : files) {
-    if (f.stored_id.empty()) {
-      std::error_code ec;
-      f.size = fs::file_size(f.path, ec);
-      f.custodian = req.custodian;
-    }
-    progress.bytes_total += f.size;
-  }
+  for (const auto& f : files) progress.bytes_total += f.size;
   std::set<std::string> shard_languages;
 
   if (!s.pool) {
@@ -678,11 +676,11 @@ IngestSummary Repository::Ingest(
     staged.dedup_key = duplicate ? crypto::Bytes() : dedup_key;
     staged.place_key = place_key;
     staged.meta = std::move(meta);
-    auto seal_keys = [recipients, recovery = s.recovery_public](
+    auto seal_keys = [recipients = &recipients, recovery = s.recovery_public](
                          const crypto::SecretBytes& key, crypto::Bytes& recovery_key,
                          std::vector<std::pair<RoleId, crypto::Bytes>>& sealed) {
       recovery_key = crypto::SealTo(recovery, key);
-      for (const auto& [role, pk] : recipients) sealed.emplace_back(role, crypto::SealTo(pk, key));
+      for (const auto& [role, pk] : *recipients) sealed.emplace_back(role, crypto::SealTo(pk, key));
     };
     // A duplicate has no build task: its keys are sealed here.
     std::shared_ptr<crypto::SecretBytes> data_key_copy;
@@ -813,6 +811,18 @@ IngestSummary Repository::Ingest(
     if (req.on_progress) req.on_progress(progress);
   };
 
+  // A job's top-level file as the stage step sees it.
+  auto top_source = [](const Job& job) {
+    ItemSource src;
+    src.fd = job.fd.get();
+    src.path = job.src->rel;
+    src.filename = fs::path(job.src->rel).filename().string();
+    src.place = job.src->rel;
+    src.mtime = job.mtime;
+    src.custodian = job.src->custodian;
+    return src;
+  };
+
   while (next < files.size() || s.pool->running() > 0) {
     while (next < files.size() && s.pool->HasIdleWorker()) {
       const SourceFile& src = files[next++];
@@ -857,15 +867,9 @@ IngestSummary Repository::Ingest(
     Job& job = jobs.at(e.job);
     if (!e.done) {
       if (job.skip) continue;
-      ItemSource src;
-      src.item = std::move(e.item);
-      if (src.item.index == 0) {
-        src.fd = job.fd.get();
-        src.path = job.src->rel;
-        src.filename = fs::path(job.src->rel).filename().string();
-        src.place = job.src->rel;
-        src.mtime = job.mtime;
-        src.custodian = job.src->custodian;
+      if (e.item.index == 0) {
+        ItemSource src = top_source(job);
+        src.item = std::move(e.item);
         IngestedDocument existing;
         auto staged = stage(src, &existing);
         job.top_seen = true;
@@ -879,8 +883,10 @@ IngestSummary Repository::Ingest(
         job.top.emplace(std::move(*staged));
         continue;
       }
-      auto parent = job.ids.find(src.item.parent);
+      auto parent = job.ids.find(e.item.parent);
       if (parent == job.ids.end()) continue;  // its container was not kept
+      ItemSource src;
+      src.item = std::move(e.item);
       src.bytes = e.bytes;
       src.path = src.item.path;
       src.filename = src.item.name;
@@ -902,13 +908,7 @@ IngestSummary Repository::Ingest(
     // The job ended: a failure marks its top-level document.
     if (!job.skip) {
       if (!job.top_seen) {
-        ItemSource src;
-        src.fd = job.fd.get();
-        src.path = job.src->rel;
-        src.filename = fs::path(job.src->rel).filename().string();
-        src.place = job.src->rel;
-        src.mtime = job.mtime;
-        src.custodian = job.src->custodian;
+        ItemSource src = top_source(job);
         src.item.status = "error";
         src.item.error = e.failure.empty() ? "the extractor returned nothing" : e.failure;
         IngestedDocument existing;

@@ -25,7 +25,6 @@ class FolderWatch {
   // into a watched directory; returns their paths (a short pause after the
   // first event gathers a burst into one batch).
   std::set<std::string> Wait(int timeout_ms);
-  bool active() const { return fd_ >= 0; }
 
  private:
   int fd_ = -1;
