@@ -57,6 +57,36 @@ std::string OpenMessage(const SecretBytes& key, std::string_view ad,
   return out;
 }
 
+Bytes WrapKey(const SecretBytes& batch_key, std::string_view ad, const SecretBytes& key) {
+  return SealMessage(batch_key, ad,
+                     std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+}
+
+SecretBytes UnwrapKey(const SecretBytes& batch_key, std::string_view ad, const Bytes& wrapped) {
+  EnsureSodium();
+  constexpr std::size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  constexpr std::size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  if (wrapped.size() != kNonce + kDataKeySize + kTag) {
+    throw Error(ErrorCode::kCorrupt, "a wrapped key has the wrong length");
+  }
+  // Decrypted straight into guarded memory: the key never sits in a string.
+  SecretBytes key(kDataKeySize);
+  unsigned long long klen = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          key.data(), &klen, nullptr, wrapped.data() + kNonce, wrapped.size() - kNonce,
+          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), wrapped.data(),
+          batch_key.data()) != 0) {
+    throw Error(ErrorCode::kCorrupt, "a wrapped key failed authentication (altered or misplaced)");
+  }
+  return key;
+}
+
+std::string DataKeyAd(std::string_view doc_id, std::string_view recipient) {
+  std::string ad = "dossier.dk.v1|";
+  ad.append(doc_id).append("|").append(recipient);
+  return ad;
+}
+
 std::string TextChunkAd(std::string_view doc_id, std::uint32_t index,
                         bool last) {
   std::string ad = "dossier.text.v1|";

@@ -114,10 +114,6 @@ void PutU32(std::string& out, std::uint32_t v) {
 // (The index entry itself goes straight into the shard's open transaction.)
 struct BuildResult {
   std::optional<FileStore::Pending> text;  // sealed chunks, not yet named
-  // The data key sealed to the recovery key and to each role: two X25519
-  // operations each, so they run here, off the ingest thread.
-  crypto::Bytes recovery_key;
-  std::vector<std::pair<RoleId, crypto::Bytes>> sealed_keys;
   std::uint64_t indexed_bytes = 0;
   bool partial = false;
 };
@@ -128,8 +124,8 @@ struct Staged {
   std::optional<FileStore::Pending> blob, text;       // empty for duplicates, links
   std::string blob_name, text_name;
   std::string restrict_text;
-  crypto::Bytes dedup_key, place_key, recovery_key;
-  std::vector<std::pair<RoleId, crypto::Bytes>> sealed_keys;
+  crypto::Bytes dedup_key, place_key;
+  WrappedKeys keys;
   std::size_t text_bytes = 0;
   std::string replaces;  // a failed document this one replaces (--retry-failed)
   // Terms and text chunks, made on the build pool: the task is submitted
@@ -298,6 +294,7 @@ IngestSummary Repository::Ingest(
   }
   std::vector<std::pair<RoleId, crypto::PublicKey>> recipients;
   for (RoleId r : set) recipients.emplace_back(r, s.RolePublicKey(r));
+  const KeyBatch key_batch(std::move(recipients), s.recovery_public);
 
   std::string shard;
   {
@@ -394,8 +391,6 @@ IngestSummary Repository::Ingest(
     for (auto& g : group) {
       if (!g.build.valid()) continue;
       BuildResult r = g.build.get();  // rethrows what the build threw
-      g.recovery_key = std::move(r.recovery_key);
-      g.sealed_keys = std::move(r.sealed_keys);
       if (r.text) {
         g.text.emplace(std::move(*r.text));
         g.text_name = crypto::RandomId(26);
@@ -410,10 +405,13 @@ IngestSummary Repository::Ingest(
       sql::Stmt ins(*s.db,
                     "INSERT INTO documents(id, case_id, parent_id, shard_id, restrict_set, "
                     "status, blob, text, size, dedup_key, place_key, duplicate_of, "
-                    "sealed_meta, recovery_sealed_key, created_at, final_status) "
-                    "VALUES(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      sql::Stmt k(*s.db, "INSERT INTO document_keys(doc_id, role_id, sealed_key) VALUES(?, ?, ?)");
+                    "sealed_meta, recovery_sealed_key, created_at, final_status, key_batch) "
+                    "VALUES(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      sql::Stmt k(*s.db,
+                  "INSERT INTO document_keys(doc_id, role_id, sealed_key, key_batch) "
+                  "VALUES(?, ?, ?, ?)");
       const std::string now = s.NowText();
+      key_batch.Store(*s.db, now);
       for (auto& g : group) {
         const bool duplicate = !g.info.duplicate_of.empty();
         ins.Reset();
@@ -429,11 +427,12 @@ IngestSummary Repository::Ingest(
         duplicate ? ins.Bind(11, g.info.duplicate_of) : ins.BindNull(11);
         ins.Bind(12, SealJson(crypto::DeriveDataSubkey(g.data_key, crypto::DataKeyUse::kMeta),
                               DocAd(g.info.id), g.meta));
-        ins.Bind(13, g.recovery_key).Bind(14, now).Bind(15, g.info.status);
+        ins.Bind(13, g.keys.recovery).Bind(14, now).Bind(15, g.info.status);
+        ins.Bind(16, key_batch.id());
         ins.Run();
-        for (const auto& [role, sealed] : g.sealed_keys) {
+        for (const auto& [role, wrapped] : g.keys.roles) {
           k.Reset();
-          k.Bind(1, g.info.id).Bind(2, role).Bind(3, sealed).Run();
+          k.Bind(1, g.info.id).Bind(2, role).Bind(3, wrapped).Bind(4, key_batch.id()).Run();
         }
       }
       sql::Stmt lang(*s.db, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");
@@ -676,19 +675,7 @@ IngestSummary Repository::Ingest(
     staged.dedup_key = duplicate ? crypto::Bytes() : dedup_key;
     staged.place_key = place_key;
     staged.meta = std::move(meta);
-    auto seal_keys = [recipients = &recipients, recovery = s.recovery_public](
-                         const crypto::SecretBytes& key, crypto::Bytes& recovery_key,
-                         std::vector<std::pair<RoleId, crypto::Bytes>>& sealed) {
-      recovery_key = crypto::SealTo(recovery, key);
-      for (const auto& [role, pk] : *recipients) sealed.emplace_back(role, crypto::SealTo(pk, key));
-    };
-    // A duplicate has no build task: its keys are sealed here.
-    std::shared_ptr<crypto::SecretBytes> data_key_copy;
-    if (duplicate) {
-      seal_keys(data_key, staged.recovery_key, staged.sealed_keys);
-    } else {
-      data_key_copy = std::make_shared<crypto::SecretBytes>(data_key.Clone());
-    }
+    staged.keys = key_batch.Wrap(info.id, data_key);
     staged.data_key = std::move(data_key);
     if (!duplicate) {
       if (blob) {
@@ -701,10 +688,9 @@ IngestSummary Repository::Ingest(
       auto key = std::make_shared<crypto::SecretBytes>(text_key.Clone());
       staged.build_task =
           [fields, text = it.text, key, link, id = info.id, store = s.text.get(),
-           truncated = it.text_truncated, shards = s.shards.get(), shard, mu = &index_mu,
-           seal_keys, data_key = data_key_copy](indexer::DocumentBuilder& builder) {
+           truncated = it.text_truncated, shards = s.shards.get(), shard,
+           mu = &index_mu](indexer::DocumentBuilder& builder) {
             BuildResult r;
-            seal_keys(*data_key, r.recovery_key, r.sealed_keys);
             builder.Begin(fields);
             try {
               if (!link) {

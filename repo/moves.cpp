@@ -164,12 +164,19 @@ void Repository::GrantRole(const Session& actor, const std::string& case_id,
     sql::Stmt g(*s.db, "INSERT INTO case_grants(case_id, role_id, sealed_key) VALUES(?, ?, ?)");
     g.Bind(1, case_id).Bind(2, rid).Bind(3, crypto::SealTo(pk, case_key)).Run();
     const std::vector<CaseDoc> docs = CaseDocs(*s.db, case_id);
+    // The grant's own batch: its key for the role wraps each document's key.
+    const KeyBatch batch({{rid, pk}}, s.recovery_public);
+    batch.Store(*s.db, s.NowText());
+    sql::Stmt k(*s.db,
+                "INSERT INTO document_keys(doc_id, role_id, sealed_key, key_batch) "
+                "VALUES(?, ?, ?, ?)");
     for (const auto& doc : docs) {
       const AccessSet next = NewSetFor(doc.restrict, roles);
       if (!next.count(rid)) continue;  // restricted to other roles
       crypto::SecretBytes key = s.OpenDocumentKey(actor, doc.id);
-      sql::Stmt k(*s.db, "INSERT INTO document_keys(doc_id, role_id, sealed_key) VALUES(?, ?, ?)");
-      k.Bind(1, doc.id).Bind(2, rid).Bind(3, crypto::SealTo(pk, key)).Run();
+      WrappedKeys wrapped = batch.Wrap(doc.id, key);
+      k.Reset();
+      k.Bind(1, doc.id).Bind(2, rid).Bind(3, wrapped.roles.at(0).second).Bind(4, batch.id()).Run();
       const std::string to = s.ShardFor(next);
       sql::Stmt langs(*s.db,
                       "INSERT OR IGNORE INTO shard_languages SELECT ?, language FROM "

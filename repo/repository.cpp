@@ -20,7 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Versioned migrations: entry i brings the schema from version i to i+1.
 // Never edit a released entry; append a new one.
@@ -75,6 +75,18 @@ CREATE TABLE document_keys(
   doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
   role_id INTEGER NOT NULL REFERENCES roles(id),
   sealed_key BLOB NOT NULL, PRIMARY KEY(doc_id, role_id));
+)sql",
+    // Data keys wrapped under per-batch keys (see KeyBatch). A key row whose
+    // key_batch is NULL was written by version 1: crypto_box_seal directly.
+    R"sql(
+CREATE TABLE key_batches(
+  id INTEGER PRIMARY KEY, recovery_sealed BLOB NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE batch_keys(
+  batch_id INTEGER NOT NULL REFERENCES key_batches(id),
+  role_id INTEGER NOT NULL REFERENCES roles(id),
+  sealed_key BLOB NOT NULL, PRIMARY KEY(batch_id, role_id));
+ALTER TABLE documents ADD COLUMN key_batch INTEGER REFERENCES key_batches(id);
+ALTER TABLE document_keys ADD COLUMN key_batch INTEGER REFERENCES key_batches(id);
 )sql",
 };
 
@@ -351,18 +363,86 @@ std::vector<std::string> Repository::Impl::VisibleShards(const Session& s) {
 crypto::SecretBytes Repository::Impl::OpenDocumentKey(const Session& s,
                                                       const std::string& doc_id) {
   if (s.impl().recovery) {
-    sql::Stmt st(*db, "SELECT recovery_sealed_key FROM documents WHERE id=?");
+    sql::Stmt st(*db, "SELECT recovery_sealed_key, key_batch FROM documents WHERE id=?");
     st.Bind(1, doc_id);
     if (!st.Step()) throw Error(ErrorCode::kNotFound, "no such document");
-    return crypto::OpenSealed(*s.impl().recovery_key, st.Blob(0));
+    if (st.IsNull(1)) return crypto::OpenSealed(*s.impl().recovery_key, st.Blob(0));
+    return crypto::UnwrapKey(BatchKey(s, st.Int(1), kRecoveryRecipient),
+                             crypto::DataKeyAd(doc_id, "recovery"), st.Blob(0));
   }
-  sql::Stmt st(*db, "SELECT role_id, sealed_key FROM document_keys WHERE doc_id=?");
+  sql::Stmt st(*db, "SELECT role_id, sealed_key, key_batch FROM document_keys WHERE doc_id=?");
   st.Bind(1, doc_id);
   while (st.Step()) {
-    auto it = s.impl().role_keys.find(st.Int(0));
-    if (it != s.impl().role_keys.end()) return crypto::OpenSealed(it->second, st.Blob(1));
+    const RoleId role = st.Int(0);
+    auto it = s.impl().role_keys.find(role);
+    if (it == s.impl().role_keys.end()) continue;
+    if (st.IsNull(2)) return crypto::OpenSealed(it->second, st.Blob(1));
+    return crypto::UnwrapKey(BatchKey(s, st.Int(2), role),
+                             crypto::DataKeyAd(doc_id, std::to_string(role)), st.Blob(1));
   }
   throw Error(ErrorCode::kNotFound, "no such document");
+}
+
+const crypto::SecretBytes& Repository::Impl::BatchKey(const Session& s, std::int64_t batch,
+                                                      RoleId recipient) {
+  const Session::Impl& si = s.impl();
+  {
+    std::lock_guard<std::mutex> lock(si.batch_keys_mu);
+    auto it = si.batch_keys.find({batch, recipient});
+    if (it != si.batch_keys.end()) return it->second;
+  }
+  crypto::SecretBytes key;
+  if (recipient == kRecoveryRecipient) {
+    sql::Stmt st(*db, "SELECT recovery_sealed FROM key_batches WHERE id=?");
+    st.Bind(1, batch);
+    if (!st.Step()) throw Error(ErrorCode::kCorrupt, "a key batch is missing");
+    key = crypto::OpenSealed(*si.recovery_key, st.Blob(0));
+  } else {
+    sql::Stmt st(*db, "SELECT sealed_key FROM batch_keys WHERE batch_id=? AND role_id=?");
+    st.Bind(1, batch).Bind(2, recipient);
+    if (!st.Step()) throw Error(ErrorCode::kCorrupt, "a key batch is missing");
+    key = crypto::OpenSealed(si.role_keys.at(recipient), st.Blob(0));
+  }
+  std::lock_guard<std::mutex> lock(si.batch_keys_mu);
+  // std::map nodes stay put, so the reference outlives later insertions.
+  return si.batch_keys.emplace(std::make_pair(batch, recipient), std::move(key)).first->second;
+}
+
+KeyBatch::KeyBatch(std::vector<std::pair<RoleId, crypto::PublicKey>> recipients,
+                   const crypto::PublicKey& recovery)
+    : recovery_key_(crypto::RandomSecret(crypto::kDataKeySize)) {
+  // A random id, not SQLite's next rowid, so the rows can be written (with
+  // INSERT OR IGNORE) by whichever commit first needs them, even after a
+  // rolled-back one.
+  crypto::Bytes r = crypto::RandomBytes(8);
+  for (unsigned char b : r) id_ = (id_ << 8) | b;
+  id_ &= INT64_MAX;
+  recovery_sealed_ = crypto::SealTo(recovery, recovery_key_);
+  for (const auto& [role, pk] : recipients) {
+    Recipient rc{role, crypto::RandomSecret(crypto::kDataKeySize), {}};
+    rc.sealed = crypto::SealTo(pk, rc.key);
+    recipients_.push_back(std::move(rc));
+  }
+}
+
+WrappedKeys KeyBatch::Wrap(const std::string& doc_id, const crypto::SecretBytes& data_key) const {
+  WrappedKeys out;
+  out.recovery = crypto::WrapKey(recovery_key_, crypto::DataKeyAd(doc_id, "recovery"), data_key);
+  for (const auto& rc : recipients_) {
+    out.roles.emplace_back(
+        rc.role, crypto::WrapKey(rc.key, crypto::DataKeyAd(doc_id, std::to_string(rc.role)), data_key));
+  }
+  return out;
+}
+
+void KeyBatch::Store(sql::Db& db, const std::string& now) const {
+  sql::Stmt b(db, "INSERT OR IGNORE INTO key_batches(id, recovery_sealed, created_at) VALUES(?, ?, ?)");
+  b.Bind(1, id_).Bind(2, recovery_sealed_).Bind(3, now).Run();
+  sql::Stmt k(db, "INSERT OR IGNORE INTO batch_keys(batch_id, role_id, sealed_key) VALUES(?, ?, ?)");
+  for (const auto& rc : recipients_) {
+    k.Reset();
+    k.Bind(1, id_).Bind(2, rc.role).Bind(3, rc.sealed).Run();
+  }
 }
 
 // ---- Init and Open ----------------------------------------------------------

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -24,6 +25,8 @@ namespace dossier::repo {
 
 using RoleId = std::int64_t;
 using AccessSet = std::set<RoleId>;
+// The recovery role's place where a role id is expected (role ids start at 1).
+constexpr RoleId kRecoveryRecipient = 0;
 
 struct Session::Impl {
   std::int64_t user_id = 0;  // 0 for the recovery key
@@ -34,6 +37,43 @@ struct Session::Impl {
   std::map<RoleId, crypto::KeyPair> role_keys;  // unsealed role keys
   std::vector<std::string> role_names;
   std::unique_ptr<crypto::KeyPair> recovery_key;
+  // Batch keys opened so far, by (batch, role or kRecoveryRecipient): one
+  // X25519 opening per batch instead of one per document.
+  mutable std::mutex batch_keys_mu;
+  mutable std::map<std::pair<std::int64_t, RoleId>, crypto::SecretBytes> batch_keys;
+};
+
+// A document's data key wrapped for the recovery role and for each role.
+struct WrappedKeys {
+  crypto::Bytes recovery;
+  std::vector<std::pair<RoleId, crypto::Bytes>> roles;
+};
+
+// The wrapping keys of one ingest or one grant (see crypto::WrapKey): a
+// fresh random key for each recipient role and for the recovery role, each
+// sealed to its owner's public key. A batch key only ever wraps keys of the
+// ingest or grant that made it, so a role key rotated later reaches nothing
+// new through an old batch key. Documents and key rows name their batch.
+class KeyBatch {
+ public:
+  KeyBatch(std::vector<std::pair<RoleId, crypto::PublicKey>> recipients,
+           const crypto::PublicKey& recovery);
+  std::int64_t id() const { return id_; }
+  WrappedKeys Wrap(const std::string& doc_id, const crypto::SecretBytes& data_key) const;
+  // Writes the batch's rows unless they are there; call inside the
+  // transaction that writes the first rows naming the batch.
+  void Store(sql::Db& db, const std::string& now) const;
+
+ private:
+  struct Recipient {
+    RoleId role;
+    crypto::SecretBytes key;
+    crypto::Bytes sealed;
+  };
+  std::int64_t id_ = 0;
+  crypto::SecretBytes recovery_key_;
+  crypto::Bytes recovery_sealed_;
+  std::vector<Recipient> recipients_;
 };
 
 struct Repository::Impl {
@@ -83,6 +123,9 @@ struct Repository::Impl {
 
   // Documents.
   crypto::SecretBytes OpenDocumentKey(const Session& s, const std::string& doc_id);
+  // A batch's key for a role the session holds (or kRecoveryRecipient),
+  // opened once per session.
+  const crypto::SecretBytes& BatchKey(const Session& s, std::int64_t batch, RoleId recipient);
 
   // Crash recovery and moves (moves.cpp).
   void Recover();

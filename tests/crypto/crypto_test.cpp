@@ -144,3 +144,22 @@ TEST_CASE("data subkeys differ per use") {
   CHECK_FALSE(DeriveDataSubkey(dk, DataKeyUse::kBlob).Equals(DeriveDataSubkey(dk, DataKeyUse::kText)));
   CHECK(DeriveDataSubkey(dk, DataKeyUse::kMeta).Equals(DeriveDataSubkey(dk, DataKeyUse::kMeta)));
 }
+
+TEST_CASE("a wrapped data key opens only under its batch key, document and recipient") {
+  SecretBytes batch = RandomSecret(32), other_batch = RandomSecret(32);
+  SecretBytes dk = NewDataKey();
+  const Bytes wrapped = WrapKey(batch, DataKeyAd("doc1", "3"), dk);
+  CHECK(UnwrapKey(batch, DataKeyAd("doc1", "3"), wrapped).Equals(dk));
+  CHECK_THROWS_AS(UnwrapKey(other_batch, DataKeyAd("doc1", "3"), wrapped), Error);
+  // Moved to another document's row, or to another role's: refused.
+  CHECK_THROWS_AS(UnwrapKey(batch, DataKeyAd("doc2", "3"), wrapped), Error);
+  CHECK_THROWS_AS(UnwrapKey(batch, DataKeyAd("doc1", "4"), wrapped), Error);
+  CHECK_THROWS_AS(UnwrapKey(batch, DataKeyAd("doc1", "recovery"), wrapped), Error);
+  Bytes flipped = wrapped;
+  flipped[30] ^= 1;
+  CHECK_THROWS_AS(UnwrapKey(batch, DataKeyAd("doc1", "3"), flipped), Error);
+  Bytes shorter(wrapped.begin(), wrapped.end() - 1);
+  CHECK_THROWS_AS(UnwrapKey(batch, DataKeyAd("doc1", "3"), shorter), Error);
+  // Two wraps of one key differ (fresh nonces), so equal keys are not visible.
+  CHECK(WrapKey(batch, DataKeyAd("doc1", "3"), dk) != wrapped);
+}
