@@ -14,7 +14,9 @@
 // different fields never share a term.
 // Value slot kDaySlot holds the document date as a day number (days since
 // 1970-01-01, Xapian::sortable_serialise): the one thing the index reveals
-// besides hash frequencies, listed in the README.
+// besides hash frequencies, listed in the README. Slot kIdSlot holds the
+// (random) document id, so documents of equal weight come back in one
+// order, whatever order they were indexed in (a reindex, a move).
 // Thread-safety: BlindKeys is immutable and may be shared by threads.
 #pragma once
 
@@ -28,6 +30,7 @@ namespace dossier::indexer {
 
 constexpr std::size_t kTermHashBytes = 8;
 constexpr unsigned kDaySlot = 0;
+constexpr unsigned kIdSlot = 1;
 
 enum class Field { kCase, kCustodian, kFilename, kLanguage, kType, kTag, kEntity, kFrom, kTo, kCc };
 

@@ -52,6 +52,7 @@ void DocumentBuilder::Begin(const DocumentFields& f) {
   s.generator.set_document(doc);
   s.generator.set_termpos(0);
   doc.set_data(f.doc_id);
+  doc.add_value(kIdSlot, f.doc_id);
   doc.add_boolean_term(internal::IdTerm(f.doc_id));
   auto add_field = [&](Field field, const std::string& value) {
     if (!value.empty()) doc.add_boolean_term(s.keys.FieldTerm(field, value));

@@ -250,6 +250,8 @@ SearchOutcome Searcher::Search(const SearchQuery& q) {
     enquire.set_query(query);
     if (q.sort == SortOrder::kDateDescending) {
       enquire.set_sort_by_value_then_relevance(kDaySlot, true);
+    } else {
+      enquire.set_sort_by_relevance_then_value(kIdSlot, false);
     }
     // Ask Xapian to count every match: totals are exact, as review users
     // expect of a hit count.

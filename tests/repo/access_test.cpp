@@ -82,8 +82,8 @@ TEST_CASE("a query gives the same answer as if hidden documents did not exist") 
     INFO("query: " << q);
     auto a = empty_legal.Search(empty_legal.Ivan(), q);
     auto b = full_legal.Search(full_legal.Ivan(), q);
-    // Equal weights rank by Xapian docid, which follows the order extraction
-    // finished in each repository; order ties by name to compare.
+    // Equal weights rank by document id, which is random in each
+    // repository; order ties by name to compare.
     for (auto* r : {&a, &b}) {
       std::stable_sort(r->hits.begin(), r->hits.end(), [](const auto& x, const auto& y) {
         return x.score != y.score ? x.score > y.score : x.filename < y.filename;
