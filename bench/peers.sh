@@ -70,13 +70,13 @@ for type in pdf html text mail; do
   python3 -c "print(f'         after login: {float(\"$own\"):.2f} s = {$n/float(\"$own\"):.1f} docs/s')"
   # Encryption's share of that time: secretstream over the originals,
   # counted twice to cover the sealed text (smaller than the original for
-  # every type here), plus sealing each document's key to two recipients.
+  # every type here), plus wrapping each document's key for two recipients.
   build/bench/stream_floor "$OUT/floor" @"$dir" > "$OUT/floor.txt"
   python3 -c "
 import sys
 lines = open('$OUT/floor.txt').read().splitlines()
 stream = float(lines[0].split('\t')[3].split()[0]); seal = float(lines[2].split('\t')[3].split()[0])
-print(f'         encryption: {2*stream + seal:.2f} s of {float(\"$secs\"):.2f} s = {100*(2*stream + seal)/float(\"$secs\"):.1f}% (secretstream {stream:.2f} s x 2, key sealing {seal:.2f} s)')"
+print(f'         encryption: {2*stream + seal:.3f} s of {float(\"$secs\"):.2f} s = {100*(2*stream + seal)/float(\"$secs\"):.1f}% (secretstream {stream:.3f} s x 2, key wrapping {seal:.3f} s)')"
 
   if [ "$type" = pdf ]; then
     # The PDF target's yardstick: two pdftotext processes in parallel.

@@ -43,10 +43,13 @@ class ExtractPool {
   ExtractPool(const ExtractPool&) = delete;
   ExtractPool& operator=(const ExtractPool&) = delete;
 
+  // True while some worker can take another job: each has its current job
+  // and at most one more queued, so it never waits for the next file.
   bool HasIdleWorker() const;
-  std::size_t running() const;
-  // Sends `fd` (an open, readable file) to an idle worker. The pool keeps
-  // its own duplicate; the caller may close `fd`. REQUIRES HasIdleWorker().
+  std::size_t running() const;  // jobs submitted and not yet done
+  // Sends `fd` (an open, readable file) to the least loaded worker. The
+  // pool keeps its own duplicate (to send the job again if the worker dies
+  // before reaching it); the caller may close `fd`. REQUIRES HasIdleWorker().
   void Submit(std::uint64_t job, int fd, const std::string& name);
   // The next event of any running job, waiting as needed (and enforcing
   // wall-clock limits meanwhile). REQUIRES running() > 0.

@@ -1,5 +1,6 @@
 // The dossier-extract worker loop: jobs in on fd 3, frames out.
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -39,6 +40,11 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
   // decides what stops (and PR_SET_PDEATHSIG ends a worker whose parent
   // died), so a worker does not die mid-file and report a false crash.
   ::signal(SIGINT, SIG_IGN);
+  // Keep freed memory for the next file instead of handing it back to the
+  // kernel after every one (measured: two brk calls per mail otherwise).
+  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  ::mallopt(M_TOP_PAD, 4 << 20);
+  FrameWriter out(kWorkerFd);
   for (;;) {
     std::uint64_t len = 0;
     char control[CMSG_SPACE(sizeof(int))] = {};
@@ -95,7 +101,7 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
       }
         ExtractAll(std::string_view(static_cast<const char*>(map), map ? size : 0), name, limits,
                    [&](const ExtractedItem& item, std::string_view bytes) {
-                     if (!WriteFrame(kWorkerFd, kItemFrame, ItemHeader(item).dump(), bytes, item.text)) {
+                     if (!out.Add(kItemFrame, ItemHeader(item).dump(), bytes, item.text)) {
                        ::_exit(3);  // the parent is gone
                      }
                    });
@@ -107,7 +113,7 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
     }
     if (map) ::munmap(map, size);
     if (fd >= 0) ::close(fd);
-    if (!WriteFrame(kWorkerFd, kDoneFrame, json{{"failure", failure}}.dump(), {}, {})) return 3;
+    if (!out.Add(kDoneFrame, json{{"failure", failure}}.dump(), {}, {}) || !out.Flush()) return 3;
   }
 }
 

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include <map>
 #include <random>
 
 #include "crypto/secret.h"
@@ -495,6 +497,44 @@ TEST_CASE("the pool survives a crash, a hang, a CPU spin and memory exhaustion")
     REQUIRE(good.size() == 1);
     CHECK(good[0].item.text == ok_text);
   }
+}
+
+TEST_CASE("jobs queued behind a crash or a hang go to the worker that replaces it") {
+  auto opts = PoolOptions();
+  opts.workers = 1;  // every job queues on the one worker
+  opts.wall_seconds = 2;
+  ExtractPool pool(opts);
+  REQUIRE(pool.HasIdleWorker());
+  auto submit = [&](std::uint64_t job, const std::string& data, const std::string& name) {
+    int fd = MemFile(data);
+    pool.Submit(job, fd, name);
+    ::close(fd);
+  };
+  submit(1, "x", "__dossier_fault_crash__");
+  submit(2, "the queued file", "queued.txt");
+  CHECK_FALSE(pool.HasIdleWorker());  // one running, one queued
+  std::map<std::uint64_t, std::string> failure, text;
+  std::vector<std::uint64_t> done_order;
+  while (pool.running() > 0) {
+    ExtractEvent e = pool.Next();
+    if (e.done) {
+      failure[e.job] = e.failure;
+      done_order.push_back(e.job);
+    } else {
+      text[e.job] += e.item.text;
+    }
+    if (e.done && e.job == 2) {  // a hang, with a job queued behind it
+      submit(3, "x", "__dossier_fault_hang__");
+      submit(4, "after the hang", "last.txt");
+    }
+  }
+  CHECK(done_order == std::vector<std::uint64_t>{1, 2, 3, 4});
+  CHECK_FALSE(failure[1].empty());
+  CHECK(failure[2].empty());
+  CHECK(text[2] == "the queued file");
+  CHECK(failure[3].find("wall-clock") != std::string::npos);
+  CHECK(failure[4].empty());
+  CHECK(text[4] == "after the hang");
 }
 
 TEST_CASE("malformed files of every format never take the pool down", "[fuzz]") {
