@@ -111,9 +111,9 @@ void PutU32(std::string& out, std::uint32_t v) {
 }
 
 // What the build pool makes of one document's text.
-// (The index entry itself goes straight into the shard's open transaction.)
 struct BuildResult {
   std::optional<FileStore::Pending> text;  // sealed chunks, not yet named
+  indexer::PreparedDocument doc;           // added to the shard by the commit
   std::uint64_t indexed_bytes = 0;
   bool partial = false;
 };
@@ -353,11 +353,10 @@ IngestSummary Repository::Ingest(
 
   const std::size_t cap = s.options.indexed_text_cap ? s.options.indexed_text_cap
                                                      : indexer::kDefaultIndexedTextCap;
-  // Build threads add index entries to the shard as they finish (under
-  // index_mu), inside a transaction that the group commit makes durable
-  // after the rows and files; an ingest that fails cancels what it added.
-  // Declared before the pool, so it cancels after the threads have joined.
-  std::mutex index_mu;
+  // The commit thread adds each group's index entries to the shard inside a
+  // transaction that it makes durable after the group's rows and files; an
+  // ingest that fails cancels what it added. Declared before the build pool
+  // and the commit thread, so it cancels after both have finished.
   struct CancelOnExit {
     indexer::ShardStore& shards;
     const std::string& shard;
@@ -374,8 +373,10 @@ IngestSummary Repository::Ingest(
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), *s.blind, cap);
   IngestSummary summary;
   std::vector<Staged> group;
-  std::map<crypto::Bytes, std::size_t> group_place;
-  std::map<crypto::Bytes, std::string> group_original;
+  // Place and content keys of the open group, then of the group being
+  // committed (its rows are not yet readable as acknowledged).
+  std::map<crypto::Bytes, IngestedDocument> group_place, committing_place;
+  std::map<crypto::Bytes, std::string> group_original, committing_original;
   std::vector<std::pair<std::string, std::string>> reparent;  // child id, new parent id
   std::size_t group_text = 0;
 
@@ -386,8 +387,18 @@ IngestSummary Repository::Ingest(
     if (on_acknowledged) on_acknowledged(d);
   };
 
-  auto flush = [&] {
-    if (group.empty() && reparent.empty()) return;
+  // One group commit, on the commit thread while this thread stages the
+  // next group: rows (pending), files, index, then rows marked indexed.
+  // Its own SQLite connection (WAL: this thread's lookups read the last
+  // committed state meanwhile). Returns the documents to acknowledge.
+  struct CommitBatch {
+    std::vector<Staged> group;
+    std::vector<std::pair<std::string, std::string>> reparent;
+    std::set<std::string> languages;
+  };
+  sql::Db commit_db(s.dir + "/dossier.db", false);
+  auto commit = [&s, &req, &shard, &key_batch, &db = commit_db](CommitBatch& b) {
+    auto& group = b.group;
     for (auto& g : group) {
       if (!g.build.valid()) continue;
       BuildResult r = g.build.get();  // rethrows what the build threw
@@ -399,19 +410,20 @@ IngestSummary Repository::Ingest(
       g.meta["indexed_bytes"] = r.indexed_bytes;
       g.meta["partial"] = r.partial;
       if (r.partial && g.info.status == "indexed") g.info.status = "partial";
+      s.shards->Add(shard, std::move(r.doc));
     }
     {
-      sql::Transaction t(*s.db);
-      sql::Stmt ins(*s.db,
+      sql::Transaction t(db);
+      sql::Stmt ins(db,
                     "INSERT INTO documents(id, case_id, parent_id, shard_id, restrict_set, "
                     "status, blob, text, size, dedup_key, place_key, duplicate_of, "
                     "sealed_meta, recovery_sealed_key, created_at, final_status, key_batch) "
                     "VALUES(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      sql::Stmt k(*s.db,
+      sql::Stmt k(db,
                   "INSERT INTO document_keys(doc_id, role_id, sealed_key, key_batch) "
                   "VALUES(?, ?, ?, ?)");
       const std::string now = s.NowText();
-      key_batch.Store(*s.db, now);
+      key_batch.Store(db, now);
       for (auto& g : group) {
         const bool duplicate = !g.info.duplicate_of.empty();
         ins.Reset();
@@ -435,20 +447,19 @@ IngestSummary Repository::Ingest(
           k.Bind(1, g.info.id).Bind(2, role).Bind(3, wrapped).Bind(4, key_batch.id()).Run();
         }
       }
-      sql::Stmt lang(*s.db, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");
-      for (const auto& l : shard_languages) {
+      sql::Stmt lang(db, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");
+      for (const auto& l : b.languages) {
         lang.Reset();
         lang.Bind(1, shard).Bind(2, l).Run();
       }
       // Children kept from an interrupted run join their new top-level.
-      sql::Stmt rp(*s.db, "UPDATE documents SET parent_id=? WHERE id=?");
-      for (const auto& [child, parent] : reparent) {
+      sql::Stmt rp(db, "UPDATE documents SET parent_id=? WHERE id=?");
+      for (const auto& [child, parent] : b.reparent) {
         rp.Reset();
         rp.Bind(1, parent).Bind(2, child).Run();
       }
       t.Commit();
     }
-    reparent.clear();
     s.Fault("after_rows_pending");
     for (auto& g : group) {
       if (g.blob) s.blobs->Rename(*g.blob, g.blob_name);
@@ -457,25 +468,22 @@ IngestSummary Repository::Ingest(
     s.blobs->SyncFilesystem();
     s.text->SyncFilesystem();
     s.Fault("after_blob_published");
-    {
-      std::lock_guard lock(index_mu);
-      // A replaced failure leaves the index in the same commit; a crash
-      // before its rows go leaves it listed as a failure, to retry again.
-      for (auto& g : group) {
-        if (!g.replaces.empty()) s.shards->Delete(shard, g.replaces);
-      }
-      s.Fault("before_index_commit");
-      s.shards->Commit(shard);
-      s.Fault("after_index_commit");
-      s.shards->Begin(shard);
+    // A replaced failure leaves the index in the same commit; a crash
+    // before its rows go leaves it listed as a failure, to retry again.
+    for (auto& g : group) {
+      if (!g.replaces.empty()) s.shards->Delete(shard, g.replaces);
     }
+    s.Fault("before_index_commit");
+    s.shards->Commit(shard);
+    s.Fault("after_index_commit");
+    s.shards->Begin(shard);
     std::vector<std::pair<std::string, std::string>> replaced_files;
     {
-      sql::Transaction t(*s.db);
-      sql::Stmt up(*s.db, "UPDATE documents SET status=final_status WHERE id=?");
-      sql::Stmt old(*s.db, "SELECT blob, text FROM documents WHERE id=?");
-      sql::Stmt del(*s.db, "DELETE FROM documents WHERE id=?");
-      sql::Stmt dups(*s.db, "UPDATE documents SET duplicate_of=? WHERE duplicate_of=?");
+      sql::Transaction t(db);
+      sql::Stmt up(db, "UPDATE documents SET status=final_status WHERE id=?");
+      sql::Stmt old(db, "SELECT blob, text FROM documents WHERE id=?");
+      sql::Stmt del(db, "DELETE FROM documents WHERE id=?");
+      sql::Stmt dups(db, "UPDATE documents SET duplicate_of=? WHERE duplicate_of=?");
       for (auto& g : group) {
         up.Reset();
         up.Bind(1, g.info.id).Run();
@@ -494,13 +502,39 @@ IngestSummary Repository::Ingest(
       }
       t.Commit();
     }
-    for (const auto& [b, tx] : replaced_files) {
-      if (!b.empty()) s.blobs->Remove(b);
+    for (const auto& [bl, tx] : replaced_files) {
+      if (!bl.empty()) s.blobs->Remove(bl);
       if (!tx.empty()) s.text->Remove(tx);
     }
     s.Fault("after_mark_indexed");
-    for (auto& g : group) acknowledge(g.info);
+    std::vector<IngestedDocument> done;
+    done.reserve(group.size());
+    for (auto& g : group) done.push_back(std::move(g.info));
+    return done;
+  };
+  // At most one group commits while the next is staged. Declared after the
+  // build pool: its destructor waits for the commit thread, which waits for
+  // builds.
+  std::future<std::vector<IngestedDocument>> committing;
+  auto finish_commit = [&] {
+    if (!committing.valid()) return;
+    for (const auto& d : committing.get()) acknowledge(d);
+    committing_place.clear();
+    committing_original.clear();
+  };
+
+  auto flush = [&] {
+    if (group.empty() && reparent.empty()) return;
+    finish_commit();
+    auto batch = std::make_shared<CommitBatch>();
+    batch->group = std::move(group);
+    batch->reparent = std::move(reparent);
+    batch->languages = shard_languages;
+    committing_place = std::move(group_place);
+    committing_original = std::move(group_original);
+    committing = std::async(std::launch::async, [&commit, batch] { return commit(*batch); });
     group.clear();
+    reparent.clear();
     group_place.clear();
     group_original.clear();
     group_text = 0;
@@ -511,7 +545,7 @@ IngestSummary Repository::Ingest(
       staged.build = builds.Submit(std::move(staged.build_task));
       staged.build_task = nullptr;
     }
-    group_place.emplace(staged.place_key, group.size());
+    group_place.emplace(staged.place_key, staged.info);
     if (!staged.dedup_key.empty() && staged.info.duplicate_of.empty()) {
       group_original.emplace(staged.dedup_key, staged.info.id);
     }
@@ -608,8 +642,11 @@ IngestSummary Repository::Ingest(
         "place|" + content_mac + "|" + req.case_id + "|" + src.custodian + "|" + src.place, 32);
     const crypto::Bytes place_key(place.begin(), place.end());
     bool exists = false;
-    if (auto g = group_place.find(place_key); g != group_place.end()) {
-      *existing = group[g->second].info;
+    const IngestedDocument* known = nullptr;
+    if (auto g = group_place.find(place_key); g != group_place.end()) known = &g->second;
+    if (auto c = committing_place.find(place_key); c != committing_place.end()) known = &c->second;
+    if (known) {
+      *existing = *known;
       exists = true;
     } else {
       sql::Stmt p(*s.db,
@@ -642,6 +679,8 @@ IngestSummary Repository::Ingest(
     if (!link) {
       if (auto g = group_original.find(dedup_key); g != group_original.end()) {
         original = g->second;
+      } else if (auto c = committing_original.find(dedup_key); c != committing_original.end()) {
+        original = c->second;
       } else {
         // Never a duplicate of the failed document it replaces.
         sql::Stmt d(*s.db,
@@ -688,8 +727,7 @@ IngestSummary Repository::Ingest(
       auto key = std::make_shared<crypto::SecretBytes>(text_key.Clone());
       staged.build_task =
           [fields, text = it.text, key, link, id = info.id, store = s.text.get(),
-           truncated = it.text_truncated, shards = s.shards.get(), shard,
-           mu = &index_mu](indexer::DocumentBuilder& builder) {
+           truncated = it.text_truncated](indexer::DocumentBuilder& builder) {
             BuildResult r;
             builder.Begin(fields);
             try {
@@ -735,10 +773,8 @@ IngestSummary Repository::Ingest(
               builder.Finish();  // leave the builder ready for its next task
               throw;
             }
-            indexer::PreparedDocument doc = builder.Finish();
+            r.doc = builder.Finish();
             r.partial = builder.partial() || truncated;
-            std::lock_guard lock(*mu);
-            shards->Add(shard, std::move(doc));
             return r;
           };
       staged.text_bytes = it.text.size();
@@ -848,6 +884,10 @@ IngestSummary Repository::Ingest(
       s.pool->Submit(id, job.fd.get(), fs::path(src.rel).filename().string());
       jobs.emplace(id, std::move(job));
     }
+    if (committing.valid() &&
+        committing.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      finish_commit();  // acknowledge a finished commit without waiting for the next
+    }
     if (s.pool->running() == 0) continue;  // every file so far was skipped
     indexer::ExtractEvent e = s.pool->Next();
     Job& job = jobs.at(e.job);
@@ -914,6 +954,7 @@ IngestSummary Repository::Ingest(
     jobs.erase(e.job);
   }
   flush();
+  finish_commit();
   return summary;
 }
 
