@@ -1,4 +1,10 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+
+#include <set>
+#include <thread>
 
 #include "base/error.h"
 #include "crypto/blob_stream.h"
@@ -162,4 +168,33 @@ TEST_CASE("a wrapped data key opens only under its batch key, document and recip
   CHECK_THROWS_AS(UnwrapKey(batch, DataKeyAd("doc1", "3"), shorter), Error);
   // Two wraps of one key differ (fresh nonces), so equal keys are not visible.
   CHECK(WrapKey(batch, DataKeyAd("doc1", "3"), dk) != wrapped);
+}
+
+TEST_CASE("random bytes never repeat across threads or a fork") {
+  // Draws go through a per-thread buffer of kernel randomness: two threads,
+  // and a parent and its forked child, must never hand out the same bytes.
+  const Bytes first = RandomBytes(16);
+  Bytes in_thread;
+  std::thread t([&] { in_thread = RandomBytes(16); });
+  t.join();
+  CHECK(in_thread != first);
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const Bytes b = RandomBytes(16);
+    (void)!::write(fds[1], b.data(), b.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  Bytes from_child(16);
+  REQUIRE(::read(fds[0], from_child.data(), 16) == 16);
+  ::close(fds[0]);
+  ::waitpid(child, nullptr, 0);
+  const Bytes in_parent = RandomBytes(16);
+  CHECK(from_child != in_parent);
+  // Nonces, keys and ids drawn in a row differ too.
+  std::set<Bytes> seen;
+  for (int i = 0; i < 2000; ++i) CHECK(seen.insert(RandomBytes(24)).second);
 }
