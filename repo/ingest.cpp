@@ -8,6 +8,10 @@
 //      syncfs (measured: per-file fsyncs held ingest to 139 small files/s);
 //   4. the group's documents are added to the shard and the shard commits;
 //   5. the rows are marked indexed and the documents acknowledged.
+// Steps 2-5 run on a commit thread while the ingest thread stages the next
+// group, so extraction, staging, term building and commits overlap: one
+// group commits at a time, and the group being committed stays visible to
+// the deduplication and "already there" lookups of the next.
 // Opening the repository after a crash keeps a pending row whose id term
 // is in its shard and removes one whose term is missing. A family's
 // top-level document is staged after all its children, so a top-level
