@@ -90,10 +90,14 @@ ALTER TABLE document_keys ADD COLUMN key_batch INTEGER REFERENCES key_batches(id
 )sql",
 };
 
-void Migrate(sql::Db& db) {
+int SchemaVersion(sql::Db& db) {
   sql::Stmt v(db, "PRAGMA user_version");
   v.Step();
-  int version = static_cast<int>(v.Int(0));
+  return static_cast<int>(v.Int(0));
+}
+
+void Migrate(sql::Db& db) {
+  int version = SchemaVersion(db);
   const int latest = static_cast<int>(std::size(kMigrations));
   if (version > latest) {
     throw Error(ErrorCode::kUnsupported,
@@ -579,7 +583,18 @@ std::unique_ptr<Repository> Repository::Open(const std::string& dir,
     }
   }
   impl->db = std::make_unique<sql::Db>(impl->dir + "/dossier.db", false);
-  if (!options.read_only) Migrate(*impl->db);
+  if (!options.read_only) {
+    Migrate(*impl->db);
+  } else if (SchemaVersion(*impl->db) != kSchemaVersion) {
+    // A reader of an older repository upgrades it first, under the write
+    // lock for that moment; a writer already upgraded it when it opened.
+    Fd lock(::open((impl->dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      throw Error(ErrorCode::kConflict,
+                  "the repository needs an upgrade, and another process is writing it");
+    }
+    Migrate(*impl->db);
+  }
   impl->repo_id = MetaText(*impl->db, "repo_id");
   if (MetaText(*impl->db, "hash_version") != std::to_string(crypto::kHashFormatVersion)) {
     throw Error(ErrorCode::kUnsupported,

@@ -1,5 +1,8 @@
 // What is on disk: no plaintext anywhere (the canary), tamper detection,
 // deduplication, the writer lock, the server-key passphrase, reindex.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <xapian.h>
 
 #include <catch2/catch.hpp>
@@ -8,6 +11,7 @@
 
 #include "base/error.h"
 #include "indexer/blind_terms.h"
+#include "repo/sqlite.h"
 #include "tests/support.h"
 
 using namespace dossier;
@@ -272,4 +276,39 @@ TEST_CASE("a snippet comes from the chunk holding the match, even far into the t
   auto found = f.Search(f.Ivan(), "quetzalwharf");
   REQUIRE(found.total == 1);
   CHECK(found.hits[0].snippet.find("<mark>quetzalwharf</mark>") != std::string::npos);
+}
+
+TEST_CASE("a reader upgrades a repository of the previous schema, unless a writer holds it") {
+  Fixture f;
+  f.repo.reset();
+  {
+    // Back to schema version 1 (no documents yet, so no key rows to convert).
+    repo::sql::Db db(f.dir + "/dossier.db", false);
+    db.Exec("DROP TABLE batch_keys; ALTER TABLE document_keys DROP COLUMN key_batch; "
+            "ALTER TABLE documents DROP COLUMN key_batch; DROP TABLE key_batches; "
+            "PRAGMA user_version=1");
+  }
+  repo::OpenOptions ro;
+  ro.read_only = true;
+  ro.cost = crypto::PasswordCost::kInteractive;
+  {
+    // A writer of the old format holds the lock: the reader must not migrate.
+    const int lock = ::open((f.dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(::flock(lock, LOCK_EX | LOCK_NB) == 0);
+    CHECK(CodeOf([&] { repo::Repository::Open(f.dir, ro); }) == ErrorCode::kConflict);
+    ::close(lock);
+  }
+  auto reader = repo::Repository::Open(f.dir, ro);
+  auto alice = reader->Login("alice", "alice-password");
+  CHECK(reader->ListCases(alice).size() == 2);
+  repo::sql::Db db(f.dir + "/dossier.db", false);
+  repo::sql::Stmt v(db, "PRAGMA user_version");
+  REQUIRE(v.Step());
+  CHECK(v.Int(0) == 2);
+  reader.reset();
+  // And the upgraded repository takes documents.
+  f.Reopen();
+  WriteFile(f.tmp / "in/a.txt", "harbour ledger");
+  CHECK(f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in").size() == 1);
+  CHECK(f.Search(f.Ivan(), "ledger").total == 1);
 }
