@@ -259,6 +259,14 @@ IngestSummary Repository::Ingest(
     const std::function<void(const IngestedDocument&)>& on_acknowledged) {
   Impl& s = *impl_;
   s.RequireWritable();
+  // An ingest that stops on an error may leave jobs in the workers; the
+  // pool goes with them, so a later ingest never reads their replies.
+  struct DropPoolOnError {
+    Impl& s;
+    ~DropPoolOnError() {
+      if (std::uncaught_exceptions() > 0 && s.pool && s.pool->running() > 0) s.pool.reset();
+    }
+  } drop_pool{s};
   if (actor.impl().repo_id != s.repo_id) {
     throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
   }

@@ -315,3 +315,32 @@ TEST_CASE("a retry from a damaged stored original reports that document and goes
   // The failure is still listed, to be dealt with.
   CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).size() == 1);
 }
+
+TEST_CASE("an ingest that fails with files in the workers leaves the next ingest whole") {
+  // A fault thrown while staging the fifth document stops the first ingest
+  // with jobs still queued in the workers; their replies must not reach the
+  // next ingest, which reuses the job numbers.
+  auto armed = std::make_shared<bool>(true);
+  auto staged = std::make_shared<int>(0);
+  repo::OpenOptions o;
+  o.fault = [armed, staged](std::string_view p) {
+    if (*armed && p == "after_blob_written" && ++*staged == 5) {
+      throw Error(ErrorCode::kIo, "injected fault");
+    }
+  };
+  Fixture f(o);
+  for (int i = 0; i < 60; ++i) {
+    WriteFile(f.tmp / ("in/" + std::to_string(100 + i) + ".txt"),
+              "note " + std::to_string(100 + i) + " of the harbour ledger");
+  }
+  CHECK(CodeOf([&] { f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in"); }) == ErrorCode::kIo);
+  *armed = false;
+  const auto docs = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  REQUIRE(docs.size() == 60);
+  for (const auto& d : docs) {
+    INFO(d.path);
+    CHECK(d.status == "indexed");
+    // Each document holds its own file's text, not another job's.
+    CHECK(Content(*f.repo, f.Ivan(), d.id) == "note " + d.path.substr(0, 3) + " of the harbour ledger");
+  }
+}
