@@ -100,11 +100,16 @@ std::string FileStore::PathOf(const std::string& name) const {
 
 void FileStore::Rename(Pending& file, const std::string& name) {
   const std::string dest = PathOf(name);
-  std::error_code ec;
-  fs::create_directories(fs::path(dest).parent_path(), ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot create a repository directory");
+  // The fan-out directory exists for all but a store's first files: rename
+  // first, and make the directory only when the rename says it is missing
+  // (two stat calls per file otherwise).
   if (::rename(file.path_.c_str(), dest.c_str()) != 0) {
-    throw Error(ErrorCode::kIo, "cannot move a repository file into place");
+    std::error_code ec;
+    if (errno == ENOENT) fs::create_directories(fs::path(dest).parent_path(), ec);
+    if (ec) throw Error(ErrorCode::kIo, "cannot create a repository directory");
+    if (::rename(file.path_.c_str(), dest.c_str()) != 0) {
+      throw Error(ErrorCode::kIo, "cannot move a repository file into place");
+    }
   }
   file.path_.clear();
 }
