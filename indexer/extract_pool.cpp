@@ -241,6 +241,11 @@ bool ExtractPool::HasIdleWorker() const {
   return false;
 }
 
+bool ExtractPool::HasFreeWorker() const {
+  for (const auto& w : impl_->workers) if (w.queue.empty()) return true;
+  return false;
+}
+
 std::size_t ExtractPool::running() const {
   std::size_t n = 0;
   for (const auto& w : impl_->workers) n += w.queue.size();

@@ -46,6 +46,9 @@ class ExtractPool {
   // True while some worker can take another job: each has its current job
   // and at most one more queued, so it never waits for the next file.
   bool HasIdleWorker() const;
+  // True while some worker has no job at all (for jobs that hold much
+  // memory while they wait, such as a stored original in a memfd).
+  bool HasFreeWorker() const;
   std::size_t running() const;  // jobs submitted and not yet done
   // Sends `fd` (an open, readable file) to the least loaded worker. The
   // pool keeps its own duplicate (to send the job again if the worker dies

@@ -858,7 +858,10 @@ IngestSummary Repository::Ingest(
   };
 
   while (next < files.size() || s.pool->running() > 0) {
-    while (next < files.size() && s.pool->HasIdleWorker()) {
+    // A stored original is decrypted into memory for its job: those only go
+    // to a worker with nothing queued, so at most one per worker is held.
+    while (next < files.size() &&
+           (files[next].stored_id.empty() ? s.pool->HasIdleWorker() : s.pool->HasFreeWorker())) {
       const SourceFile& src = files[next++];
       Job job;
       job.src = &src;

@@ -510,7 +510,10 @@ TEST_CASE("jobs queued behind a crash or a hang go to the worker that replaces i
     pool.Submit(job, fd, name);
     ::close(fd);
   };
+  CHECK(pool.HasFreeWorker());
   submit(1, "x", "__dossier_fault_crash__");
+  CHECK_FALSE(pool.HasFreeWorker());  // busy, yet it can queue one more
+  CHECK(pool.HasIdleWorker());
   submit(2, "the queued file", "queued.txt");
   CHECK_FALSE(pool.HasIdleWorker());  // one running, one queued
   std::map<std::uint64_t, std::string> failure, text;
