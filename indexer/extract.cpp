@@ -624,7 +624,9 @@ void Walker::Archive(std::string_view data, ExtractedItem& item, int depth, bool
     if (pn == nullptr) pn = archive_entry_pathname(entry);
     // Entry names are data, never paths on disk: nothing is written from
     // them, so "../" and absolute names are harmless text here.
-    std::string name = pn && *pn ? RepairUtf8(pn) : "entry-" + std::to_string(++unnamed);
+    // A name that is not UTF-8 (and that libarchive could not convert) is
+    // read as Latin-1, byte for byte, so it stays readable and distinct.
+    std::string name = pn && *pn ? NameToUtf8(pn) : "entry-" + std::to_string(++unnamed);
     if (raw_allowed && name == "data") {
       name = item.name;
       for (const char* ext : {".gz", ".bz2", ".xz", ".lzma", ".zst"}) {

@@ -126,7 +126,7 @@ struct ExtractPool::Impl {
 
   // Sends one job: its name and (SCM_RIGHTS) its descriptor.
   bool Send(Worker& w, const Job& job) {
-    const std::string header = json{{"name", job.name}}.dump();
+    const std::string header = json{{"name", NameToUtf8(job.name)}}.dump();
     const std::uint64_t len = header.size();
     std::string payload(reinterpret_cast<const char*>(&len), 8);
     payload += header;

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "indexer/extract.h"
+#include "indexer/text.h"
 
 namespace dossier::indexer {
 using nlohmann::json;
@@ -91,8 +92,8 @@ class FrameWriter {
 };
 
 inline json ItemHeader(const ExtractedItem& it) {
-  return {{"index", it.index},   {"parent", it.parent},  {"path", it.path},
-          {"name", it.name},     {"mime", it.mime},      {"status", it.status},
+  return {{"index", it.index},   {"parent", it.parent},  {"path", NameToUtf8(it.path)},
+          {"name", NameToUtf8(it.name)}, {"mime", it.mime}, {"status", it.status},
           {"error", it.error},   {"language", it.language},
           {"truncated", it.text_truncated}, {"fields", it.fields}};
 }

@@ -101,7 +101,11 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
       }
         ExtractAll(std::string_view(static_cast<const char*>(map), map ? size : 0), name, limits,
                    [&](const ExtractedItem& item, std::string_view bytes) {
-                     if (!out.Add(kItemFrame, ItemHeader(item).dump(), bytes, item.text)) {
+                     // Field values from parsers are repaired already; the
+                     // handler keeps any stray byte from failing the job.
+                     if (!out.Add(kItemFrame,
+                                  ItemHeader(item).dump(-1, ' ', false, json::error_handler_t::replace),
+                                  bytes, item.text)) {
                        ::_exit(3);  // the parent is gone
                      }
                    });

@@ -39,6 +39,31 @@ std::string RepairUtf8(std::string_view bytes) {
   return out;
 }
 
+std::string NameToUtf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  const auto* s = reinterpret_cast<const uint8_t*>(bytes.data());
+  std::size_t n = bytes.size();
+  while (n > 0) {
+    ucs4_t uc = 0;
+    const int len = u8_mbtouc(&uc, s, n);
+    const bool invalid = uc == 0xFFFD && !(len == 3 && s[0] == 0xEF && s[1] == 0xBF && s[2] == 0xBD);
+    if (invalid) {
+      // One byte at a time: the next may start a valid sequence.
+      out.push_back(static_cast<char>(0xC0 | (s[0] >> 6)));
+      out.push_back(static_cast<char>(0x80 | (s[0] & 0x3F)));
+      ++s;
+      --n;
+      continue;
+    }
+    if (uc == 0) out.push_back(' ');
+    else out.append(reinterpret_cast<const char*>(s), len);
+    s += len;
+    n -= len;
+  }
+  return out;
+}
+
 namespace {
 bool Ascii(char c) { return static_cast<unsigned char>(c) < 0x80; }
 

@@ -849,11 +849,13 @@ IngestSummary Repository::Ingest(
   auto top_source = [](const Job& job) {
     ItemSource src;
     src.fd = job.fd.get();
-    src.path = job.src->rel;
-    src.filename = fs::path(job.src->rel).filename().string();
+    // Shown names are UTF-8 (indexer::NameToUtf8); the place key hashes
+    // the path's own bytes, so two names that read alike stay apart.
+    src.path = indexer::NameToUtf8(job.src->rel);
+    src.filename = indexer::NameToUtf8(fs::path(job.src->rel).filename().string());
     src.place = job.src->rel;
     src.mtime = job.mtime;
-    src.custodian = job.src->custodian;
+    src.custodian = indexer::NameToUtf8(job.src->custodian);
     return src;
   };
 

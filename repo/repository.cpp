@@ -208,7 +208,9 @@ std::string Rfc3339(std::int64_t seconds) {
 
 crypto::Bytes SealJson(const crypto::SecretBytes& key, std::string_view ad,
                        const json& j) {
-  std::string plain = j.dump();
+  // Names are made valid UTF-8 before they get here; the handler keeps a
+  // stray byte from failing a whole commit.
+  std::string plain = j.dump(-1, ' ', false, json::error_handler_t::replace);
   crypto::Bytes sealed = crypto::SealMessage(key, ad, plain);
   crypto::Wipe(plain);
   return sealed;

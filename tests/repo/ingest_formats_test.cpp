@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 
 #include "base/error.h"
 #include "tests/archive_maker.h"
@@ -343,4 +344,32 @@ TEST_CASE("an ingest that fails with files in the workers leaves the next ingest
     // Each document holds its own file's text, not another job's.
     CHECK(Content(*f.repo, f.Ivan(), d.id) == "note " + d.path.substr(0, 3) + " of the harbour ledger");
   }
+}
+
+TEST_CASE("file and entry names in Latin-1 are ingested and shown as UTF-8") {
+  Fixture f;
+  // Raw Latin-1 bytes, as old Windows exports and zip files hold them.
+  const std::string latin1_file = "relat\xF3rio.txt", latin1_entry = "fatura n\xBA 4.txt";
+  WriteFile(f.tmp / ("in/" + latin1_file), "Pagamentos ao fornecedor Corvo.");
+  WriteFile(f.tmp / "in/also-valid-\xC3\xA9.txt", "A valid UTF-8 name stays as it is.");
+  // Two names that differ only in an invalid byte stay two documents.
+  WriteFile(f.tmp / "in/x\xE8.txt", "first of two look-alike names");
+  WriteFile(f.tmp / "in/x\xE9.txt", "second of two look-alike names");
+  WriteFile(f.tmp / "in/pack.tar",
+            MakeArchive("tar", "", {{latin1_entry, "Fatura do contentor reparado."}}));
+  auto docs = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  std::set<std::string> names;
+  for (const auto& d : docs) {
+    CHECK(d.status != "error");
+    names.insert(d.filename);
+  }
+  CHECK(names.count("relat\xC3\xB3rio.txt") == 1);    // relatório.txt
+  CHECK(names.count("fatura n\xC2\xBA 4.txt") == 1);  // fatura nº 4.txt
+  CHECK(names.count("also-valid-\xC3\xA9.txt") == 1);
+  CHECK(names.count("x\xC3\xA8.txt") == 1);
+  CHECK(names.count("x\xC3\xA9.txt") == 1);
+  CHECK(f.Search(f.Ivan(), "fornecedor").total == 1);
+  CHECK(f.Search(f.Ivan(), "contentor").total == 1);
+  // A second run finds every one of them already there.
+  for (const auto& d : f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in")) CHECK(d.status == "exists");
 }
