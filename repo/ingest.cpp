@@ -391,6 +391,11 @@ IngestSummary Repository::Ingest(
   std::map<crypto::Bytes, std::string> group_original, committing_original;
   std::vector<std::pair<std::string, std::string>> reparent;  // child id, new parent id
   std::size_t group_text = 0;
+  // --retry-failed: failures this run replaces, and (once the replacement
+  // has joined a group) what replaces them. A copy staged before the
+  // replacement existed follows it.
+  std::set<std::string> being_replaced;
+  std::map<std::string, std::string> replaced_by;
 
   auto acknowledge = [&](const IngestedDocument& d) {
     summary.documents.push_back(d);
@@ -507,7 +512,9 @@ IngestSummary Repository::Ingest(
           // document that replaces it (the foreign key would refuse the
           // delete otherwise).
           dups.Reset();
-          dups.Bind(1, g.info.id).Bind(2, g.replaces).Run();
+          dups.Bind(1, g.info.duplicate_of.empty() ? g.info.id : g.info.duplicate_of)
+              .Bind(2, g.replaces)
+              .Run();
           del.Reset();
           del.Bind(1, g.replaces).Run();
         }
@@ -553,6 +560,13 @@ IngestSummary Repository::Ingest(
   };
 
   auto push = [&](Staged&& staged) {
+    if (!staged.replaces.empty()) {
+      replaced_by[staged.replaces] =
+          staged.info.duplicate_of.empty() ? staged.info.id : staged.info.duplicate_of;
+    }
+    if (auto r = replaced_by.find(staged.info.duplicate_of); r != replaced_by.end()) {
+      staged.info.duplicate_of = r->second;
+    }
     if (staged.build_task) {
       staged.build = builds.Submit(std::move(staged.build_task));
       staged.build_task = nullptr;
@@ -670,6 +684,7 @@ IngestSummary Repository::Ingest(
         if (req.retry_failed && src.parent_id.empty() &&
             (final_status == "error" || final_status == "unsupported")) {
           staged.replaces = p.Text(0);
+          being_replaced.insert(staged.replaces);
         } else {
           *existing = info;
           existing->id = p.Text(0);
@@ -699,7 +714,8 @@ IngestSummary Repository::Ingest(
                     "SELECT id FROM documents WHERE dedup_key=? AND shard_id=? AND "
                     "duplicate_of IS NULL AND id != ? ORDER BY created_at LIMIT 1");
         d.Bind(1, dedup_key).Bind(2, shard).Bind(3, staged.replaces);
-        if (d.Step()) original = d.Text(0);
+        // Never a copy of a failure that this run replaces (and deletes).
+        if (d.Step() && !being_replaced.count(d.Text(0))) original = d.Text(0);
       }
     }
     const bool duplicate = !original.empty();

@@ -373,3 +373,39 @@ TEST_CASE("file and entry names in Latin-1 are ingested and shown as UTF-8") {
   // A second run finds every one of them already there.
   for (const auto& d : f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in")) CHECK(d.status == "exists");
 }
+
+TEST_CASE("a retry never records a copy of the failure it is replacing") {
+  Fixture f;
+  const std::string msg = EmailWithPdf("attached vorpalcontract text");
+  WriteFile(f.tmp / "in/msg.eml", msg);
+  f.Reopen(TightLimits());
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  f.repo->Ingest(f.Ivan(), req);
+  auto failures = f.repo->ListFailures(f.Ivan(), f.inv_case);
+  REQUIRE(failures.size() == 1);
+  const std::string failed_id = failures[0].id;
+
+  // The same bytes under a second name, taken after the failure's
+  // replacement, with one document per commit: the replacement commits
+  // (deleting the failure) before the copy joins a group.
+  WriteFile(f.tmp / "in/zcopy.eml", msg);
+  repo::OpenOptions one;
+  one.commit_group = 1;
+  f.Reopen(one);
+  req.retry_failed = true;
+  std::map<std::string, repo::IngestedDocument> by_path;
+  for (const auto& d : f.repo->Ingest(f.Ivan(), req).documents) by_path[d.path] = d;
+  REQUIRE(by_path.count("msg.eml"));
+  REQUIRE(by_path.count("zcopy.eml"));
+  CHECK(by_path["msg.eml"].status == "indexed");
+  // Whichever was staged first, the stored copy points at the replacement
+  // (or is an original itself), never at the deleted failure.
+  const auto copy = f.repo->GetDocument(f.Ivan(), by_path["zcopy.eml"].id);
+  CHECK(copy.duplicate_of != failed_id);
+  if (!copy.duplicate_of.empty()) CHECK(copy.duplicate_of == by_path["msg.eml"].id);
+  CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).empty());
+  CHECK(f.Search(f.Ivan(), "vorpalcontract").total >= 1);
+  CHECK(Content(*f.repo, f.Ivan(), by_path["zcopy.eml"].id) == msg);
+}
