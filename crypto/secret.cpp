@@ -45,16 +45,19 @@ struct RandomPool {
   alignas(64) unsigned char bytes[kRandomPool];
   std::size_t left = 0;
   bool tried_lock = false, locked = false;
+  bool dead = false;  // destroyed (thread exit): draws go to the kernel
   ~RandomPool() {
     sodium_memzero(bytes, sizeof bytes);
     if (locked) sodium_munlock(bytes, sizeof bytes);
+    left = 0;
+    dead = true;
   }
 };
 thread_local RandomPool tls_random;
 
 void PooledRandom(void* const out, const std::size_t n) {
-  if (n > kRandomPool / 4) return KernelRandom(out, n);
   RandomPool& pool = tls_random;
+  if (n > kRandomPool / 4 || pool.dead) return KernelRandom(out, n);
   if (!pool.tried_lock) {
     pool.tried_lock = true;
     pool.locked = sodium_mlock(pool.bytes, sizeof pool.bytes) == 0;

@@ -96,7 +96,11 @@ struct ExtractPool::Impl {
     for (auto& e : env_store) envp.push_back(e.data());
     envp.push_back(nullptr);
     const pid_t pid = ::fork();
-    if (pid < 0) throw Error(ErrorCode::kInternal, "cannot start an extraction worker");
+    if (pid < 0) {
+      ::close(sv[0]);
+      ::close(sv[1]);
+      throw Error(ErrorCode::kInternal, "cannot start an extraction worker");
+    }
     if (pid == 0) {
       // Child: the socket becomes fd 3, every other descriptor closes, and a
       // fresh image replaces this one (nothing of the parent's memory stays).
@@ -160,9 +164,19 @@ struct ExtractPool::Impl {
     if (w.fd >= 0) ::close(w.fd);
     w.fd = -1;
     if (w.pid > 0) {
+      // A worker whose socket closed is usually dying: its exit status
+      // says why. One that closed it and lives on would hold a blocking
+      // waitpid forever, so it gets a second, then SIGKILL.
       if (kill) ::kill(w.pid, SIGKILL);
       int status = 0;
-      ::waitpid(w.pid, &status, 0);
+      pid_t got = 0;
+      for (int i = 0; i < 100 && (got = ::waitpid(w.pid, &status, WNOHANG)) == 0; ++i) {
+        ::usleep(10 * 1000);
+      }
+      if (got == 0) {
+        ::kill(w.pid, SIGKILL);
+        ::waitpid(w.pid, &status, 0);
+      }
       if (reason.empty()) reason = DescribeExit(status);
     }
     w.pid = -1;
@@ -261,21 +275,25 @@ void ExtractPool::Submit(std::uint64_t job, int fd, const std::string& name) {
   if (!w) throw Error(ErrorCode::kInternal, "no idle extraction worker");
   Impl::Job j{job, ::fcntl(fd, F_DUPFD_CLOEXEC, 0), name};
   if (j.fd < 0) throw Error(ErrorCode::kIo, "cannot pass a file to an extraction worker");
+  // Closes the duplicate if anything below throws before it is queued.
+  struct CloseUnlessQueued {
+    int fd;
+    bool queued = false;
+    ~CloseUnlessQueued() {
+      if (!queued) ::close(fd);
+    }
+  } guard{j.fd};
   if (!s.Send(*w, j)) {
-    if (!w->queue.empty()) {
-      // The worker died mid-job: Next() reports that job and sends this
-      // one, queued, to the worker that replaces it.
-      w->queue.push_back(std::move(j));
-      return;
+    if (w->queue.empty()) {
+      // The worker died between jobs: replace it and try once more.
+      s.Stop(*w, true);
+      s.Start(*w);
+      if (!s.Send(*w, j)) throw Error(ErrorCode::kInternal, "cannot reach an extraction worker");
     }
-    // The worker died between jobs: replace it and try once more.
-    s.Stop(*w, true);
-    s.Start(*w);
-    if (!s.Send(*w, j)) {
-      ::close(j.fd);
-      throw Error(ErrorCode::kInternal, "cannot reach an extraction worker");
-    }
+    // Otherwise the worker died mid-job: Next() reports that job and sends
+    // this one, queued, to the worker that replaces it.
   }
+  guard.queued = true;
   if (w->queue.empty()) w->deadline = Clock::now() + std::chrono::seconds(s.options.wall_seconds);
   w->queue.push_back(std::move(j));
 }

@@ -93,6 +93,10 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
       if (limits.test_faults) {
         if (name == "__dossier_fault_crash__") ::raise(SIGSEGV);
         if (name == "__dossier_fault_hang__") for (;;) ::pause();
+        if (name == "__dossier_fault_close__") {  // hangs up, then sleeps on
+          ::close(kWorkerFd);
+          for (;;) ::pause();
+        }
         if (name == "__dossier_fault_spin__") for (;;) asm volatile("");
         if (name == "__dossier_fault_oom__") {
           std::vector<std::string> hog;

@@ -3,8 +3,8 @@
 // documents move between shards.
 //
 // REQUIRES: the caller holds the repository's write lock; one ShardStore per
-// process. Not thread-safe: serialise calls (ingest's build threads add
-// documents under one mutex).
+// process. Not thread-safe: serialise calls (during an ingest only its
+// commit thread touches the shard).
 #pragma once
 
 #include <map>

@@ -591,11 +591,16 @@ std::unique_ptr<Repository> Repository::Open(const std::string& dir,
     // A reader of an older repository upgrades it first, under the write
     // lock for that moment; a writer already upgraded it when it opened.
     Fd lock(::open((impl->dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) {
+      Migrate(*impl->db);
+    } else if (SchemaVersion(*impl->db) > kSchemaVersion) {
+      throw Error(ErrorCode::kUnsupported, "the repository was written by a newer Dossier");
+    } else if (SchemaVersion(*impl->db) < kSchemaVersion) {
+      // (A writer that opened it meanwhile has upgraded it: then go on.)
       throw Error(ErrorCode::kConflict,
-                  "the repository needs an upgrade, and another process is writing it");
+                  !lock ? "the repository needs an upgrade, which needs write access to it"
+                        : "the repository needs an upgrade, and another process is writing it");
     }
-    Migrate(*impl->db);
   }
   impl->repo_id = MetaText(*impl->db, "repo_id");
   if (MetaText(*impl->db, "hash_version") != std::to_string(crypto::kHashFormatVersion)) {

@@ -40,7 +40,8 @@ class Stmt;
 
 // Called at named steps of ingest and shard moves. Tests install one that
 // ends the process at a chosen step to prove crash safety; production code
-// leaves it empty.
+// leaves it empty. During an ingest it is called from the ingest thread and
+// from the commit thread, possibly at the same time.
 using FaultHook = std::function<void(std::string_view point)>;
 
 struct InitOptions {

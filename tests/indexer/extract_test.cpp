@@ -479,7 +479,7 @@ TEST_CASE("the pool survives a crash, a hang, a CPU spin and memory exhaustion")
   opts.wall_seconds = 2;
   ExtractPool fast_pool(opts);
   const std::string ok_text = "after each failure the next file still extracts";
-  for (const std::string fault : {"crash", "hang", "spin", "oom"}) {
+  for (const std::string fault : {"crash", "hang", "spin", "oom", "close"}) {
     INFO(fault);
     ExtractPool& pool = fault == "hang" ? fast_pool : slow_pool;
     auto [items, failure] = ThroughPool(pool, "x", "__dossier_fault_" + fault + "__");
