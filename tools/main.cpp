@@ -461,7 +461,12 @@ int Run(int argc, char** argv) {
         std::filesystem::file_time_type mtime;
         Clock::time_point since;  // unchanged since then
         bool done;
+        // Found in a folder created since the last scan: it may have been
+        // written before inotify watched that folder, so no event will
+        // come; it is taken once it holds still for kNewFolderWait.
+        bool in_new_folder = false;
       };
+      constexpr auto kNewFolderWait = std::chrono::seconds(2);
       std::map<std::string, Seen> seen;
       tools::FolderWatch watch;
       watch.Add(folder);
@@ -484,13 +489,16 @@ int Run(int argc, char** argv) {
           const auto now = Clock::now();
           auto f = seen.find(p);
           if (f == seen.end()) {
-            seen[p] = {size, mtime, now, false};
+            const bool fresh_folder = closed.count(it->path().parent_path().string()) > 0;
+            seen[p] = {size, mtime, now, false, fresh_folder};
             if (once || complete) ready.push_back(p);
           } else if (f->second.size != size || f->second.mtime != mtime) {
-            f->second = {size, mtime, now, false};
+            f->second = {size, mtime, now, false, f->second.in_new_folder};
             if (complete) ready.push_back(p);
           } else if (!f->second.done &&
-                     (complete || now - f->second.since >= std::chrono::seconds(interval))) {
+                     (complete || now - f->second.since >= (f->second.in_new_folder
+                                                                ? Clock::duration(kNewFolderWait)
+                                                                : Clock::duration(std::chrono::seconds(interval))))) {
             ready.push_back(p);
           }
         }
@@ -509,7 +517,10 @@ int Run(int argc, char** argv) {
         // Short waits, so Ctrl-C during an ingest or a wait ends the loop
         // within a quarter of a second.
         closed.clear();
-        for (int waited = 0; !stop && closed.empty() && waited < interval * 1000; waited += 250) {
+        bool short_wait = false;
+        for (const auto& [path, f] : seen) short_wait = short_wait || (!f.done && f.in_new_folder);
+        const int limit_ms = short_wait ? 1000 : interval * 1000;
+        for (int waited = 0; !stop && closed.empty() && waited < limit_ms; waited += 250) {
           closed = watch.Wait(250);
         }
       }

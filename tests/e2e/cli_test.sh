@@ -130,8 +130,14 @@ for _ in $(seq 50); do grep -q Watching "$T/watch.out" && break; sleep 0.2; done
 mkdir -p "$T/inbox/later" && sleep 0.5
 echo "a late memo about the orchard shipment" > "$T/inbox/later/late.txt"
 for _ in $(seq 100); do grep -q "late.txt" "$T/watch.out" && break; sleep 0.2; done
+# A folder moved in whole: its file was written before any watch could
+# see it, so no inotify event comes for the file itself.
+mkdir -p "$T/elsewhere/moved" && echo "a memo about the walnut cargo" > "$T/elsewhere/moved/inside.txt"
+mv "$T/elsewhere/moved" "$T/inbox/moved"
+for _ in $(seq 100); do grep -q "inside.txt" "$T/watch.out" && break; sleep 0.2; done
 kill -TERM $WATCH; wait $WATCH
 contains "a running watch ingests a new file in a new subfolder at once" "$T/watch.out" "indexed  later/late.txt"
+contains "a running watch ingests a folder moved in whole" "$T/watch.out" "indexed  moved/inside.txt"
 contains "second pass: exists" "$T/out" "exists  a.txt"
 check "the dropped files are searchable" 0 as ivan search "$R" ferry
 contains "ferry hits" "$T/out" "2 hits for ivan"
