@@ -338,11 +338,12 @@ TEST_CASE("an ingest that fails with files in the workers leaves the next ingest
   *armed = false;
   const auto docs = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
   REQUIRE(docs.size() == 60);
+  const auto ivan = f.Ivan();
   for (const auto& d : docs) {
     INFO(d.path);
     CHECK(d.status == "indexed");
     // Each document holds its own file's text, not another job's.
-    CHECK(Content(*f.repo, f.Ivan(), d.id) == "note " + d.path.substr(0, 3) + " of the harbour ledger");
+    CHECK(Content(*f.repo, ivan, d.id) == "note " + d.path.substr(0, 3) + " of the harbour ledger");
   }
 }
 
