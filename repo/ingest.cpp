@@ -403,6 +403,16 @@ IngestSummary Repository::Ingest(
     if (d.status == "error" || d.status == "unsupported") ++progress.errors;
     if (on_acknowledged) on_acknowledged(d);
   };
+  // An item found already there may name a document of the open group or
+  // of the group being committed: its acknowledgement waits for that
+  // commit, so nothing acknowledged can vanish in a crash.
+  std::set<std::string> open_ids, committing_ids;
+  std::vector<IngestedDocument> open_exists, committing_exists;
+  auto acknowledge_existing = [&](const IngestedDocument& d) {
+    if (open_ids.count(d.id)) open_exists.push_back(d);
+    else if (committing_ids.count(d.id)) committing_exists.push_back(d);
+    else acknowledge(d);
+  };
 
   // One group commit, on the commit thread while this thread stages the
   // next group: rows (pending), files, index, then rows marked indexed.
@@ -538,6 +548,9 @@ IngestSummary Repository::Ingest(
   auto finish_commit = [&] {
     if (!committing.valid()) return;
     for (const auto& d : committing.get()) acknowledge(d);
+    for (const auto& d : committing_exists) acknowledge(d);
+    committing_exists.clear();
+    committing_ids.clear();
     committing_place.clear();
     committing_original.clear();
   };
@@ -551,6 +564,10 @@ IngestSummary Repository::Ingest(
     batch->languages = shard_languages;
     committing_place = std::move(group_place);
     committing_original = std::move(group_original);
+    committing_ids = std::move(open_ids);
+    committing_exists = std::move(open_exists);
+    open_ids.clear();
+    open_exists.clear();
     committing = std::async(std::launch::async, [&commit, batch] { return commit(*batch); });
     group.clear();
     reparent.clear();
@@ -572,6 +589,7 @@ IngestSummary Repository::Ingest(
       staged.build_task = nullptr;
     }
     group_place.emplace(staged.place_key, staged.info);
+    open_ids.insert(staged.info.id);
     if (!staged.dedup_key.empty() && staged.info.duplicate_of.empty()) {
       group_original.emplace(staged.dedup_key, staged.info.id);
     }
@@ -854,7 +872,7 @@ IngestSummary Repository::Ingest(
     progress.bytes_done += job.size;
     if (existed) {
       summary.bytes += exists_info.size;
-      acknowledge(exists_info);
+      acknowledge_existing(exists_info);
     } else if (job.top) {
       push(std::move(*job.top));
     }
@@ -957,7 +975,7 @@ IngestSummary Repository::Ingest(
       if (!staged) {
         job.ids[src.item.index] = existing.id;
         summary.bytes += existing.size;
-        acknowledge(existing);
+        acknowledge_existing(existing);
         continue;
       }
       job.ids[src.item.index] = staged->info.id;

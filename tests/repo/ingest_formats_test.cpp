@@ -410,3 +410,26 @@ TEST_CASE("a retry never records a copy of the failure it is replacing") {
   CHECK(f.Search(f.Ivan(), "vorpalcontract").total >= 1);
   CHECK(Content(*f.repo, f.Ivan(), by_path["zcopy.eml"].id) == msg);
 }
+
+TEST_CASE("an item found already there is acknowledged only after what it names is committed") {
+  Fixture f;
+  WriteFile(f.tmp / "in/a.txt", "the same file named twice in one run");
+  WriteFile(f.tmp / "in/b.txt", "another note");
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in/a.txt", f.tmp / "in/b.txt", f.tmp / "in/a.txt"};
+  std::vector<repo::IngestedDocument> order;
+  f.repo->Ingest(f.Ivan(), req, [&](const repo::IngestedDocument& d) { order.push_back(d); });
+  REQUIRE(order.size() == 3);
+  std::set<std::string> committed;
+  int exists = 0;
+  for (const auto& d : order) {
+    if (d.status == "exists") {
+      ++exists;
+      CHECK(committed.count(d.id) == 1);  // its document was acknowledged first
+    } else {
+      committed.insert(d.id);
+    }
+  }
+  CHECK(exists == 1);
+}
