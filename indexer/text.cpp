@@ -16,20 +16,25 @@ struct FreeDeleter {
 };
 }  // namespace
 
-std::string RepairUtf8(std::string_view bytes) {
+namespace {
+// Copies valid UTF-8 (NUL becomes a space: it would end C strings further
+// down) and hands every invalid sequence to `on_invalid(out, bytes)`, which
+// returns how many of those bytes it consumed.
+template <typename OnInvalid>
+std::string WalkUtf8(std::string_view bytes, OnInvalid on_invalid) {
   std::string out;
   out.reserve(bytes.size());
   const auto* s = reinterpret_cast<const uint8_t*>(bytes.data());
   std::size_t n = bytes.size();
   while (n > 0) {
     ucs4_t uc = 0;
-    const int len = u8_mbtouc(&uc, s, n);
+    std::size_t len = static_cast<std::size_t>(u8_mbtouc(&uc, s, n));
     // u8_mbtouc returns 0xFFFD for an invalid sequence; tell a real U+FFFD
     // apart from an error by checking the bytes.
     if (uc == 0xFFFD && !(len == 3 && s[0] == 0xEF && s[1] == 0xBF && s[2] == 0xBD)) {
-      out.append("\xEF\xBF\xBD");
+      len = on_invalid(out, s, len);
     } else if (uc == 0) {
-      out.push_back(' ');  // NUL bytes would end C strings further down
+      out.push_back(' ');
     } else {
       out.append(reinterpret_cast<const char*>(s), len);
     }
@@ -38,30 +43,23 @@ std::string RepairUtf8(std::string_view bytes) {
   }
   return out;
 }
+}  // namespace
+
+std::string RepairUtf8(std::string_view bytes) {
+  return WalkUtf8(bytes, [](std::string& out, const uint8_t*, std::size_t len) {
+    out.append("\xEF\xBF\xBD");
+    return len;
+  });
+}
 
 std::string NameToUtf8(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  const auto* s = reinterpret_cast<const uint8_t*>(bytes.data());
-  std::size_t n = bytes.size();
-  while (n > 0) {
-    ucs4_t uc = 0;
-    const int len = u8_mbtouc(&uc, s, n);
-    const bool invalid = uc == 0xFFFD && !(len == 3 && s[0] == 0xEF && s[1] == 0xBF && s[2] == 0xBD);
-    if (invalid) {
-      // One byte at a time: the next may start a valid sequence.
-      out.push_back(static_cast<char>(0xC0 | (s[0] >> 6)));
-      out.push_back(static_cast<char>(0x80 | (s[0] & 0x3F)));
-      ++s;
-      --n;
-      continue;
-    }
-    if (uc == 0) out.push_back(' ');
-    else out.append(reinterpret_cast<const char*>(s), len);
-    s += len;
-    n -= len;
-  }
-  return out;
+  // One byte at a time, as its Latin-1 character: the next byte may start a
+  // valid sequence.
+  return WalkUtf8(bytes, [](std::string& out, const uint8_t* s, std::size_t) {
+    out.push_back(static_cast<char>(0xC0 | (s[0] >> 6)));
+    out.push_back(static_cast<char>(0x80 | (s[0] & 0x3F)));
+    return std::size_t{1};
+  });
 }
 
 namespace {

@@ -47,6 +47,22 @@ std::string EmailWithPdf(const std::string& text) {
   return Email("Contract", "contract.pdf", MakePdf(text, "Contract"));
 }
 
+// Writes `eml` to in/msg.eml and ingests in/ under TightLimits, so the
+// message fails (its attachment is past the limit). Returns the request
+// (for a retry) and sets `failed_id` to the failure.
+repo::IngestRequest IngestFailingEmail(Fixture& f, const std::string& eml, std::string& failed_id) {
+  WriteFile(f.tmp / "in/msg.eml", eml);
+  f.Reopen(TightLimits());
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  f.repo->Ingest(f.Ivan(), req);
+  auto failures = f.repo->ListFailures(f.Ivan(), f.inv_case);
+  REQUIRE(failures.size() == 1);
+  failed_id = failures[0].id;
+  return req;
+}
+
 repo::OpenOptions WithFaults() {
   repo::OpenOptions o;
   o.extract_limits.test_faults = true;
@@ -285,14 +301,8 @@ TEST_CASE("a retried failure's duplicates follow it, and a retry keeps each docu
 TEST_CASE("a retry from a damaged stored original reports that document and goes on") {
   Fixture f;
   const std::string eml = EmailWithPdf("damaged retry text");
-  WriteFile(f.tmp / "in/msg.eml", eml);
-  f.Reopen(TightLimits());
-  repo::IngestRequest req;
-  req.case_id = f.inv_case;
-  req.paths = {f.tmp / "in"};
-  f.repo->Ingest(f.Ivan(), req);
-  auto failures = f.repo->ListFailures(f.Ivan(), f.inv_case);
-  REQUIRE(failures.size() == 1);
+  std::string failed_id;
+  IngestFailingEmail(f, eml, failed_id);
   // Damage every stored blob: one byte flipped in the middle.
   for (const auto& p : AllFiles(f.dir + "/blobs")) {
     if (p.parent_path().filename() == "tmp") continue;
@@ -310,7 +320,7 @@ TEST_CASE("a retry from a damaged stored original reports that document and goes
   retry.retry_failed = true;
   auto again = f.repo->Ingest(f.Ivan(), retry).documents;
   REQUIRE(again.size() == 1);
-  CHECK(again[0].id == failures[0].id);
+  CHECK(again[0].id == failed_id);
   CHECK(again[0].status == "error");
   CHECK(again[0].error.find("damaged") != std::string::npos);
   // The failure is still listed, to be dealt with.
@@ -378,15 +388,8 @@ TEST_CASE("file and entry names in Latin-1 are ingested and shown as UTF-8") {
 TEST_CASE("a retry never records a copy of the failure it is replacing") {
   Fixture f;
   const std::string msg = EmailWithPdf("attached vorpalcontract text");
-  WriteFile(f.tmp / "in/msg.eml", msg);
-  f.Reopen(TightLimits());
-  repo::IngestRequest req;
-  req.case_id = f.inv_case;
-  req.paths = {f.tmp / "in"};
-  f.repo->Ingest(f.Ivan(), req);
-  auto failures = f.repo->ListFailures(f.Ivan(), f.inv_case);
-  REQUIRE(failures.size() == 1);
-  const std::string failed_id = failures[0].id;
+  std::string failed_id;
+  repo::IngestRequest req = IngestFailingEmail(f, msg, failed_id);
 
   // The same bytes under a second name, taken after the failure's
   // replacement, with one document per commit: the replacement commits
