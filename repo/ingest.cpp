@@ -385,10 +385,19 @@ IngestSummary Repository::Ingest(
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), *s.blind, cap);
   IngestSummary summary;
   std::vector<Staged> group;
-  // Place and content keys of the open group, then of the group being
-  // committed (its rows are not yet readable as acknowledged).
-  std::map<crypto::Bytes, IngestedDocument> group_place, committing_place;
-  std::map<crypto::Bytes, std::string> group_original, committing_original;
+  // What a commit group holds, for the lookups of items staged after it
+  // (its rows are not readable as acknowledged until it commits): the open
+  // group, and the group being committed.
+  struct GroupIndex {
+    std::map<crypto::Bytes, IngestedDocument> place;  // by place key
+    std::map<crypto::Bytes, std::string> original;    // document id by content key
+    std::set<std::string> ids;
+    // Items found already there that name one of its documents: their
+    // acknowledgement waits for its commit, so nothing acknowledged can
+    // vanish in a crash.
+    std::vector<IngestedDocument> exists;
+  };
+  GroupIndex open, committing_group;
   std::vector<std::pair<std::string, std::string>> reparent;  // child id, new parent id
   std::size_t group_text = 0;
   // --retry-failed: failures this run replaces, and (once the replacement
@@ -403,14 +412,9 @@ IngestSummary Repository::Ingest(
     if (d.status == "error" || d.status == "unsupported") ++progress.errors;
     if (on_acknowledged) on_acknowledged(d);
   };
-  // An item found already there may name a document of the open group or
-  // of the group being committed: its acknowledgement waits for that
-  // commit, so nothing acknowledged can vanish in a crash.
-  std::set<std::string> open_ids, committing_ids;
-  std::vector<IngestedDocument> open_exists, committing_exists;
   auto acknowledge_existing = [&](const IngestedDocument& d) {
-    if (open_ids.count(d.id)) open_exists.push_back(d);
-    else if (committing_ids.count(d.id)) committing_exists.push_back(d);
+    if (open.ids.count(d.id)) open.exists.push_back(d);
+    else if (committing_group.ids.count(d.id)) committing_group.exists.push_back(d);
     else acknowledge(d);
   };
 
@@ -548,11 +552,8 @@ IngestSummary Repository::Ingest(
   auto finish_commit = [&] {
     if (!committing.valid()) return;
     for (const auto& d : committing.get()) acknowledge(d);
-    for (const auto& d : committing_exists) acknowledge(d);
-    committing_exists.clear();
-    committing_ids.clear();
-    committing_place.clear();
-    committing_original.clear();
+    for (const auto& d : committing_group.exists) acknowledge(d);
+    committing_group = {};
   };
 
   auto flush = [&] {
@@ -562,17 +563,11 @@ IngestSummary Repository::Ingest(
     batch->group = std::move(group);
     batch->reparent = std::move(reparent);
     batch->languages = shard_languages;
-    committing_place = std::move(group_place);
-    committing_original = std::move(group_original);
-    committing_ids = std::move(open_ids);
-    committing_exists = std::move(open_exists);
-    open_ids.clear();
-    open_exists.clear();
+    committing_group = std::move(open);
+    open = {};
     committing = std::async(std::launch::async, [&commit, batch] { return commit(*batch); });
     group.clear();
     reparent.clear();
-    group_place.clear();
-    group_original.clear();
     group_text = 0;
   };
 
@@ -588,10 +583,10 @@ IngestSummary Repository::Ingest(
       staged.build = builds.Submit(std::move(staged.build_task));
       staged.build_task = nullptr;
     }
-    group_place.emplace(staged.place_key, staged.info);
-    open_ids.insert(staged.info.id);
+    open.place.emplace(staged.place_key, staged.info);
+    open.ids.insert(staged.info.id);
     if (!staged.dedup_key.empty() && staged.info.duplicate_of.empty()) {
-      group_original.emplace(staged.dedup_key, staged.info.id);
+      open.original.emplace(staged.dedup_key, staged.info.id);
     }
     summary.bytes += staged.info.size;
     group_text += staged.text_bytes;
@@ -687,8 +682,9 @@ IngestSummary Repository::Ingest(
     const crypto::Bytes place_key(place.begin(), place.end());
     bool exists = false;
     const IngestedDocument* known = nullptr;
-    if (auto g = group_place.find(place_key); g != group_place.end()) known = &g->second;
-    if (auto c = committing_place.find(place_key); c != committing_place.end()) known = &c->second;
+    for (const GroupIndex* g : {&open, &committing_group}) {
+      if (auto k = g->place.find(place_key); !known && k != g->place.end()) known = &k->second;
+    }
     if (known) {
       *existing = *known;
       exists = true;
@@ -722,11 +718,12 @@ IngestSummary Repository::Ingest(
                                          : crypto::Bytes(content_mac.begin(), content_mac.end());
     std::string original;
     if (!link) {
-      if (auto g = group_original.find(dedup_key); g != group_original.end()) {
-        original = g->second;
-      } else if (auto c = committing_original.find(dedup_key); c != committing_original.end()) {
-        original = c->second;
-      } else {
+      for (const GroupIndex* g : {&open, &committing_group}) {
+        if (auto o = g->original.find(dedup_key); original.empty() && o != g->original.end()) {
+          original = o->second;
+        }
+      }
+      if (original.empty()) {
         // Never a duplicate of the failed document it replaces.
         sql::Stmt d(*s.db,
                     "SELECT id FROM documents WHERE dedup_key=? AND shard_id=? AND "
