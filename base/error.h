@@ -42,4 +42,25 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
+// Inside a catch block: rethrows the exception being handled as a
+// dossier::Error (a dossier::Error as it is). Foreign exceptions keep only
+// their kind, never their message, which may quote paths or content:
+// std::bad_alloc becomes kTooLarge, std::filesystem errors kIo (with the
+// system's reason), std::invalid_argument and std::out_of_range (parsing a
+// stored value) kCorrupt, anything else kInternal.
+[[noreturn]] void RethrowAsError();
+
+// Runs `fn`; whatever it throws leaves as a dossier::Error. The one
+// conversion point at the repository's façade, so "every method throws
+// dossier::Error" holds for exceptions of the standard library and of the
+// JSON library too.
+template <typename Fn>
+auto Guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (...) {
+    RethrowAsError();
+  }
+}
+
 }  // namespace dossier

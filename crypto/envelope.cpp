@@ -98,3 +98,19 @@ std::string TextChunkAd(std::string_view doc_id, std::uint32_t index,
 }
 
 }  // namespace dossier::crypto
+
+namespace dossier::crypto {
+
+std::string TextChunkAdV2(std::string_view doc_id, std::uint32_t index, bool last,
+                          std::uint32_t first_pos, std::uint32_t end_pos) {
+  std::string ad = "dossier.text.v2|";
+  ad.append(doc_id);
+  ad.push_back('|');
+  for (std::uint32_t v : {index, first_pos, end_pos}) {
+    for (int i = 0; i < 4; ++i) ad.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  ad.push_back(last ? '\1' : '\0');
+  return ad;
+}
+
+}  // namespace dossier::crypto

@@ -48,6 +48,12 @@ std::string DataKeyAd(std::string_view doc_id, std::string_view recipient);
 
 // Associated data for chunk `index` of document `doc_id`'s extracted text;
 // `last` marks the final chunk so truncation of the chunk list is detected.
+// Version 1 (text files "DST1").
 std::string TextChunkAd(std::string_view doc_id, std::uint32_t index, bool last);
+// Version 2 (text files "DST2") also binds the word positions the chunk
+// covers, which its record header holds in clear for choosing a snippet's
+// chunk: a header edited to point a match elsewhere fails to open.
+std::string TextChunkAdV2(std::string_view doc_id, std::uint32_t index, bool last,
+                          std::uint32_t first_pos, std::uint32_t end_pos);
 
 }  // namespace dossier::crypto

@@ -26,6 +26,7 @@ enum class HashPurpose : std::uint64_t {
   kDedup = 2,      // content identity within an access set
   kEntities = 3,   // entity values
   kBlobNames = 4,  // reserved: blob names are random ids today
+  kKeyCheck = 5,   // the check value that ties keys/server.key to its repository
 };
 
 class KeyedHasher {

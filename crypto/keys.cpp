@@ -77,6 +77,9 @@ SecretBytes OpenSealed(const KeyPair& recipient, const Bytes& sealed) {
   if (sealed.size() < crypto_box_SEALBYTES) {
     throw Error(ErrorCode::kForbidden, "sealed key does not open with this key");
   }
+  if (recipient.secret_key.size() != crypto_box_SECRETKEYBYTES) {
+    throw Error(ErrorCode::kCorrupt, "a secret key has the wrong length");
+  }
   SecretBytes out(sealed.size() - crypto_box_SEALBYTES);
   if (crypto_box_seal_open(out.data(), sealed.data(), sealed.size(),
                            recipient.public_key.data(),
@@ -84,6 +87,27 @@ SecretBytes OpenSealed(const KeyPair& recipient, const Bytes& sealed) {
     throw Error(ErrorCode::kForbidden, "sealed key does not open with this key");
   }
   return out;
+}
+
+std::size_t SealedSize(std::size_t n) { return n + crypto_box_SEALBYTES; }
+
+SecretBytes OpenSealedKey(const KeyPair& recipient, const Bytes& sealed, std::size_t key_size,
+                          const char* what) {
+  EnsureSodium();
+  if (sealed.size() != SealedSize(key_size) ||
+      recipient.secret_key.size() != crypto_box_SECRETKEYBYTES) {
+    throw Error(ErrorCode::kCorrupt, std::string(what) + " is malformed");
+  }
+  SecretBytes out(key_size);
+  if (crypto_box_seal_open(out.data(), sealed.data(), sealed.size(),
+                           recipient.public_key.data(), recipient.secret_key.data()) != 0) {
+    throw Error(ErrorCode::kCorrupt, std::string(what) + " does not open (damaged or misplaced)");
+  }
+  return out;
+}
+
+std::size_t PasswordWrappedSize(std::size_t n) {
+  return kHeaderSize + n + crypto_aead_xchacha20poly1305_ietf_ABYTES;
 }
 
 Bytes WrapWithPassword(const SecretBytes& secret, std::string_view password,

@@ -32,6 +32,16 @@ Bytes SealTo(const PublicKey& recipient, const SecretBytes& secret);
 // was altered.
 SecretBytes OpenSealed(const KeyPair& recipient, const Bytes& sealed);
 
+// OpenSealed for a sealed key of exactly `key_size` bytes (role, batch and
+// case keys are 32): a sealed value of any other length, one that does not
+// open, or one that opens to another length throws Error(kCorrupt) naming
+// `what` ("a role key"), so a damaged row never yields a short key that a
+// later primitive would read past.
+SecretBytes OpenSealedKey(const KeyPair& recipient, const Bytes& sealed,
+                          std::size_t key_size, const char* what);
+// The size of a sealed box holding `n` bytes.
+std::size_t SealedSize(std::size_t n);
+
 // A fresh Ed25519 signing secret key (64 bytes), for the audit chain.
 SecretBytes GenerateSigningSecret();
 
@@ -46,5 +56,7 @@ Bytes WrapWithPassword(const SecretBytes& secret, std::string_view password,
 // Throws Error(kUnauthenticated) for a wrong password,
 // Error(kCorrupt) for a malformed wrapped key.
 SecretBytes UnwrapWithPassword(const Bytes& wrapped, std::string_view password);
+// The size of a password-wrapped secret of `n` bytes.
+std::size_t PasswordWrappedSize(std::size_t n);
 
 }  // namespace dossier::crypto

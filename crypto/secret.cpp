@@ -1,6 +1,8 @@
 #include "crypto/secret.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <sys/random.h>
 
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd.h"
 
 namespace dossier::crypto {
 
@@ -268,6 +271,16 @@ SecretBytes SecretFromBase64(std::string_view b64) {
     throw Error(ErrorCode::kInvalidArgument, "malformed base64 key text");
   }
   return SecretBytes(buf.data(), len);
+}
+
+SecretBytes ReadSecretFile(const std::string& path, std::size_t max_bytes, ErrorCode missing) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw Error(missing, "cannot read a key file");
+  // One byte more than allowed tells an oversized file from a full one.
+  SecretBytes buf(max_bytes + 1);
+  const std::size_t n = ReadSome(fd.get(), buf.data(), buf.size());
+  if (n > max_bytes) throw Error(ErrorCode::kTooLarge, "a key file is too large");
+  return SecretBytes(buf.data(), n);
 }
 
 void Wipe(void* data, std::size_t n) {

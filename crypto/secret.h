@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/error.h"
+
 namespace dossier::crypto {
 
 using Bytes = std::vector<unsigned char>;
@@ -65,6 +67,13 @@ inline std::string ToHex(const Bytes& b) { return ToHex(b.data(), b.size()); }
 Bytes FromHex(std::string_view hex);
 std::string ToBase64(const unsigned char* data, std::size_t n);
 SecretBytes SecretFromBase64(std::string_view b64);
+
+// Reads a whole small file (a key file, a password file) straight into
+// guarded memory: no stream buffer or string ever holds a copy. Throws
+// Error(`missing`) if it cannot be opened, Error(kTooLarge) past
+// `max_bytes`, Error(kIo) on a read error.
+SecretBytes ReadSecretFile(const std::string& path, std::size_t max_bytes,
+                           ErrorCode missing);
 
 // Wipes a buffer that held plaintext (sodium_memzero).
 void Wipe(void* data, std::size_t n);

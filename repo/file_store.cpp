@@ -14,54 +14,6 @@ namespace dossier::repo {
 
 namespace fs = std::filesystem;
 
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-void WriteAll(int fd, const void* data, std::size_t n) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw Error(ErrorCode::kIo, errno == ENOSPC ? "disk full while writing"
-                                                  : "cannot write a repository file");
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
-std::size_t ReadSome(int fd, void* data, std::size_t n) {
-  std::size_t got = 0;
-  auto* p = static_cast<char*>(data);
-  while (got < n) {
-    const ssize_t r = ::read(fd, p + got, n - got);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw Error(ErrorCode::kIo, "cannot read a repository file");
-    }
-    if (r == 0) break;
-    got += static_cast<std::size_t>(r);
-  }
-  return got;
-}
-
-void SyncDir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::fsync(fd.get()) != 0) {
-    throw Error(ErrorCode::kIo, "cannot sync a repository directory");
-  }
-}
-
 FileStore::FileStore(std::string root) : root_(std::move(root)) {
   std::error_code ec;
   fs::create_directories(root_ + "/tmp", ec);

@@ -9,30 +9,9 @@
 #include <functional>
 #include <string>
 
+#include "base/fd.h"
+
 namespace dossier::repo {
-
-// Owns a file descriptor; closes it when destroyed.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd();
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
-
-// Writes all of `data`, retrying short writes. Throws Error(kIo).
-void WriteAll(int fd, const void* data, std::size_t n);
-// Reads up to n bytes (fewer only at end of file). Throws Error(kIo).
-std::size_t ReadSome(int fd, void* data, std::size_t n);
-// fsyncs a directory so a rename or unlink in it is durable.
-void SyncDir(const std::string& dir);
 
 class FileStore {
  public:

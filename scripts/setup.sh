@@ -25,5 +25,5 @@ if ((${#missing[@]})); then
 fi
 
 BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DDOSSIER_WERROR=ON >/dev/null
 cmake --build build -j "$(nproc)"

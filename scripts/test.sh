@@ -9,7 +9,7 @@ ctest --test-dir build -j "$(nproc)" --output-on-failure
 
 if [ "${DOSSIER_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== sanitizer build (address, undefined)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDOSSIER_SANITIZE=ON >/dev/null
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDOSSIER_SANITIZE=ON -DDOSSIER_WERROR=ON >/dev/null
   cmake --build build-asan -j "$(nproc)" --target crypto_test indexer_test extract_test \
     repo_ingest_formats_test dossier-extract
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -j "$(nproc)" --output-on-failure \
