@@ -5,7 +5,7 @@
 // STEM_ALL_Z) into ShardStore. Plain: Xapian's defaults (STEM_SOME, English
 // stemmer, no hashing), what omindex-style indexing would store.
 // Latency: 200 one-word and 200 phrase queries drawn from the corpus, run
-// through Searcher (which reopens and combines the shards, finds each hit's
+// through Searcher (which leases readers of the shards, combines them, finds each hit's
 // first match position) with the shards kept open, as a server would.
 #include <xapian.h>
 
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   indexer::BlindKeys keys(key);
 
   auto build_blind = [&](const std::string& dir, int shards) {
-    indexer::ShardStore store(dir);
+    auto store = indexer::OpenLocalShardStore(dir, true, false);
     indexer::DocumentBuilder builder(keys);
     for (std::size_t i = 0; i < texts.size(); ++i) {
       indexer::DocumentFields f;
@@ -93,9 +93,9 @@ int main(int argc, char** argv) {
         builder.AddText(t.substr(0, cut));
         t.remove_prefix(cut);
       }
-      store.Add("s" + std::to_string(i % shards), builder.Finish());
+      store->Add("s" + std::to_string(i % shards), builder.Finish());
     }
-    store.CommitAll();
+    for (int s = 0; s < shards; ++s) store->Commit("s" + std::to_string(s));
   };
 
   auto t0 = Clock::now();
@@ -140,7 +140,9 @@ int main(int argc, char** argv) {
   }
   for (int shards : {1, 8, 32}) {
     const std::string dir = work + "/blind" + std::to_string(shards);
-    indexer::Searcher searcher(keys, dir);
+    indexer::Searcher searcher(keys);
+    // As the server reads: readers kept open, reopened only after a commit.
+    auto store = indexer::OpenLocalShardStore(dir, false, false);
     indexer::SearchQuery q;
     for (int s = 0; s < shards; ++s) q.shard_ids.push_back("s" + std::to_string(s));
     q.languages = {"en"};
@@ -152,7 +154,7 @@ int main(int argc, char** argv) {
         for (const auto& text : *set) {
           q.text = text;
           const auto t = Clock::now();
-          hits += searcher.Search(q).total;
+          hits += searcher.Search(q, *store).total;
           us.push_back(Secs(t) * 1e6);
         }
       }

@@ -24,20 +24,9 @@
 #include <string>
 #include <string_view>
 
-namespace dossier::indexer {
+#include "indexer/extract_limits.h"
 
-struct ExtractLimits {
-  int max_depth = 10;                           // containers inside containers
-  std::uint64_t max_entry_bytes = 256ull << 20;  // one expanded entry or attachment
-  std::uint64_t max_total_bytes = 2ull << 30;    // all expanded from one file
-  double max_ratio = 100;          // expanded / compressed bytes, once past 1 MiB
-  std::uint64_t max_items = 100000;              // items in one family
-  std::size_t text_cap = 32u << 20;              // extracted text kept per item
-  // Tests only: a file named __dossier_fault_crash__, _hang__, _spin__ or _oom__
-  // makes the worker crash, hang or exhaust its memory, to prove the pool
-  // survives it. Off in production.
-  bool test_faults = false;
-};
+namespace dossier::indexer {
 
 struct ExtractedItem {
   int index = 0;       // position in the family; 0 is the file itself

@@ -19,6 +19,9 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd.h"
+#include "base/process.h"
+#include "crypto/secret.h"
 #include "indexer/extract_protocol.h"
 
 namespace dossier::indexer {
@@ -48,6 +51,8 @@ constexpr std::size_t kQueueDepth = 2;
 // Replies are read through a per-worker buffer of this size: one read
 // takes a whole small frame, or several, instead of one read per field.
 constexpr std::size_t kReadChunk = 64 * 1024;
+// An item header is names and fields (headers of a mail): far below this.
+constexpr std::uint64_t kMaxHeaderBytes = 1u << 20;
 
 struct ExtractPool::Impl {
   ExtractPoolOptions options;
@@ -57,13 +62,21 @@ struct ExtractPool::Impl {
     std::string name;
   };
   struct Worker {
-    pid_t pid = -1;
+    ChildProcess process;
     int fd = -1;
     std::deque<Job> queue;  // front: the job being extracted
     Clock::time_point deadline;  // of the front job
-    std::string in;  // read but not yet parsed
+    std::string in;  // read but not yet parsed (plaintext: wiped when dropped)
     std::size_t in_pos = 0;
+    // What the front job has sent so far, against the family's limits.
+    std::uint64_t items = 0, bytes = 0;
+    int last_index = -1;
     bool buffered() const { return in_pos < in.size(); }
+    void DropInput() {
+      crypto::Wipe(in);
+      in.clear();
+      in_pos = 0;
+    }
   };
   std::vector<Worker> workers;
 
@@ -92,40 +105,34 @@ struct ExtractPool::Impl {
     env_store.push_back("ASAN_OPTIONS=hard_rss_limit_mb=" +
                         std::to_string(options.memory_bytes >> 20) + ":detect_leaks=0");
 #endif
-    std::vector<char*> envp;
-    for (auto& e : env_store) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid < 0) {
+    SpawnOptions spawn;
+    spawn.path = options.worker_path;
+    spawn.args = {cpu, mem, lim};
+    spawn.env = std::move(env_store);
+    // The socket becomes fd 3; every other descriptor closes, and a fresh
+    // image replaces the child (nothing of the parent's memory stays).
+    spawn.fds = {{sv[1], kWorkerFd}};
+    spawn.nice = options.nice;
+    try {
+      w.process = ChildProcess::Spawn(spawn);
+    } catch (...) {
       ::close(sv[0]);
       ::close(sv[1]);
-      throw Error(ErrorCode::kInternal, "cannot start an extraction worker");
-    }
-    if (pid == 0) {
-      // Child: the socket becomes fd 3, every other descriptor closes, and a
-      // fresh image replaces this one (nothing of the parent's memory stays).
-      ::dup2(sv[1], kWorkerFd);
-      ::close_range(kWorkerFd + 1, ~0U, 0);
-      const char* argv[] = {options.worker_path.c_str(), cpu.c_str(), mem.c_str(), lim.c_str(), nullptr};
-      ::execve(options.worker_path.c_str(), const_cast<char* const*>(argv), envp.data());
-      ::_exit(127);
+      throw;
     }
     ::close(sv[1]);
-    w.pid = pid;
     w.fd = sv[0];
-    w.in.clear();
-    w.in_pos = 0;
+    w.DropInput();
+    w.items = w.bytes = 0;
+    w.last_index = -1;
   }
 
   void Stop(Worker& w, bool kill) {
     if (w.fd >= 0) ::close(w.fd);
     w.fd = -1;
-    if (w.pid > 0) {
-      if (kill) ::kill(w.pid, SIGKILL);
-      int status;
-      ::waitpid(w.pid, &status, 0);
-    }
-    w.pid = -1;
+    if (kill) w.process.Kill(SIGKILL);
+    if (w.process.started()) w.process.Finish(std::chrono::seconds(1));
+    w.DropInput();
   }
 
   // Sends one job: its name and (SCM_RIGHTS) its descriptor.
@@ -152,6 +159,8 @@ struct ExtractPool::Impl {
   void EndJob(Worker& w) {
     ::close(w.queue.front().fd);
     w.queue.pop_front();
+    w.items = w.bytes = 0;
+    w.last_index = -1;
     if (!w.queue.empty()) {
       w.deadline = Clock::now() + std::chrono::seconds(options.wall_seconds);
     }
@@ -163,23 +172,15 @@ struct ExtractPool::Impl {
     std::string reason = why;
     if (w.fd >= 0) ::close(w.fd);
     w.fd = -1;
-    if (w.pid > 0) {
+    if (w.process.started()) {
       // A worker whose socket closed is usually dying: its exit status
-      // says why. One that closed it and lives on would hold a blocking
-      // waitpid forever, so it gets a second, then SIGKILL.
-      if (kill) ::kill(w.pid, SIGKILL);
-      int status = 0;
-      pid_t got = 0;
-      for (int i = 0; i < 100 && (got = ::waitpid(w.pid, &status, WNOHANG)) == 0; ++i) {
-        ::usleep(10 * 1000);
-      }
-      if (got == 0) {
-        ::kill(w.pid, SIGKILL);
-        ::waitpid(w.pid, &status, 0);
-      }
+      // says why. One that closed it and lives on gets a second, then
+      // SIGKILL.
+      if (kill) w.process.Kill(SIGKILL);
+      const int status = w.process.Finish(std::chrono::seconds(1));
       if (reason.empty()) reason = DescribeExit(status);
     }
-    w.pid = -1;
+    w.DropInput();
     ExtractEvent e;
     e.job = w.queue.front().id;
     e.done = true;
@@ -329,27 +330,50 @@ ExtractEvent ExtractPool::Next() {
     std::uint32_t kind = 0;
     std::uint64_t hlen = 0, blen = 0, tlen = 0;
     std::string header, bytes, text;
-    const std::uint64_t kMax = 1ull << 31;
-    bool ok = s.ReadFull(w, &kind, 4, &timed_out) && s.ReadFull(w, &hlen, 8, &timed_out) && hlen < kMax;
+    // Each length is checked before anything is allocated for it: a worker
+    // cannot make the parent, which holds keys, allocate more than one
+    // item's limits (its reply is cut off and it is killed instead).
+    const ExtractLimits& lim = s.options.limits;
+    const std::uint64_t max_bytes = std::min(lim.max_entry_bytes, lim.max_total_bytes);
+    const std::uint64_t max_text = lim.text_cap + 8;  // the cap falls inside a character
+    auto too_much = [](std::uint64_t n, std::uint64_t max) { return n > max; };
+    bool lied = false;
+    bool ok = s.ReadFull(w, &kind, 4, &timed_out) && s.ReadFull(w, &hlen, 8, &timed_out);
+    if (ok && (lied = too_much(hlen, kMaxHeaderBytes))) ok = false;
     if (ok) { header.resize(hlen); ok = s.ReadFull(w, header.data(), hlen, &timed_out); }
-    ok = ok && s.ReadFull(w, &blen, 8, &timed_out) && blen < kMax;
+    ok = ok && s.ReadFull(w, &blen, 8, &timed_out);
+    if (ok && (lied = too_much(blen, max_bytes) || too_much(w.bytes + blen, lim.max_total_bytes))) ok = false;
     if (ok) { bytes.resize(blen); ok = s.ReadFull(w, bytes.data(), blen, &timed_out); }
-    ok = ok && s.ReadFull(w, &tlen, 8, &timed_out) && tlen < kMax;
+    ok = ok && s.ReadFull(w, &tlen, 8, &timed_out);
+    if (ok && (lied = too_much(tlen, max_text))) ok = false;
     if (ok) { text.resize(tlen); ok = s.ReadFull(w, text.data(), tlen, &timed_out); }
     if (!ok) {
+      crypto::Wipe(bytes);
+      crypto::Wipe(text);
+      if (lied) return s.Fail(w, "the extractor sent a reply past its limits", true);
       return s.Fail(w, timed_out ? "the extractor exceeded its wall-clock limit" : "", timed_out);
     }
     const json h = json::parse(header, nullptr, false);
     ExtractEvent e;
     e.job = w.queue.front().id;
     if (kind == kDoneFrame) {
+      auto f = h.is_object() ? h.find("failure") : h.end();
+      if (!h.is_object() || f == h.end() || !f->is_string() || blen != 0 || tlen != 0) {
+        return s.Fail(w, "malformed worker reply", true);
+      }
       e.done = true;
-      e.failure = h.is_object() ? h.value("failure", "") : "malformed worker reply";
+      e.failure = f->get<std::string>();
       s.EndJob(w);
       return e;
     }
-    if (kind != kItemFrame || !h.is_object()) return s.Fail(w, "malformed worker reply", true);
-    e.item = ItemFromHeader(h);
+    if (kind != kItemFrame || !ItemFromHeader(h, &e.item) || e.item.index <= w.last_index ||
+        (w.last_index < 0) != (e.item.index == 0) || ++w.items > lim.max_items + 1) {
+      crypto::Wipe(bytes);
+      crypto::Wipe(text);
+      return s.Fail(w, "malformed worker reply", true);
+    }
+    w.last_index = e.item.index;
+    w.bytes += blen;
     e.item.text = std::move(text);
     e.bytes = std::move(bytes);
     return e;

@@ -6,6 +6,11 @@
 // A crash, hang or out-of-memory ends that job with a recorded failure; the
 // worker is replaced and the batch goes on. Bytes reach a worker as a file
 // descriptor of the original file (SCM_RIGHTS), never as a temporary copy.
+// A worker's replies are as untrusted as its input: a reply past the
+// limits (a header over 1 MiB, bytes over max_entry_bytes, text over
+// text_cap, more items or bytes in a family than the limits allow) or of
+// the wrong form ends the job the same way and kills the worker, before
+// the parent allocates anything for it.
 //
 // Not thread-safe: one thread submits jobs and reads events.
 #pragma once
@@ -25,6 +30,7 @@ struct ExtractPoolOptions {
   int wall_seconds = 300;                   // per file, whole family
   int cpu_seconds = 120;                    // per file
   std::uint64_t memory_bytes = 1536ull << 20;  // RLIMIT_DATA of a worker
+  int nice = 0;  // added to the workers' niceness: people's queries first
 };
 
 struct ExtractEvent {

@@ -104,22 +104,43 @@ inline json ItemHeader(const ExtractedItem& it) {
           {"truncated", it.text_truncated}, {"fields", it.fields}};
 }
 
-inline ExtractedItem ItemFromHeader(const json& h) {
-  ExtractedItem it;
-  it.index = h.value("index", 0);
-  it.parent = h.value("parent", -1);
-  it.path = h.value("path", "");
-  it.name = h.value("name", "");
-  it.mime = h.value("mime", "");
-  it.status = h.value("status", "error");
-  it.error = h.value("error", "");
-  it.language = h.value("language", "");
-  it.text_truncated = h.value("truncated", false);
-  if (h.contains("fields") && h["fields"].is_object()) {
-    it.fields = h["fields"].get<std::map<std::string, std::string>>();
+// Reads an item header sent by a worker. The worker parses hostile input,
+// so its replies are hostile too: every field must have its type, and
+// anything else makes the reply malformed (false) rather than throwing.
+inline bool ItemFromHeader(const json& h, ExtractedItem* it) {
+  if (!h.is_object()) return false;
+  auto str = [&](const char* key, std::string* out) {
+    auto f = h.find(key);
+    if (f == h.end() || !f->is_string()) return false;
+    *out = f->get<std::string>();
+    return true;
+  };
+  auto f_index = h.find("index"), f_parent = h.find("parent"), f_trunc = h.find("truncated");
+  if (f_index == h.end() || !f_index->is_number_integer() || f_parent == h.end() ||
+      !f_parent->is_number_integer() || f_trunc == h.end() || !f_trunc->is_boolean()) {
+    return false;
   }
-  return it;
+  const auto index = f_index->get<std::int64_t>(), parent = f_parent->get<std::int64_t>();
+  if (index < 0 || index > (1 << 30) || parent < -1 || parent >= index) return false;
+  it->index = static_cast<int>(index);
+  it->parent = static_cast<int>(parent);
+  it->text_truncated = f_trunc->get<bool>();
+  if (!str("path", &it->path) || !str("name", &it->name) || !str("mime", &it->mime) ||
+      !str("status", &it->status) || !str("error", &it->error) ||
+      !str("language", &it->language)) {
+    return false;
+  }
+  if (it->status != "ok" && it->status != "unsupported" && it->status != "error" &&
+      it->status != "link") {
+    return false;
+  }
+  auto fields = h.find("fields");
+  if (fields == h.end() || !fields->is_object()) return false;
+  for (auto f = fields->begin(); f != fields->end(); ++f) {
+    if (!f->is_string()) return false;
+    it->fields[f.key()] = f->get<std::string>();
+  }
+  return true;
 }
-
 
 }  // namespace dossier::indexer

@@ -98,6 +98,22 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
           for (;;) ::pause();
         }
         if (name == "__dossier_fault_spin__") for (;;) asm volatile("");
+        if (name == "__dossier_fault_lie__") {  // claims a 3 GiB text, sends a little
+          const std::uint32_t kind = kItemFrame;
+          const std::string h = ItemHeader(ExtractedItem{}).dump();
+          const std::uint64_t hl = h.size(), none = 0, huge = 3ull << 30;
+          (void)(WriteFull(kWorkerFd, &kind, 4) && WriteFull(kWorkerFd, &hl, 8) &&
+                 WriteFull(kWorkerFd, h.data(), h.size()) && WriteFull(kWorkerFd, &none, 8) &&
+                 WriteFull(kWorkerFd, &huge, 8) && WriteFull(kWorkerFd, "xxxx", 4));
+          for (;;) ::pause();
+        }
+        if (name == "__dossier_fault_garbage__") {  // a header of the wrong form
+          if (!out.Add(kItemFrame, R"({"index":"zero","parent":[],"fields":7})", {}, {}) ||
+              !out.Flush()) {
+            return 3;
+          }
+          for (;;) ::pause();
+        }
         if (name == "__dossier_fault_oom__") {
           std::vector<std::string> hog;
           for (;;) hog.emplace_back(64u << 20, 'x');  // until RLIMIT_DATA stops it

@@ -162,31 +162,38 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
   return collapsed;
 }
 
-struct Searcher::Impl {
-  const BlindKeys& keys;
-  std::string dir;
-  // Shards stay open between searches and are reopened when they change.
-  std::map<std::string, Xapian::Database> open;
-
-  Xapian::Database& Shard(const std::string& id) {
-    auto it = open.find(id);
-    if (it != open.end()) {
-      internal::XapianCall("reopening a shard", [&] { it->second.reopen(); });
-      return it->second;
-    }
-    auto db = internal::XapianCall("opening a shard", [&] {
-      return Xapian::Database(dir + "/" + id, Xapian::DB_BACKEND_GLASS);
-    });
-    return open.emplace(id, std::move(db)).first->second;
+namespace {
+// Leaves out the copies of documents that do not count (see
+// SearchQuery::counted_copy), by their docid in the combined database.
+class ExcludeCopies : public Xapian::MatchDecider {
+ public:
+  explicit ExcludeCopies(std::set<Xapian::docid> excluded) : excluded_(std::move(excluded)) {}
+  bool operator()(const Xapian::Document& doc) const override {
+    return excluded_.count(doc.get_docid()) == 0;
   }
+  bool empty() const { return excluded_.empty(); }
+
+ private:
+  std::set<Xapian::docid> excluded_;
 };
 
-Searcher::Searcher(const BlindKeys& keys, std::string index_dir)
-    : impl_(new Impl{keys, std::move(index_dir), {}}) {}
-Searcher::~Searcher() = default;
+ExcludeCopies CopiesToExclude(const Xapian::Database& db, const SearchQuery& q) {
+  std::set<Xapian::docid> excluded;
+  const std::size_t n = q.shard_ids.size();
+  for (const auto& [doc, counted] : q.counted_copy) {
+    const std::string term = internal::IdTerm(doc);
+    for (auto p = db.postlist_begin(term); p != db.postlist_end(term); ++p) {
+      // A combined database interleaves its parts' docids: docid d comes
+      // from part (d - 1) % n.
+      const std::size_t part = (*p - 1) % n;
+      if (q.shard_ids[part] != counted) excluded.insert(*p);
+    }
+  }
+  return ExcludeCopies(std::move(excluded));
+}
+}  // namespace
 
-SearchOutcome Searcher::Search(const SearchQuery& q) {
-  Impl& s = *impl_;
+SearchOutcome Searcher::Search(const SearchQuery& q, ShardStore& shards) const {
   SearchOutcome out;
   std::vector<std::string> languages = q.languages;
   if (languages.empty()) languages.push_back("en");
@@ -203,13 +210,13 @@ SearchOutcome Searcher::Search(const SearchQuery& q) {
     const std::string text = NormalizeNfkc(RepairUtf8(q.text));
     for (const auto& lang : languages) {
       Xapian::QueryParser parser;
-      parser.set_stemmer(internal::MakeBlindStem(s.keys, lang));
+      parser.set_stemmer(internal::MakeBlindStem(keys_, lang));
       parser.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
       parser.set_default_op(Xapian::Query::OP_AND);
       for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename, Field::kLanguage,
                       Field::kType, Field::kTag, Field::kEntity, Field::kFrom, Field::kTo,
                       Field::kCc}) {
-        processors.push_back(internal::MakeHashedFieldProcessor(s.keys, f));
+        processors.push_back(internal::MakeHashedFieldProcessor(keys_, f));
         parser.add_boolean_prefix(std::string(FieldName(f)), processors.back().get());
       }
       parser.add_prefix("subject", "S");
@@ -230,47 +237,59 @@ SearchOutcome Searcher::Search(const SearchQuery& q) {
   if (!match_all && parses.empty()) query = Xapian::Query();  // matches nothing
   if (!q.case_id.empty()) {
     query = Xapian::Query(Xapian::Query::OP_FILTER, query,
-                          Xapian::Query(s.keys.FieldTerm(Field::kCase, q.case_id)));
+                          Xapian::Query(keys_.FieldTerm(Field::kCase, q.case_id)));
   }
 
   std::set<std::string> terms;
   std::vector<std::vector<std::string>> phrases;
   CollectTerms(query, terms, phrases);
   out.matcher = std::make_shared<QueryMatcher>(
-      s.keys, std::vector<std::string>(terms.begin(), terms.end()), phrases);
+      keys_, std::vector<std::string>(terms.begin(), terms.end()), phrases);
   // Every term of a phrase also counts for choosing the snippet's chunk.
   for (const auto& p : phrases) terms.insert(p.begin(), p.end());
 
   if (q.shard_ids.empty() || query.empty()) return out;
 
+  ShardLease lease = shards.Lease(q.shard_ids);
   internal::XapianCall("searching", [&] {
-    Xapian::Database db;
-    for (const auto& id : q.shard_ids) db.add_database(s.Shard(id));
-    Xapian::Enquire enquire(db);
-    enquire.set_query(query);
-    if (q.sort == SortOrder::kDateDescending) {
-      enquire.set_sort_by_value_then_relevance(kDaySlot, true);
-    } else {
-      enquire.set_sort_by_relevance_then_value(kIdSlot, false);
-    }
-    // Ask Xapian to count every match: totals are exact, as review users
-    // expect of a hit count.
-    const Xapian::doccount check = db.get_doccount();
-    Xapian::MSet mset = enquire.get_mset(q.offset, q.limit, check);
-    out.total = mset.get_matches_estimated();
-    for (auto it = mset.begin(); it != mset.end(); ++it) {
-      SearchHit hit;
-      Xapian::Document doc = it.get_document();
-      hit.doc_id = doc.get_data();
-      hit.weight = it.get_weight();
-      for (const auto& t : terms) {
-        const std::string term = "Z" + t;
-        auto p = db.positionlist_begin(*it, term);
-        if (p != db.positionlist_end(*it, term)) {
-          if (!hit.first_match_pos || *p < *hit.first_match_pos) hit.first_match_pos = *p;
+    for (int attempt = 0;; ++attempt) {
+      try {
+        out.hits.clear();
+        Xapian::Database& db = lease.impl().combined;
+        Xapian::Enquire enquire(db);
+        enquire.set_query(query);
+        if (q.sort == SortOrder::kDateDescending) {
+          enquire.set_sort_by_value_then_relevance(kDaySlot, true);
+        } else {
+          enquire.set_sort_by_relevance_then_value(kIdSlot, false);
         }
+        const ExcludeCopies exclude = CopiesToExclude(db, q);
+        // Ask Xapian to count every match: totals are exact, as review users
+        // expect of a hit count.
+        const Xapian::doccount check = db.get_doccount();
+        Xapian::MSet mset = enquire.get_mset(q.offset, q.limit, check, nullptr,
+                                             exclude.empty() ? nullptr : &exclude);
+        out.total = mset.get_matches_estimated();
+        for (auto it = mset.begin(); it != mset.end(); ++it) {
+          SearchHit hit;
+          Xapian::Document doc = it.get_document();
+          hit.doc_id = doc.get_data();
+          hit.weight = it.get_weight();
+          for (const auto& t : terms) {
+            const std::string term = "Z" + t;
+            auto p = db.positionlist_begin(*it, term);
+            if (p != db.positionlist_end(*it, term)) {
+              if (!hit.first_match_pos || *p < *hit.first_match_pos) hit.first_match_pos = *p;
+            }
+          }
+          out.hits.push_back(std::move(hit));
+        }
+        return;
+      } catch (const Xapian::DatabaseModifiedError&) {
+        // A writer committed twice under this search: read the new state.
+        if (attempt >= 3) throw;
+        lease.impl().reopen(lease.impl());
       }
-      out.hits.push_back(std::move(hit));
     }
   });
   return out;

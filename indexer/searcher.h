@@ -3,7 +3,8 @@
 // visible documents only (a combined database of the visible shards gives
 // the same weights as a database holding only those documents).
 //
-// Thread-safety: a Searcher may be used by one thread at a time; the
+// Thread-safety: a Searcher is immutable and serves any number of threads
+// at once (each search leases readers of its own from the ShardStore); the
 // QueryMatcher it returns is immutable and may be shared.
 #pragma once
 
@@ -14,7 +15,10 @@
 #include <string_view>
 #include <vector>
 
+#include <map>
+
 #include "indexer/blind_terms.h"
+#include "indexer/shard_store.h"
 
 namespace dossier::indexer {
 
@@ -25,6 +29,12 @@ struct SearchQuery {
   std::vector<std::string> shard_ids;  // exactly the visible shards
   std::vector<std::string> languages;  // languages present in those shards
   std::string case_id;                 // optional case filter
+  // Documents whose copies do not all count: while a document moves
+  // between shards both may hold it, and a document being written is in
+  // its shard before it is acknowledged. For each such document, the one
+  // shard whose copy counts ("" for none); every other copy of it is left
+  // out of hits and totals.
+  std::map<std::string, std::string> counted_copy;
   std::uint32_t offset = 0;
   std::uint32_t limit = 20;
   SortOrder sort = SortOrder::kRelevance;
@@ -66,15 +76,13 @@ struct SearchOutcome {
 
 class Searcher {
  public:
-  // `index_dir` is <repo>/index.
-  Searcher(const BlindKeys& keys, std::string index_dir);
-  ~Searcher();
-  // Throws Error(kInvalidArgument) for a malformed query.
-  SearchOutcome Search(const SearchQuery& query);
+  explicit Searcher(const BlindKeys& keys) : keys_(keys) {}
+  // Searches `query.shard_ids` of `shards`. Throws Error(kInvalidArgument)
+  // for a malformed query, Error(kCorrupt) for a missing or damaged shard.
+  SearchOutcome Search(const SearchQuery& query, ShardStore& shards) const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  const BlindKeys& keys_;
 };
 
 }  // namespace dossier::indexer

@@ -1,164 +1,295 @@
 #include "indexer/shard_store.h"
 
 #include <filesystem>
+#include <mutex>
 #include <set>
 
+#include "base/fd.h"
 #include "indexer/xapian_internal.h"
 
 namespace dossier::indexer {
 
 namespace fs = std::filesystem;
 
-struct ShardStore::Impl {
-  std::string dir;
-  std::map<std::string, Xapian::WritableDatabase> open;
-  std::set<std::string> in_transaction;
+ShardLease::ShardLease(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ShardLease::ShardLease(ShardLease&&) noexcept = default;
+ShardLease& ShardLease::operator=(ShardLease&&) noexcept = default;
+ShardLease::~ShardLease() = default;
 
-  Xapian::WritableDatabase& Get(const std::string& shard) {
-    auto it = open.find(shard);
-    if (it != open.end()) return it->second;
-    if (shard.empty() || shard.find('/') != std::string::npos || shard[0] == '.') {
-      throw Error(ErrorCode::kInternal, "invalid shard id");
+namespace {
+
+void CheckShardId(const std::string& shard) {
+  if (shard.empty() || shard.find('/') != std::string::npos || shard[0] == '.') {
+    throw Error(ErrorCode::kInternal, "invalid shard id");
+  }
+}
+
+class LocalShardStore : public ShardStore {
+ public:
+  LocalShardStore(std::string dir, bool writable, bool other_writers)
+      : dir_(std::move(dir)), writable_(writable), other_writers_(other_writers) {
+    if (writable_) {
+      std::error_code ec;
+      fs::create_directories(dir_, ec);
+      if (ec) throw Error(ErrorCode::kIo, "cannot create the index directory");
     }
+  }
+  ~LocalShardStore() override {
+    try {
+      Close();
+    } catch (...) {
+      // Uncommitted changes are discarded; committed ones are already safe.
+    }
+  }
+
+  void Add(const std::string& shard, PreparedDocument doc) override {
+    auto& db = Writable(shard);
+    internal::XapianCall("adding a document", [&] {
+      db.replace_document(internal::IdTerm(doc.doc_id()), doc.impl().doc);
+    });
+  }
+
+  bool Delete(const std::string& shard, const std::string& doc_id) override {
+    auto& db = Writable(shard);
+    return internal::XapianCall("deleting a document", [&] {
+      const std::string term = internal::IdTerm(doc_id);
+      if (!db.term_exists(term)) return false;
+      db.delete_document(term);
+      return true;
+    });
+  }
+
+  bool Contains(const std::string& shard, const std::string& doc_id) override {
+    auto& db = Writable(shard);
+    return internal::XapianCall("reading a shard",
+                                [&] { return db.term_exists(internal::IdTerm(doc_id)); });
+  }
+
+  bool Copy(const std::string& from, const std::string& to, const std::string& doc_id) override {
+    auto& src = Writable(from);
+    auto& dst = Writable(to);
+    return internal::XapianCall("moving a document", [&] {
+      const std::string term = internal::IdTerm(doc_id);
+      Xapian::PostingIterator p = src.postlist_begin(term);
+      if (p == src.postlist_end(term)) return false;
+      Xapian::Document doc = src.get_document(*p);
+      dst.replace_document(term, doc);
+      return true;
+    });
+  }
+
+  std::vector<std::string> DocumentIds(const std::string& shard) override {
+    auto& db = Writable(shard);
+    return internal::XapianCall("reading a shard", [&] {
+      std::vector<std::string> ids;
+      for (auto t = db.allterms_begin("Q"); t != db.allterms_end("Q"); ++t) {
+        ids.push_back((*t).substr(1));
+      }
+      return ids;
+    });
+  }
+
+  void Begin(const std::string& shard) override {
+    if (in_transaction_.count(shard)) return;
+    auto& db = Writable(shard);
+    internal::XapianCall("starting a shard transaction", [&] { db.begin_transaction(true); });
+    in_transaction_.insert(shard);
+  }
+
+  void Commit(const std::string& shard) override {
+    auto it = open_.find(shard);
+    if (it == open_.end()) return;
+    if (in_transaction_.erase(shard)) {
+      internal::XapianCall("committing a shard", [&] { it->second.commit_transaction(); });
+    } else {
+      internal::XapianCall("committing a shard", [&] { it->second.commit(); });
+    }
+    Bump(shard, false);
+  }
+
+  void Cancel(const std::string& shard) override {
+    auto it = open_.find(shard);
+    if (it == open_.end() || !in_transaction_.erase(shard)) return;
+    internal::XapianCall("cancelling a shard transaction",
+                         [&] { it->second.cancel_transaction(); });
+  }
+
+  void Create(const std::string& shard) override {
+    if (Exists(shard) && open_.count(shard)) return;
+    auto& db = Writable(shard);
+    if (!in_transaction_.count(shard)) {
+      internal::XapianCall("creating a shard", [&] { db.commit(); });
+    }
+  }
+
+  void Drop(const std::string& shard) override {
+    CloseOne(shard);
+    std::error_code ec;
+    fs::remove_all(PathOf(shard), ec);
+    if (ec) throw Error(ErrorCode::kIo, "cannot remove an index shard");
+    Bump(shard, true);
+  }
+
+  void StartRebuild(const std::string& shard) override {
+    const std::string rebuild = RebuildId(shard);
+    Drop(rebuild);
+    Writable(rebuild);  // exists from now on, even if it stays empty
+  }
+  void AddToRebuild(const std::string& shard, PreparedDocument doc) override {
+    Add(RebuildId(shard), std::move(doc));
+  }
+  void FinishRebuild(const std::string& shard) override {
+    const std::string rebuild = RebuildId(shard);
+    Commit(rebuild);
+    CloseOne(rebuild);
+    CloseOne(shard);
+    // Swap the rebuilt shard in: a crash in between leaves either the old
+    // shard or no shard (which the next reindex rebuilds), never a mix.
+    const std::string live = PathOf(shard);
+    const std::string old = live + ".old";
+    std::error_code ec;
+    fs::remove_all(old, ec);
+    if (fs::exists(live, ec)) fs::rename(live, old, ec);
+    if (!ec) fs::rename(PathOf(rebuild), live, ec);
+    if (ec) throw Error(ErrorCode::kIo, "cannot swap in a rebuilt index shard");
+    SyncDir(dir_);
+    fs::remove_all(old, ec);
+    Bump(shard, true);
+  }
+
+  void Close() override {
+    // close() cancels an open transaction and commits anything else.
+    for (auto& [id, db] : open_) {
+      internal::XapianCall("closing a shard", [&] { db.close(); });
+    }
+    open_.clear();
+    in_transaction_.clear();
+  }
+
+  bool Exists(const std::string& shard) const override {
+    std::error_code ec;
+    return fs::exists(PathOf(shard) + "/iamglass", ec);
+  }
+
+  ShardLease Lease(const std::vector<std::string>& shards) override {
+    auto impl = std::make_unique<ShardLease::Impl>();
+    impl->shards = shards;
+    {
+      std::lock_guard lock(pool_mu_);
+      if (!pool_.empty()) {
+        impl->readers = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (!impl->readers) impl->readers = std::make_unique<ReaderSet>();
+    impl->release = [this](std::unique_ptr<ReaderSet> r) {
+      std::lock_guard lock(pool_mu_);
+      pool_.push_back(std::move(r));
+    };
+    impl->reopen = [this](ShardLease::Impl& l) { Prepare(l, true); };
+    Prepare(*impl, false);
+    return ShardLease(std::move(impl));
+  }
+
+ private:
+  struct Generation {
+    std::uint64_t commits = 0;
+    std::uint64_t incarnation = 0;
+  };
+
+  std::string PathOf(const std::string& shard) const {
+    CheckShardId(shard);
+    return dir_ + "/" + shard;
+  }
+  static std::string RebuildId(const std::string& shard) { return shard + ".rebuild"; }
+
+  Generation GenerationOf(const std::string& shard) const {
+    std::lock_guard lock(gen_mu_);
+    auto it = generations_.find(shard);
+    return it == generations_.end() ? Generation{} : it->second;
+  }
+  void Bump(const std::string& shard, bool replaced) {
+    std::lock_guard lock(gen_mu_);
+    Generation& g = generations_[shard];
+    ++g.commits;
+    if (replaced) ++g.incarnation;
+  }
+
+  // Opens or reopens the lease's readers as needed, then combines them.
+  void Prepare(ShardLease::Impl& l, bool force) {
+    internal::XapianCall("opening a shard", [&] {
+      l.combined = Xapian::Database();
+      for (const auto& id : l.shards) {
+        const Generation g = GenerationOf(id);
+        auto it = l.readers->shards.find(id);
+        if (it != l.readers->shards.end() && it->second.incarnation != g.incarnation) {
+          l.readers->shards.erase(it);
+          it = l.readers->shards.end();
+        }
+        if (it == l.readers->shards.end()) {
+          if (!Exists(id)) {
+            throw Error(ErrorCode::kCorrupt,
+                        "an index shard is missing; run dossier reindex to rebuild it");
+          }
+          ReaderSet::Reader r{Xapian::Database(PathOf(id), Xapian::DB_BACKEND_GLASS),
+                              g.commits, g.incarnation};
+          it = l.readers->shards.emplace(id, std::move(r)).first;
+        } else if (force || other_writers_ || it->second.generation != g.commits) {
+          // Measured: a reopen that finds nothing new costs a read of the
+          // version file; only leases that may see a change pay it.
+          it->second.db.reopen();
+          it->second.generation = g.commits;
+        }
+        l.combined.add_database(it->second.db);
+      }
+    });
+  }
+
+  Xapian::WritableDatabase& Writable(const std::string& shard) {
+    auto it = open_.find(shard);
+    if (it != open_.end()) return it->second;
+    if (!writable_) throw Error(ErrorCode::kInternal, "the repository was opened read-only");
+    const std::string path = PathOf(shard);
     auto db = internal::XapianCall("opening a shard", [&] {
-      return Xapian::WritableDatabase(dir + "/" + shard,
-                                      Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
+      return Xapian::WritableDatabase(path, Xapian::DB_CREATE_OR_OPEN | Xapian::DB_BACKEND_GLASS);
     });
     internal::XapianCall("opening a shard", [&] {
       if (db.get_metadata("dossier.hash_version").empty()) {
-        db.set_metadata("dossier.hash_version",
-                        std::to_string(crypto::kHashFormatVersion));
+        db.set_metadata("dossier.hash_version", std::to_string(crypto::kHashFormatVersion));
       } else if (db.get_metadata("dossier.hash_version") !=
                  std::to_string(crypto::kHashFormatVersion)) {
         throw Error(ErrorCode::kUnsupported,
                     "index shard uses another hash format; run dossier reindex");
       }
     });
-    return open.emplace(shard, std::move(db)).first->second;
+    return open_.emplace(shard, std::move(db)).first->second;
   }
+
+  void CloseOne(const std::string& shard) {
+    auto it = open_.find(shard);
+    if (it == open_.end()) return;
+    internal::XapianCall("closing a shard", [&] { it->second.close(); });  // cancels a transaction
+    open_.erase(it);
+    in_transaction_.erase(shard);
+  }
+
+  const std::string dir_;
+  const bool writable_, other_writers_;
+  // Writing side: under the repository's write lock.
+  std::map<std::string, Xapian::WritableDatabase> open_;
+  std::set<std::string> in_transaction_;
+  // Reading side.
+  mutable std::mutex gen_mu_;
+  std::map<std::string, Generation> generations_;
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<ReaderSet>> pool_;
 };
 
-ShardStore::ShardStore(std::string index_dir) : impl_(std::make_unique<Impl>()) {
-  impl_->dir = std::move(index_dir);
-  fs::create_directories(impl_->dir);
-}
-ShardStore::~ShardStore() {
-  try {
-    Close();
-  } catch (...) {
-    // Uncommitted changes are discarded; committed ones are already safe.
-  }
-}
+}  // namespace
 
-void ShardStore::Add(const std::string& shard, PreparedDocument doc) {
-  auto& db = impl_->Get(shard);
-  internal::XapianCall("adding a document", [&] {
-    db.replace_document(internal::IdTerm(doc.doc_id()), doc.impl().doc);
-  });
-}
-
-bool ShardStore::Delete(const std::string& shard, const std::string& doc_id) {
-  auto& db = impl_->Get(shard);
-  return internal::XapianCall("deleting a document", [&] {
-    const std::string term = internal::IdTerm(doc_id);
-    if (!db.term_exists(term)) return false;
-    db.delete_document(term);
-    return true;
-  });
-}
-
-bool ShardStore::Contains(const std::string& shard, const std::string& doc_id) {
-  auto& db = impl_->Get(shard);
-  return internal::XapianCall("reading a shard", [&] {
-    return db.term_exists(internal::IdTerm(doc_id));
-  });
-}
-
-bool ShardStore::Copy(const std::string& from, const std::string& to,
-                      const std::string& doc_id) {
-  auto& src = impl_->Get(from);
-  auto& dst = impl_->Get(to);
-  return internal::XapianCall("moving a document", [&] {
-    const std::string term = internal::IdTerm(doc_id);
-    Xapian::PostingIterator p = src.postlist_begin(term);
-    if (p == src.postlist_end(term)) return false;
-    Xapian::Document doc = src.get_document(*p);
-    dst.replace_document(term, doc);
-    return true;
-  });
-}
-
-std::uint64_t ShardStore::DocumentCount(const std::string& shard) {
-  auto& db = impl_->Get(shard);
-  return internal::XapianCall("reading a shard", [&] { return db.get_doccount(); });
-}
-
-std::vector<std::string> ShardStore::DocumentIds(const std::string& shard) {
-  auto& db = impl_->Get(shard);
-  return internal::XapianCall("reading a shard", [&] {
-    std::vector<std::string> ids;
-    for (auto t = db.allterms_begin("Q"); t != db.allterms_end("Q"); ++t) {
-      ids.push_back((*t).substr(1));
-    }
-    return ids;
-  });
-}
-
-void ShardStore::Begin(const std::string& shard) {
-  if (impl_->in_transaction.count(shard)) return;
-  auto& db = impl_->Get(shard);
-  internal::XapianCall("starting a shard transaction", [&] { db.begin_transaction(true); });
-  impl_->in_transaction.insert(shard);
-}
-
-void ShardStore::Commit(const std::string& shard) {
-  auto it = impl_->open.find(shard);
-  if (it == impl_->open.end()) return;
-  if (impl_->in_transaction.erase(shard)) {
-    internal::XapianCall("committing a shard", [&] { it->second.commit_transaction(); });
-  } else {
-    internal::XapianCall("committing a shard", [&] { it->second.commit(); });
-  }
-}
-
-void ShardStore::Cancel(const std::string& shard) {
-  auto it = impl_->open.find(shard);
-  if (it == impl_->open.end() || !impl_->in_transaction.erase(shard)) return;
-  internal::XapianCall("cancelling a shard transaction",
-                       [&] { it->second.cancel_transaction(); });
-}
-
-void ShardStore::CommitAll() {
-  // Never ends an open transaction: that is its owner's to commit.
-  for (auto& [id, db] : impl_->open) {
-    if (impl_->in_transaction.count(id)) continue;
-    internal::XapianCall("committing a shard", [&] { db.commit(); });
-  }
-}
-
-void ShardStore::Drop(const std::string& shard) {
-  auto it = impl_->open.find(shard);
-  if (it != impl_->open.end()) {
-    internal::XapianCall("closing a shard", [&] { it->second.close(); });  // cancels a transaction
-    impl_->open.erase(it);
-    impl_->in_transaction.erase(shard);
-  }
-  std::error_code ec;
-  fs::remove_all(PathOf(shard), ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot remove an index shard");
-}
-
-void ShardStore::Close() {
-  // close() cancels an open transaction and commits anything else.
-  for (auto& [id, db] : impl_->open) {
-    internal::XapianCall("closing a shard", [&] { db.close(); });
-  }
-  impl_->open.clear();
-  impl_->in_transaction.clear();
-}
-
-std::string ShardStore::PathOf(const std::string& shard) const {
-  return impl_->dir + "/" + shard;
+std::unique_ptr<ShardStore> OpenLocalShardStore(const std::string& index_dir, bool writable,
+                                                bool other_writers) {
+  return std::make_unique<LocalShardStore>(index_dir, writable, other_writers);
 }
 
 }  // namespace dossier::indexer

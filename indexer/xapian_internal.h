@@ -4,17 +4,45 @@
 
 #include <xapian.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "indexer/blind_terms.h"
 #include "indexer/document_builder.h"
+#include "indexer/shard_store.h"
 
 namespace dossier::indexer {
 struct PreparedDocument::Impl {
   std::string doc_id;
   Xapian::Document doc;
+};
+
+// Open readers of some shards, owned by one lease at a time.
+struct ReaderSet {
+  struct Reader {
+    Xapian::Database db;
+    std::uint64_t generation = 0;   // of the shard when last (re)opened
+    std::uint64_t incarnation = 0;  // changes when the shard is replaced whole
+  };
+  std::map<std::string, Reader> shards;
+};
+
+struct ShardLease::Impl {
+  std::vector<std::string> shards;  // in the order they were combined
+  Xapian::Database combined;        // the shards as one database
+  std::unique_ptr<ReaderSet> readers;
+  // Reopens every reader and rebuilds `combined` (after Xapian reports the
+  // database was modified under a search).
+  std::function<void(Impl&)> reopen;
+  // Gives the readers back to the store's pool.
+  std::function<void(std::unique_ptr<ReaderSet>)> release;
+  ~Impl() {
+    if (release && readers) release(std::move(readers));
+  }
 };
 }  // namespace dossier::indexer
 
@@ -49,7 +77,8 @@ auto XapianCall(const char* what, Fn&& fn) -> decltype(fn()) {
     throw Error(ErrorCode::kInvalidArgument,
                 std::string("malformed query: ") + e.get_msg());
   } catch (const Xapian::DatabaseOpeningError&) {
-    throw Error(ErrorCode::kIo, std::string(what) + ": cannot open an index shard");
+    throw Error(ErrorCode::kCorrupt, std::string(what) +
+                                         ": an index shard cannot be opened; run dossier reindex");
   } catch (const Xapian::Error& e) {
     throw Error(ErrorCode::kIo, std::string(what) + ": " + e.get_type());
   }

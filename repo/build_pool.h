@@ -2,7 +2,13 @@
 // entries and sealed text chunks, so term generation (the costliest step of
 // ingest after PDF parsing) uses every core. Each thread owns its
 // DocumentBuilder; tasks share nothing but the immutable BlindKeys.
+// Background work: each thread runs `nice` steps nicer than the threads
+// serving people's queries (Linux keeps a niceness per thread).
 #pragma once
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <deque>
@@ -22,9 +28,13 @@ class BuildPool {
  public:
   using Task = std::function<Result(indexer::DocumentBuilder&)>;
 
-  BuildPool(int threads, const indexer::BlindKeys& keys, std::size_t cap) {
+  BuildPool(int threads, const indexer::BlindKeys& keys, std::size_t cap, int nice = 0) {
     for (int i = 0; i < threads; ++i) {
-      threads_.emplace_back([this, &keys, cap] {
+      threads_.emplace_back([this, &keys, cap, nice] {
+        if (nice > 0) {
+          const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+          (void)::setpriority(PRIO_PROCESS, tid, ::getpriority(PRIO_PROCESS, tid) + nice);
+        }
         indexer::DocumentBuilder builder(keys, cap);
         for (;;) {
           std::shared_ptr<std::packaged_task<Result(indexer::DocumentBuilder&)>> task;

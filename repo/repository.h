@@ -1,7 +1,11 @@
 // repo::Repository — the one entry point to a Dossier repository.
 //
 // The CLI, the HTTP API and the tests all drive a repository through this
-// class; none of them touches SQLite, Xapian or libsodium directly.
+// class; none of them touches SQLite, Xapian or libsodium directly. Behind
+// it each domain is a service of its own (users and roles, cases,
+// documents, ingest, moves, search, jobs; repo/README.md lists the rooms)
+// sharing one context: the database, the stores, key access, the clock
+// and the event sink.
 // A repository is one directory (the embedded default, see DESIGN.md):
 //   dossier.db     SQLite (WAL, secure_delete): metadata, every case and
 //                  document field encrypted, sealed keys, shard map
@@ -11,37 +15,41 @@
 //   keys/server.key  the index key (0600, passphrase-protected unless the
 //                  repository was made with --no-protect)
 //
-// Thread-safety: a Repository is used by one thread at a time (the HTTP
-// server will serialise writes through it). Opening for writing takes an
-// exclusive lock file; a second writer gets Error(kConflict) naming the
-// holder. Opening finishes what a crash interrupted (pending ingests, half
-// done shard moves) before returning.
+// Thread-safety: one open Repository serves calls from many threads at
+// once. Reads (searches, gets, listings, logins) run in parallel, each on
+// a database connection and index readers of its own, and see the last
+// committed state; writes are serialised inside the process per
+// transaction (a case change lands between two groups of a long ingest)
+// and across processes by the lock file: opening for writing takes an
+// exclusive lock, and a second writer gets Error(kConflict) naming the
+// holder. Opening finishes what a crash interrupted (pending ingests,
+// half-done shard moves) before returning. Sessions may be used from any
+// thread. Long work (ingest, grant, revoke) runs as a job.
 //
-// Every method throws dossier::Error; none returns partial results as good.
+// Every method throws dossier::Error, and only that; none returns partial
+// results as good. Every method taking a Session refuses one of another
+// repository, one that has logged out, and one whose user is disabled.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "crypto/keys.h"
-#include "indexer/extract.h"
+#include "indexer/extract_limits.h"
+#include "repo/events.h"
+#include "repo/types.h"
 
 namespace dossier::repo {
 
-namespace sql {
-class Stmt;
-}  // namespace sql
-
 // Called at named steps of ingest and shard moves. Tests install one that
 // ends the process at a chosen step to prove crash safety; production code
-// leaves it empty. During an ingest it is called from the ingest thread and
-// from the commit thread, possibly at the same time.
+// leaves it empty. It may be called from several threads at once.
 using FaultHook = std::function<void(std::string_view point)>;
 
 struct InitOptions {
@@ -69,7 +77,9 @@ struct OpenOptions {
   std::size_t indexed_text_cap = 0;  // 0: the default (32 MiB)
   std::size_t commit_group = 200;    // documents per index commit in ingest
   FaultHook fault;
-  std::function<std::int64_t()> clock;  // seconds since epoch; tests fix it
+  std::shared_ptr<const Clock> clock;  // null: the system clock
+  // Sees every event (see events.h), on the thread that caused it.
+  std::function<void(const Event&)> on_event;
   // Extraction workers: the dossier-extract program (empty: beside this
   // executable, or $DOSSIER_EXTRACT_WORKER), how many (0: one per core),
   // and their wall-clock limit per file.
@@ -77,146 +87,34 @@ struct OpenOptions {
   int extract_workers = 0;
   int extract_wall_seconds = 300;
   indexer::ExtractLimits extract_limits;  // depth, expansion, ratio, items
+  // Background work (extraction workers, the threads that build index
+  // entries) runs this much nicer than people's queries.
+  int background_nice = 10;
+  // Finished jobs stay readable this long (and at most this many).
+  std::int64_t job_retention_seconds = 24 * 3600;
+  std::size_t job_retention_count = 100;
   // How this process describes itself to a second writer.
   std::string holder = "dossier";
 };
 
 // A logged-in user (or the recovery key) with their unsealed role keys.
-// Copyable handle; the keys live in sodium_malloc memory until the last
-// copy is gone.
+// A copyable handle, usable from any thread; the keys live in
+// sodium_malloc memory until the last copy is gone or Logout wipes them.
+// A session follows membership changes: a role removed or a user disabled
+// takes effect at the session's next call.
 class Session {
  public:
   const std::string& user() const;
-  const std::vector<std::string>& roles() const;
+  // The roles held now.
+  std::vector<std::string> roles() const;
   bool is_admin() const;
   bool is_recovery() const;
   struct Impl;
   explicit Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-  const Impl& impl() const { return *impl_; }
+  Impl& impl() const { return *impl_; }
 
  private:
   std::shared_ptr<Impl> impl_;
-};
-
-struct CaseInfo {
-  std::string id;
-  std::string title;
-  std::string description;
-  std::string stage;   // screening, assessment, risk_assessment, ...
-  std::string risk;    // low, moderate, high, or empty
-  std::string status;  // open, closed
-  std::string owner;
-  std::vector<std::string> assignees;
-  std::vector<std::string> roles;  // granted role names
-  std::string created_at;          // RFC 3339 UTC
-  std::string updated_at;
-  std::int64_t document_count = 0;
-};
-
-struct NewCase {
-  std::string title;
-  std::string description;
-  std::string risk;
-  std::vector<std::string> roles;
-};
-
-struct IngestProgress {
-  std::uint64_t files_done = 0, files_total = 0;  // top-level files
-  std::uint64_t bytes_done = 0, bytes_total = 0;  // of top-level files
-  std::uint64_t items = 0;   // documents acknowledged, children included
-  std::uint64_t errors = 0;  // of which status error or unsupported
-};
-
-struct IngestRequest {
-  std::string case_id;
-  std::vector<std::string> paths;  // files and directories (recursive)
-  std::string custodian;
-  std::vector<std::string> restrict_to;  // role names; empty: the case's roles
-  // The language to stem with when detection finds none ("en" by default).
-  std::string language = "en";
-  std::function<void(const IngestProgress&)> on_progress;
-  // When set, every file's path (its place, for "same place" dedup) is
-  // taken relative to this directory instead of to its argument.
-  std::string relative_to;
-  // Re-extract top-level files whose document failed (status error or
-  // unsupported) instead of treating them as already there; the failed
-  // document is replaced once the new one is acknowledged. With no paths,
-  // the case's top-level documents with status error and exactly this
-  // request's restriction are re-extracted from their stored (encrypted)
-  // originals, each with the custodian and path it was ingested with; the
-  // actor must open them.
-  bool retry_failed = false;
-};
-
-struct IngestedDocument {
-  std::string id;
-  std::string parent_id;
-  std::string path;      // a top-level file's path in the ingested directory;
-                         // a child's path inside its top-level container
-  std::string filename;
-  std::string sha256;
-  std::string mime;
-  // indexed | partial (text past the cap not indexed) | duplicate |
-  // unsupported (stored, no text) | error (stored, see `error`) |
-  // link (an archive's symlink or hardlink: recorded, not followed) |
-  // exists (same content from the same place: nothing added)
-  std::string status;
-  std::string error;
-  std::string duplicate_of;
-  std::uint64_t size = 0;
-};
-
-struct IngestSummary {
-  std::vector<IngestedDocument> documents;
-  std::uint64_t bytes = 0;
-};
-
-struct SearchRequest {
-  std::string query;
-  std::string case_id;
-  std::uint32_t offset = 0;
-  std::uint32_t limit = 20;
-  bool sort_by_date = false;
-};
-
-struct SearchHit {
-  std::string document_id;
-  std::string case_id;
-  std::string filename;
-  double score = 0;       // the Xapian weight
-  std::string snippet;    // HTML-escaped, matches in <mark>…</mark>
-};
-
-struct SearchResults {
-  std::uint64_t total = 0;
-  std::vector<SearchHit> hits;
-};
-
-struct DocumentInfo {
-  std::string id;
-  std::string case_id;
-  std::string parent_id;
-  std::string filename;
-  std::string path;
-  std::string mime;
-  std::uint64_t size = 0;
-  std::string sha256;
-  std::string md5;
-  std::string error;  // why extraction failed, for status error
-  std::map<std::string, std::string> fields;  // title, author, from, to, …
-  std::string language;
-  std::string custodian;
-  std::optional<std::int64_t> mtime;  // the file's modification time (Unix), if known
-  std::string status;  // indexed | partial | duplicate | unsupported | error | link
-  std::string duplicate_of;
-  std::uint64_t indexed_bytes = 0;
-  std::string created_at;
-};
-
-struct ReindexSummary {
-  std::uint64_t shards_rebuilt = 0;
-  std::uint64_t shards_skipped = 0;  // the actor cannot open all their documents
-  std::uint64_t documents = 0;
 };
 
 class Repository {
@@ -228,14 +126,19 @@ class Repository {
                                           const OpenOptions& options = {});
   // Whether the repository's server key needs a passphrase to open.
   static bool ServerKeyProtected(const std::string& dir);
+  // Cancels running jobs (what they acknowledged stays) and waits for them.
   ~Repository();
 
+  // ---- Sessions, users and roles ----
   // Throws Error(kUnauthenticated) for an unknown user or a wrong password
-  // (the same message for both).
+  // (the same message for both), Error(kForbidden) for a disabled user.
   Session Login(std::string_view user, std::string_view password);
   // Reads a recovery key file; throws Error(kUnauthenticated) if it is not
   // this repository's.
   Session LoginWithRecoveryKey(const std::string& key_file);
+  // Wipes the session's keys; every copy of it stops working. Jobs it
+  // started keep their own copy of the keys until they end.
+  void Logout(const Session& session);
 
   // Admin: a new user who joins `roles` (the actor must hold each role's key).
   void AddUser(const Session& actor, const std::string& name,
@@ -246,26 +149,67 @@ class Repository {
   // Admin holding the role's key: `user` joins `role`.
   void AddMember(const Session& actor, const std::string& role,
                  const std::string& user);
+  // Admin holding the role's key: `user` leaves `role`. The role gets a new
+  // key pair, sealed to its other members and the recovery key; its key
+  // batches and case keys are re-sealed to it (one seal each, not one per
+  // document), so the old key the user may have kept opens nothing written
+  // or re-sealed from now on.
+  void RemoveMember(const Session& actor, const std::string& role,
+                    const std::string& user);
+  // Admin holding the keys of the user's roles: the user can no longer log
+  // in and leaves every role (each rotated as by RemoveMember); what they
+  // did stays, under their name.
+  void DisableUser(const Session& actor, const std::string& user);
 
+  // ---- Cases ----
   CaseInfo CreateCase(const Session& actor, const NewCase& c);
   std::vector<CaseInfo> ListCases(const Session& actor);
   // Error(kNotFound) also for a case the actor may not see.
   CaseInfo GetCase(const Session& actor, const std::string& case_id);
   // Admin able to open the case: seals its keys to `role` and moves its
-  // documents to the new access set's shard.
+  // documents to the new access set's shard. Blocks until done; StartGrant
+  // runs it as a job. Error(kConflict) while an earlier grant or revoke of
+  // the case is still moving documents.
   void GrantRole(const Session& actor, const std::string& case_id,
                  const std::string& role);
   void RevokeRole(const Session& actor, const std::string& case_id,
                   const std::string& role);
 
-  // Ingests files; `on_acknowledged` is called for each document once it is
-  // durable and searchable (after its group's index commit).
+  // ---- Ingest ----
+  // Starts an ingest job and returns its id at once (see GetJob). Requests
+  // are checked first: a bad one throws here, not in the job.
+  std::string StartIngest(const Session& actor, const IngestRequest& request);
+  // Runs an ingest job to its end; `on_acknowledged` sees each document
+  // once it is durable and searchable (after its group's index commit),
+  // on this thread. Throws the job's error if it fails.
   IngestSummary Ingest(const Session& actor, const IngestRequest& request,
                        const std::function<void(const IngestedDocument&)>&
                            on_acknowledged = {});
 
-  SearchResults Search(const Session& actor, const SearchRequest& request);
+  // ---- Jobs ----
+  // A job is visible to the user who started it and to admins; to anyone
+  // else it does not exist (Error(kNotFound)). Finished jobs stay readable
+  // for OpenOptions::job_retention_seconds.
+  std::string StartGrant(const Session& actor, const std::string& case_id,
+                         const std::string& role);
+  std::string StartRevoke(const Session& actor, const std::string& case_id,
+                          const std::string& role);
+  JobInfo GetJob(const Session& actor, const std::string& job_id);
+  // Waits up to `timeout` for the job to acknowledge more than `seen`
+  // documents or to end; appends the documents after `seen` to `more`.
+  JobInfo WaitJob(const Session& actor, const std::string& job_id, std::size_t seen,
+                  std::chrono::milliseconds timeout, std::vector<IngestedDocument>* more);
+  // Everything the job acknowledged or skipped so far (all of it once it
+  // ended), and its failure report: those of status error, unsupported or
+  // skipped.
+  IngestSummary JobSummary(const Session& actor, const std::string& job_id);
+  std::vector<IngestedDocument> JobFailures(const Session& actor, const std::string& job_id);
+  // Asks the job to stop: what it acknowledged stays, the rest is rolled
+  // back as a crash would be. Returns at once; the job ends as cancelled.
+  void CancelJob(const Session& actor, const std::string& job_id);
 
+  // ---- Search and documents ----
+  SearchResults Search(const Session& actor, const SearchRequest& request);
   DocumentInfo GetDocument(const Session& actor, const std::string& doc_id);
   // Documents whose extraction failed or is unsupported, across the cases
   // the actor can see (or one case): the failure report.
@@ -292,9 +236,6 @@ class Repository {
 
  private:
   explicit Repository(std::unique_ptr<Impl> impl);
-  // GetDocument for each id the query yields, skipping those the actor
-  // cannot open.
-  std::vector<DocumentInfo> OpenableDocuments(const Session& actor, sql::Stmt& ids_query);
   std::unique_ptr<Impl> impl_;
 };
 

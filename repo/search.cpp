@@ -1,244 +1,155 @@
-// Search and reading documents back. Search opens exactly the shards whose
-// access set meets the actor's roles; snippets are made here from the
-// decrypted text chunk holding the first match, which the actor may open by
-// construction (holding a role of the shard means holding a sealed key).
-#include <algorithm>
-#include <map>
+#include "repo/search.h"
 
-#include "crypto/blob_stream.h"
-#include "repo/repository_impl.h"
+#include <set>
+
+#include "crypto/envelope.h"
+#include "repo/cases.h"
+#include "repo/documents.h"
+#include "repo/key_ring.h"
+#include "repo/sealed_json.h"
 
 namespace dossier::repo {
 
-using nlohmann::json;
-
 namespace {
-std::string DocAd(const std::string& id) { return "dossier.doc.v1|" + id; }
 
-struct DocRow {
-  std::string case_id, shard_id, status, blob, text, duplicate_of, parent_id, created_at;
-  std::uint64_t size = 0;
-  crypto::Bytes sealed_meta;
+// Searches again at most this often when writers keep moving the index on
+// under it (each writer step moves the epoch once, so a second attempt
+// almost always settles).
+constexpr int kAttempts = 8;
+
+// The shards a search reads: those the actor's roles reach that hold
+// settled documents (every such shard must exist), and the languages
+// indexed in them.
+struct ShardPlan {
+  std::vector<std::string> shards;
+  std::vector<std::string> languages;
+  std::map<std::string, AccessSet> sets;  // of every shard, visible or not
 };
 
-DocRow LoadRow(sql::Db& db, const std::string& id) {
+ShardPlan PlanShards(sql::Db& db, const Actor& actor) {
+  ShardPlan plan;
   sql::Stmt st(db,
-               "SELECT case_id, shard_id, status, blob, text, duplicate_of, parent_id, "
-               "created_at, size, sealed_meta FROM documents WHERE id=?");
-  st.Bind(1, id);
-  if (!st.Step()) throw Error(ErrorCode::kNotFound, "no such document");
-  DocRow r{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Text(4),
-           st.Text(5), st.Text(6), st.Text(7), static_cast<std::uint64_t>(st.Int(8)),
-           st.Blob(9)};
-  if (r.status == "pending") throw Error(ErrorCode::kNotFound, "no such document");
-  return r;
+               "SELECT s.id, s.access_set, EXISTS (SELECT 1 FROM documents d WHERE "
+               "d.shard_id = s.id AND d.status != 'pending' AND d.duplicate_of IS NULL) "
+               "FROM shards s ORDER BY s.id");
+  while (st.Step()) {
+    const std::string id = col::Id(st, 0, col::IdKind::kShard, "a shard id");
+    const AccessSet set = col::Set(st, 1, "a shard's access set");
+    if (st.Int(2) != 0 && actor.HoldsAny(set)) plan.shards.push_back(id);
+    plan.sets.emplace(id, set);
+  }
+  std::set<std::string> langs;
+  sql::Stmt l(db, "SELECT language FROM shard_languages WHERE shard_id=?");
+  for (const auto& shard : plan.shards) {
+    l.Reset();
+    l.Bind(1, shard);
+    while (l.Step()) langs.insert(col::Language(l, 0, "a shard's language"));
+  }
+  plan.languages.assign(langs.begin(), langs.end());
+  return plan;
 }
+
+// Where each unsettled document's copy counts for this actor: pending
+// ones nowhere; a moving one only in its recorded shard, and only if the
+// actor opens it where it is going (a revoke takes effect at once).
+std::map<std::string, std::string> CountedCopies(sql::Db& db, const Actor& actor,
+                                                 const ShardPlan& plan) {
+  const std::set<std::string> visible(plan.shards.begin(), plan.shards.end());
+  auto set_of = [&](const std::string& shard) -> const AccessSet& {
+    auto it = plan.sets.find(shard);
+    if (it == plan.sets.end()) throw Error(ErrorCode::kCorrupt, "a shard record is missing");
+    return it->second;
+  };
+  std::map<std::string, std::string> out;
+  sql::Stmt st(db,
+               "SELECT id, shard_id, move_to, move_from, status FROM documents WHERE "
+               "status = 'pending' OR move_to IS NOT NULL OR move_from IS NOT NULL");
+  using K = col::IdKind;
+  while (st.Step()) {
+    const std::string id = col::Id(st, 0, K::kDocument, "a document id");
+    const std::string shard = col::Id(st, 1, K::kShard, "a document's shard");
+    const auto to = col::OptionalId(st, 2, K::kShard, "a document's move");
+    const auto from = col::OptionalId(st, 3, K::kShard, "a document's move");
+    const bool relevant = visible.count(shard) || (to && visible.count(*to)) ||
+                          (from && visible.count(*from));
+    if (!relevant) continue;
+    const bool pending = col::Status(st, 4, "a document's status") == DocStatus::kPending;
+    const bool opens = actor.HoldsAny(set_of(to ? *to : shard));
+    out.emplace(id, pending || !opens ? std::string() : shard);
+  }
+  return out;
+}
+
 }  // namespace
 
-SearchResults Repository::Search(const Session& actor, const SearchRequest& req) {
-  Impl& s = *impl_;
-  if (actor.impl().repo_id != s.repo_id) {
-    throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
-  }
+SearchResults SearchService::Search(const Actor& actor, const SearchRequest& req) {
   if (req.limit > 1000) throw Error(ErrorCode::kInvalidArgument, "limit is at most 1000");
-  if (!req.case_id.empty()) s.RequireCaseVisible(actor, req.case_id);
+  if (req.offset > 1000000) throw Error(ErrorCode::kInvalidArgument, "offset is at most 1,000,000");
+  auto db = ctx_.db->Read();
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const std::int64_t before = ReadEpoch(*db, kIndexEpoch);
+    SearchResults out = SearchOnce(*db, actor, req);
+    if (ReadEpoch(*db, kIndexEpoch) == before) {
+      ctx_.events.Read(EventKind::kSearched, actor.name(), req.case_id);
+      return out;
+    }
+  }
+  throw Error(ErrorCode::kConflict, "the index kept changing during the search; try again");
+}
 
+SearchResults SearchService::SearchOnce(sql::Db& db, const Actor& actor, const SearchRequest& req) {
+  sql::ReadTransaction snapshot(db);
+  if (!req.case_id.empty()) RequireCaseVisible(db, actor, req.case_id);
+  const ShardPlan plan = PlanShards(db, actor);
   indexer::SearchQuery q;
   q.text = req.query;
-  q.shard_ids = s.VisibleShards(actor);
-  {
-    std::set<std::string> langs;
-    for (const auto& shard : q.shard_ids) {
-      sql::Stmt st(*s.db, "SELECT language FROM shard_languages WHERE shard_id=?");
-      st.Bind(1, shard);
-      while (st.Step()) langs.insert(st.Text(0));
-    }
-    q.languages.assign(langs.begin(), langs.end());
-  }
+  q.shard_ids = plan.shards;
+  q.languages = plan.languages;
   q.case_id = req.case_id;
   q.offset = req.offset;
   q.limit = req.limit;
-  q.sort = req.sort_by_date ? indexer::SortOrder::kDateDescending
-                            : indexer::SortOrder::kRelevance;
-  indexer::SearchOutcome found = s.searcher->Search(q);
+  q.sort = req.sort_by_date ? indexer::SortOrder::kDateDescending : indexer::SortOrder::kRelevance;
+  q.counted_copy = CountedCopies(db, actor, plan);
+  const indexer::SearchOutcome found = searcher_.Search(q, *ctx_.shards);
 
   SearchResults out;
   out.total = found.total;
   for (const auto& hit : found.hits) {
-    SearchHit h;
-    h.document_id = hit.doc_id;
-    h.score = hit.weight;
-    DocRow row;
     try {
-      row = LoadRow(*s.db, hit.doc_id);
-    } catch (const Error& e) {
-      // A read-only search can race a writer that just replaced this
-      // document; the hit is dropped rather than failing the search.
-      if (e.code() != ErrorCode::kNotFound) throw;
-      continue;
-    }
-    h.case_id = row.case_id;
-    crypto::SecretBytes key = s.OpenDocumentKey(actor, hit.doc_id);
-    json meta = OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta),
-                         DocAd(hit.doc_id), row.sealed_meta);
-    h.filename = meta.value("filename", "");
-    if (!row.text.empty()) {
-      // The chunk holding the first match (or the first chunk).
-      // Headers only, then the one chunk: a hit never reads a whole text.
-      std::vector<TextChunkRecord> records = ReadTextRecords(*s.text, row.text, false);
-      std::size_t pick = 0;
-      if (hit.first_match_pos) {
-        for (std::size_t i = 0; i < records.size(); ++i) {
-          if (*hit.first_match_pos >= records[i].first_pos &&
-              *hit.first_match_pos < records[i].end_pos) {
-            pick = i;
-            break;
-          }
-        }
-      }
-      if (!records.empty()) {
+      OpenedDocument d = OpenDocument(db, actor, hit.doc_id);
+      SearchHit h;
+      h.document_id = hit.doc_id;
+      h.score = hit.weight;
+      h.case_id = d.row.case_id;
+      h.filename = JsonString(d.meta, "filename");
+      if (!d.row.text.empty()) {
+        // The chunk holding the first match: headers only, then that one
+        // chunk; a hit never reads a whole text.
+        const TextStore::Index index = ctx_.texts->ReadIndex(d.row.text);
         const crypto::SecretBytes text_key =
-            crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kText);
-        std::string chunk = crypto::OpenMessage(
-            text_key,
-            crypto::TextChunkAd(hit.doc_id, static_cast<std::uint32_t>(pick),
-                                pick + 1 == records.size()),
-            ReadTextChunk(*s.text, row.text, records[pick]));
-        h.snippet = found.matcher->Snippet(chunk, meta.value("language", "en"));
+            crypto::DeriveDataSubkey(d.key, crypto::DataKeyUse::kText);
+        std::string chunk = ctx_.texts->OpenChunk(d.row.text, d.row.id, text_key, index,
+                                                  TextStore::ChunkAt(index, hit.first_match_pos));
+        h.snippet = found.matcher->Snippet(chunk, JsonString(d.meta, "language", "en"));
         crypto::Wipe(chunk);
       }
-    }
-    out.hits.push_back(std::move(h));
-  }
-  return out;
-}
-
-DocumentInfo Repository::GetDocument(const Session& actor, const std::string& doc_id) {
-  Impl& s = *impl_;
-  if (actor.impl().repo_id != s.repo_id) {
-    throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
-  }
-  DocRow row = LoadRow(*s.db, doc_id);
-  crypto::SecretBytes key = s.OpenDocumentKey(actor, doc_id);  // kNotFound if not theirs
-  json meta = OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta),
-                       DocAd(doc_id), row.sealed_meta);
-  DocumentInfo d;
-  d.id = doc_id;
-  d.case_id = row.case_id;
-  d.parent_id = row.parent_id;
-  d.filename = meta.value("filename", "");
-  d.path = meta.value("path", "");
-  d.mime = meta.value("mime", "");
-  d.size = row.size;
-  d.sha256 = meta.value("sha256", "");
-  d.md5 = meta.value("md5", "");
-  d.error = meta.value("error", "");
-  if (meta.contains("fields") && meta["fields"].is_object()) {
-    for (auto& [k, v] : meta["fields"].items()) {
-      if (v.is_string()) d.fields[k] = v.get<std::string>();
-    }
-  }
-  d.language = meta.value("language", "");
-  d.custodian = meta.value("custodian", "");
-  if (meta.contains("mtime") && meta["mtime"].is_number_integer()) d.mtime = meta["mtime"].get<std::int64_t>();
-  d.status = row.status;
-  d.duplicate_of = row.duplicate_of;
-  d.indexed_bytes = meta.value("indexed_bytes", std::uint64_t{0});
-  d.created_at = row.created_at;
-  return d;
-}
-
-std::vector<DocumentInfo> Repository::ListFailures(const Session& actor,
-                                                   const std::string& case_id) {
-  Impl& s = *impl_;
-  if (!case_id.empty()) s.RequireCaseVisible(actor, case_id);
-  sql::Stmt st(*s.db,
-               "SELECT id FROM documents WHERE status IN ('error','unsupported') AND "
-               "(?1 = '' OR case_id = ?1) ORDER BY created_at, rowid");
-  st.Bind(1, case_id);
-  return OpenableDocuments(actor, st);
-}
-
-std::vector<DocumentInfo> Repository::ListDocuments(const Session& actor,
-                                                    const std::string& case_id) {
-  Impl& s = *impl_;
-  s.RequireCaseVisible(actor, case_id);
-  sql::Stmt st(*s.db,
-               "SELECT id FROM documents WHERE case_id=? AND status != 'pending' "
-               "ORDER BY created_at, rowid");
-  st.Bind(1, case_id);
-  return OpenableDocuments(actor, st);
-}
-
-std::vector<DocumentInfo> Repository::OpenableDocuments(const Session& actor, sql::Stmt& ids_query) {
-  std::vector<std::string> ids;
-  while (ids_query.Step()) ids.push_back(ids_query.Text(0));
-  std::vector<DocumentInfo> out;
-  for (const auto& id : ids) {
-    try {
-      out.push_back(GetDocument(actor, id));
+      out.hits.push_back(std::move(h));
     } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound) throw;  // not this actor's to open
+      // Every hit of a visible, settled shard is the actor's to open: one
+      // that is not, or whose record fails to open, is damaged. It is left
+      // out and the answer says so; the rest of the page stands.
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt &&
+          e.code() != ErrorCode::kForbidden) {
+        throw;
+      }
+      ++out.damaged;
     }
   }
-  return out;
-}
-
-namespace {
-// The stored bytes and text behind a document: its own, or its original's
-// when it is a duplicate (the original lives in the same access set, so the
-// same roles open it). Throws Error(kNotFound) unless the actor opens it.
-struct Source {
-  std::string id;
-  DocRow row;
-  crypto::SecretBytes key;
-};
-
-Source OpenSource(Repository::Impl& s, const Session& actor, const std::string& doc_id) {
-  if (actor.impl().repo_id != s.repo_id) {
-    throw Error(ErrorCode::kUnauthenticated, "that session belongs to another repository");
-  }
-  Source src{doc_id, LoadRow(*s.db, doc_id), s.OpenDocumentKey(actor, doc_id)};
-  if (!src.row.duplicate_of.empty()) {
-    src.id = src.row.duplicate_of;
-    src.row = LoadRow(*s.db, src.id);
-    src.key = s.OpenDocumentKey(actor, src.id);
-  }
-  if (src.row.blob.empty()) {
-    throw Error(ErrorCode::kUnsupported, "this document has no stored bytes (an archive link)");
-  }
-  return src;
-}
-}  // namespace
-
-void Repository::ReadContent(const Session& actor, const std::string& doc_id,
-                             const std::function<void(std::string_view)>& sink) {
-  Source src = OpenSource(*impl_, actor, doc_id);
-  Fd fd = impl_->blobs->Open(src.row.blob);
-  crypto::BlobDecryptor dec(
-      crypto::DeriveDataSubkey(src.key, crypto::DataKeyUse::kBlob),
-      [&](unsigned char* p, std::size_t n) { return ReadSome(fd.get(), p, n); });
-  std::string chunk;
-  while (dec.Next(chunk)) {
-    sink(chunk);
-    crypto::Wipe(chunk);
-  }
-}
-
-std::string Repository::ReadText(const Session& actor, const std::string& doc_id) {
-  Source src = OpenSource(*impl_, actor, doc_id);
-  const crypto::SecretBytes text_key = crypto::DeriveDataSubkey(src.key, crypto::DataKeyUse::kText);
-  std::vector<TextChunkRecord> records = ReadTextRecords(*impl_->text, src.row.text);
-  if (records.empty()) throw Error(ErrorCode::kCorrupt, "stored text is truncated");
-  std::string out;
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    // The last flag in the associated data: a list cut short fails here.
-    std::string chunk = crypto::OpenMessage(
-        text_key,
-        crypto::TextChunkAd(src.id, static_cast<std::uint32_t>(i), i + 1 == records.size()),
-        records[i].sealed);
-    out += chunk;
-    crypto::Wipe(chunk);
+  if (out.damaged > 0) {
+    out.note = std::to_string(out.damaged) +
+               (out.damaged == 1 ? " document among these hits is" : " documents among these hits are") +
+               " damaged and left out of the page; `dossier reindex` rebuilds the index, and the "
+               "repository should be checked against a backup";
   }
   return out;
 }

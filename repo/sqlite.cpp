@@ -7,6 +7,7 @@ namespace dossier::repo::sql {
 void DbCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 void StmtFinalizer::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
 std::int64_t Db::LastInsertRowid() { return sqlite3_last_insert_rowid(db_.get()); }
+std::int64_t Db::Changes() { return sqlite3_changes(db_.get()); }
 
 Db::Db(const std::string& path, bool create) {
   sqlite3* raw = nullptr;
@@ -112,6 +113,27 @@ crypto::Bytes Stmt::Blob(int col) const {
 }
 bool Stmt::IsNull(int col) const {
   return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL;
+}
+
+Stmt::Type Stmt::TypeOf(int col) const {
+  switch (sqlite3_column_type(stmt_.get(), col)) {
+    case SQLITE_INTEGER: return Type::kInteger;
+    case SQLITE_FLOAT: return Type::kFloat;
+    case SQLITE_TEXT: return Type::kText;
+    case SQLITE_BLOB: return Type::kBlob;
+    default: return Type::kNull;
+  }
+}
+std::size_t Stmt::SizeOf(int col) const {
+  return static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col));
+}
+
+ReadTransaction::ReadTransaction(Db& db) : db_(db) { db_.Exec("BEGIN"); }
+ReadTransaction::~ReadTransaction() { End(); }
+void ReadTransaction::End() {
+  if (done_) return;
+  done_ = true;
+  sqlite3_exec(db_.raw(), "COMMIT", nullptr, nullptr, nullptr);
 }
 
 Transaction::Transaction(Db& db) : db_(db) { db_.Exec("BEGIN IMMEDIATE"); }

@@ -45,6 +45,12 @@ class Stmt {
   std::string Text(int col) const;
   crypto::Bytes Blob(int col) const;
   bool IsNull(int col) const;
+  // The column's storage class in this row, and its size in bytes: values
+  // read back from the file are checked against these before use
+  // (repo/columns.h), since anyone with the file can change them.
+  enum class Type { kInteger, kFloat, kText, kBlob, kNull };
+  Type TypeOf(int col) const;
+  std::size_t SizeOf(int col) const;
 
  private:
   Db& db_;
@@ -60,9 +66,25 @@ class Db {
   sqlite3* raw() { return db_.get(); }
   [[noreturn]] void Fail(int rc, std::string_view what);
   std::int64_t LastInsertRowid();
+  // Rows changed by the last statement.
+  std::int64_t Changes();
 
  private:
   std::unique_ptr<sqlite3, DbCloser> db_;
+};
+
+// BEGIN … COMMIT around reads: every statement in between sees one
+// snapshot (WAL), whatever writers commit meanwhile.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Db& db);
+  ~ReadTransaction();
+  // Ends the snapshot early (the destructor then does nothing).
+  void End();
+
+ private:
+  Db& db_;
+  bool done_ = false;
 };
 
 // BEGIN IMMEDIATE … COMMIT, rolled back if destroyed before Commit().

@@ -1,20 +1,24 @@
 #include "repo/views.h"
 
-namespace dossier::repo {
+#include <nlohmann/json.hpp>
+
+namespace dossier::repo::views {
 
 using nlohmann::json;
 
 namespace {
 json NullIfEmpty(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
-}  // namespace
+std::string Dump(const json& j, int indent) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
 
-json ToJson(const CaseInfo& c) {
+json CaseJson(const CaseInfo& c) {
   return {{"id", c.id},
           {"title", c.title},
           {"description", c.description},
-          {"stage", c.stage},
-          {"risk", NullIfEmpty(c.risk)},
-          {"status", c.status},
+          {"stage", StageName(c.stage)},
+          {"risk", NullIfEmpty(std::string(RiskName(c.risk)))},
+          {"status", CaseStatusName(c.status)},
           {"owner", c.owner},
           {"assignees", c.assignees},
           {"roles", c.roles},
@@ -23,39 +27,70 @@ json ToJson(const CaseInfo& c) {
           {"document_count", c.document_count}};
 }
 
-json ToJson(const DocumentInfo& d) {
-  return {{"id", d.id},
-          {"case_id", d.case_id},
-          {"parent_id", NullIfEmpty(d.parent_id)},
-          {"filename", d.filename},
-          {"path", d.path},
-          {"mime", d.mime},
-          {"size", d.size},
-          {"sha256", d.sha256},
-          {"md5", d.md5},
-          {"language", d.language},
-          {"custodian", d.custodian},
-          {"dates", {{"ingested", d.created_at}}},
-          {"entities", json::array()},
-          {"status", d.status},
-          {"duplicate_of", NullIfEmpty(d.duplicate_of)},
-          {"indexed_bytes", d.indexed_bytes},
-          {"fields", d.fields},
-          {"error", NullIfEmpty(d.error)}};
-}
-
-json ToJson(const IngestedDocument& d) {
-  return {{"id", d.id},
+json IngestedJson(const IngestedDocument& d) {
+  return {{"id", NullIfEmpty(d.id)},
           {"parent_id", NullIfEmpty(d.parent_id)},
           {"path", d.path},
           {"sha256", d.sha256},
           {"mime", d.mime},
-          {"status", d.status},
+          {"status", StatusName(d.status)},
           {"error", NullIfEmpty(d.error)},
           {"duplicate_of", NullIfEmpty(d.duplicate_of)}};
 }
+}  // namespace
 
-json ToJson(const SearchResults& r) {
+std::string Case(const CaseInfo& c, int indent) { return Dump(CaseJson(c), indent); }
+
+std::string Cases(const std::vector<CaseInfo>& cases, int indent) {
+  json arr = json::array();
+  for (const auto& c : cases) arr.push_back(CaseJson(c));
+  return Dump(json{{"cases", arr}}, indent);
+}
+
+std::string Document(const DocumentInfo& d, int indent) {
+  return Dump({{"id", d.id},
+               {"case_id", d.case_id},
+               {"parent_id", NullIfEmpty(d.parent_id)},
+               {"filename", d.filename},
+               {"path", d.path},
+               {"mime", d.mime},
+               {"size", d.size},
+               {"sha256", d.sha256},
+               {"md5", d.md5},
+               {"language", d.language},
+               {"custodian", d.custodian},
+               {"dates", {{"ingested", d.created_at}}},
+               {"entities", json::array()},
+               {"status", StatusName(d.status)},
+               {"duplicate_of", NullIfEmpty(d.duplicate_of)},
+               {"indexed_bytes", d.indexed_bytes},
+               {"fields", d.fields},
+               {"error", NullIfEmpty(d.error)}},
+              indent);
+}
+
+std::string IngestSummaryBody(const IngestSummary& s, int indent) {
+  json docs = json::array();
+  for (const auto& d : s.documents) docs.push_back(IngestedJson(d));
+  return Dump(json{{"documents", docs}}, indent);
+}
+
+std::string Failures(const std::vector<DocumentInfo>& list, int indent) {
+  json arr = json::array();
+  for (const auto& d : list) {
+    arr.push_back({{"document_id", d.id},
+                   {"case_id", d.case_id},
+                   {"parent_id", NullIfEmpty(d.parent_id)},
+                   {"path", d.path},
+                   {"filename", d.filename},
+                   {"mime", d.mime},
+                   {"status", StatusName(d.status)},
+                   {"error", d.error}});
+  }
+  return Dump(json{{"failures", arr}}, indent);
+}
+
+std::string Search(const SearchResults& r, int indent) {
   json hits = json::array();
   for (const auto& h : r.hits) {
     hits.push_back({{"document_id", h.document_id},
@@ -64,7 +99,30 @@ json ToJson(const SearchResults& r) {
                     {"score", h.score},
                     {"snippet", h.snippet}});
   }
-  return {{"total", r.total}, {"hits", hits}, {"facets", json::object()}};
+  json body = {{"total", r.total}, {"hits", hits}, {"facets", json::object()}};
+  if (!r.note.empty()) body["note"] = r.note;
+  return Dump(body, indent);
 }
 
-}  // namespace dossier::repo
+std::string Job(const JobInfo& j, int indent) {
+  const auto& p = j.progress;
+  json body = {{"id", j.id},
+               {"kind", JobKindName(j.kind)},
+               {"state", JobStateName(j.state)},
+               {"phase", JobPhaseName(j.phase)},
+               {"case_id", j.case_id},
+               {"started_by", j.started_by},
+               {"created_at", j.created_at},
+               {"finished_at", NullIfEmpty(j.finished_at)},
+               {"progress",
+                {{"files_done", p.files_done},
+                 {"files_total", p.files_total},
+                 {"bytes_done", p.bytes_done},
+                 {"bytes_total", p.bytes_total},
+                 {"items", p.items},
+                 {"errors", p.errors}}}};
+  if (!j.error.empty()) body["error"] = j.error;
+  return Dump(body, indent);
+}
+
+}  // namespace dossier::repo::views

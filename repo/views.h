@@ -1,16 +1,24 @@
-// JSON bodies of the HTTP API (API.md), built from Repository results. The
-// CLI's --json prints exactly these, so the two never drift apart.
+// The JSON bodies of the HTTP API (API.md), built from Repository results,
+// as text. The CLI's --json prints exactly these, so the two never drift
+// apart. (The JSON library stays inside views.cpp.)
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
-#include "repo/repository.h"
+#include "repo/types.h"
 
-namespace dossier::repo {
+namespace dossier::repo::views {
 
-nlohmann::json ToJson(const CaseInfo& c);
-nlohmann::json ToJson(const DocumentInfo& d);
-nlohmann::json ToJson(const IngestedDocument& d);
-nlohmann::json ToJson(const SearchResults& r);
+// `indent` < 0: compact; otherwise pretty-printed with that many spaces.
+std::string Case(const CaseInfo& c, int indent = 2);
+std::string Cases(const std::vector<CaseInfo>& cases, int indent = 2);
+std::string Document(const DocumentInfo& d, int indent = 2);
+// {"documents": [...]}: an ingest's summary.
+std::string IngestSummaryBody(const IngestSummary& s, int indent = 2);
+// {"failures": [...]}: the failure report.
+std::string Failures(const std::vector<DocumentInfo>& failures, int indent = 2);
+std::string Search(const SearchResults& r, int indent = 2);
+std::string Job(const JobInfo& j, int indent = 2);
 
-}  // namespace dossier::repo
+}  // namespace dossier::repo::views

@@ -90,8 +90,8 @@ struct Fixture {
     alice = Alice();  // now holding both role keys
     repo->AddUser(alice, "ivan", "ivan-password", {"investigator"});
     repo->AddUser(alice, "lena", "lena-password", {"legal"});
-    inv_case = repo->CreateCase(alice, {"Investigation", "", "high", {"investigator"}}).id;
-    legal_case = repo->CreateCase(alice, {"Counsel", "", "", {"legal"}}).id;
+    inv_case = repo->CreateCase(alice, {"Investigation", "", repo::Risk::kHigh, {"investigator"}}).id;
+    legal_case = repo->CreateCase(alice, {"Counsel", "", repo::Risk::kNone, {"legal"}}).id;
   }
   repo::Session Alice() { return repo->Login("alice", "alice-password"); }
   repo::Session Ivan() { return repo->Login("ivan", "ivan-password"); }

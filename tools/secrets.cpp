@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "base/fd.h"
 
 namespace dossier::tools {
 namespace {
@@ -18,43 +19,53 @@ crypto::SecretBytes Trimmed(const unsigned char* p, std::size_t n) {
 }
 
 crypto::SecretBytes ReadFileSecret(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(ErrorCode::kInvalidArgument, "cannot read the password file");
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw Error(ErrorCode::kInvalidArgument, "cannot read the password file");
   crypto::SecretBytes buf(4096);
-  std::size_t n = 0;
-  for (;;) {
-    const ssize_t r = ::read(fd, buf.data() + n, buf.size() - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    n += static_cast<std::size_t>(r);
-    if (n == buf.size()) break;
-  }
-  ::close(fd);
+  const std::size_t n = ReadSome(fd.get(), buf.data(), buf.size());
   return Trimmed(buf.data(), n);
 }
 
-crypto::SecretBytes Prompt(const std::string& prompt) {
-  int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
-  if (tty < 0) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "no terminal to ask on: give a password file or variable");
-  }
-  termios old{};
-  const bool is_tty = ::tcgetattr(tty, &old) == 0;
-  if (is_tty) {
-    termios quiet = old;
+// Turns the terminal's echo off while it lives, and back on however the
+// prompt ends (a read error, an exception, a signal-interrupted read).
+class QuietTerminal {
+ public:
+  explicit QuietTerminal(int tty) : tty_(tty), on_(::tcgetattr(tty, &old_) == 0) {
+    if (!on_) return;
+    termios quiet = old_;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(tty, TCSAFLUSH, &quiet);
+    ::tcsetattr(tty_, TCSAFLUSH, &quiet);
   }
-  const std::string text = prompt + ": ";
-  (void)!::write(tty, text.data(), text.size());
+  ~QuietTerminal() {
+    if (on_) ::tcsetattr(tty_, TCSAFLUSH, &old_);
+  }
+  QuietTerminal(const QuietTerminal&) = delete;
+  QuietTerminal& operator=(const QuietTerminal&) = delete;
+
+ private:
+  int tty_;
+  termios old_{};
+  bool on_;
+};
+
+crypto::SecretBytes Prompt(const std::string& prompt) {
+  Fd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC));
+  if (!tty) {
+    throw Error(ErrorCode::kInvalidArgument, "no terminal to ask on: give a password file or variable");
+  }
   crypto::SecretBytes buf(1024);
   std::size_t n = 0;
-  char c;
-  while (n < buf.size() && ::read(tty, &c, 1) == 1 && c != '\n') buf.data()[n++] = static_cast<unsigned char>(c);
-  if (is_tty) ::tcsetattr(tty, TCSAFLUSH, &old);
-  (void)!::write(tty, "\n", 1);
-  ::close(tty);
+  {
+    QuietTerminal quiet(tty.get());
+    const std::string text = prompt + ": ";
+    (void)!::write(tty.get(), text.data(), text.size());
+    char c;
+    while (n < buf.size() && ::read(tty.get(), &c, 1) == 1 && c != '\n') {
+      buf.data()[n++] = static_cast<unsigned char>(c);
+    }
+    crypto::Wipe(&c, 1);
+  }
+  (void)!::write(tty.get(), "\n", 1);
   return Trimmed(buf.data(), n);
 }
 

@@ -39,7 +39,7 @@ struct TwoIndexes {
 
   TwoIndexes() {
     const auto docs = Corpus();
-    ShardStore store(blind_dir);
+    auto store = OpenLocalShardStore(blind_dir, /*writable=*/true, /*other_writers=*/false);
     DocumentBuilder builder(keys);
     Xapian::WritableDatabase plain(plain_dir, Xapian::DB_CREATE);
     Xapian::TermGenerator tg;
@@ -54,14 +54,14 @@ struct TwoIndexes {
       f.language = "en";
       builder.Begin(f);
       builder.AddText(docs[i]);
-      store.Add("s1", builder.Finish());
+      store->Add("s1", builder.Finish());
       Xapian::Document d;
       d.set_data(id);
       tg.set_document(d);
       tg.index_text(docs[i]);
       plain.add_document(d);
     }
-    store.Commit("s1");
+    store->Commit("s1");
     plain.commit();
   }
 
@@ -84,14 +84,15 @@ struct TwoIndexes {
   }
 
   std::vector<std::pair<std::string, double>> Blind(const std::string& q) {
-    Searcher searcher(keys, blind_dir);
+    Searcher searcher(keys);
+    auto store = OpenLocalShardStore(blind_dir, /*writable=*/false, /*other_writers=*/true);
     SearchQuery sq;
     sq.text = q;
     sq.shard_ids = {"s1"};
     sq.languages = {"en"};
     sq.limit = 1000;
     std::vector<std::pair<std::string, double>> out;
-    for (const auto& h : searcher.Search(sq).hits) out.emplace_back(h.doc_id, h.weight);
+    for (const auto& h : searcher.Search(sq, *store).hits) out.emplace_back(h.doc_id, h.weight);
     return out;
   }
 };
@@ -165,11 +166,12 @@ TEST_CASE("snippets mark phrase matches, not lone words of the phrase") {
   crypto::SecretBytes key = crypto::RandomSecret(32);
   BlindKeys keys(key);
   TempDir tmp;
-  Searcher s(keys, tmp / "index");
+  Searcher s(keys);
+  auto store = OpenLocalShardStore(tmp / "index", false, true);
   SearchQuery q;
   q.text = "\"container repairs\"";
   q.languages = {"en"};
-  auto out = s.Search(q);
+  auto out = s.Search(q, *store);
   const std::string snippet = out.matcher->Snippet(
       "The container was fine. Then <b>container repair</b> costs & fees rose.", "en");
   CHECK(snippet.find("<mark>container repair</mark>") != std::string::npos);
@@ -179,7 +181,7 @@ TEST_CASE("snippets mark phrase matches, not lone words of the phrase") {
   CHECK(snippet.find("<b>") == std::string::npos);
 
   q.text = "invoices";
-  out = s.Search(q);
+  out = s.Search(q, *store);
   const std::string s2 = out.matcher->Snippet("One INVOICE, two invoiced, no voice.", "en");
   CHECK(s2.find("<mark>INVOICE</mark>") != std::string::npos);
   CHECK(s2.find("<mark>invoiced</mark>") != std::string::npos);

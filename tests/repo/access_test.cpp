@@ -102,7 +102,7 @@ TEST_CASE("a query gives the same answer as if hidden documents did not exist") 
 TEST_CASE("a restricted document is hidden from the case's other roles") {
   Fixture f;
   auto alice = f.Alice();
-  const std::string both = f.repo->CreateCase(alice, {"Joint", "", "", {"investigator", "legal"}}).id;
+  const std::string both = f.repo->CreateCase(alice, {"Joint", "", repo::Risk::kNone, {"investigator", "legal"}}).id;
   WriteFile(f.tmp / "open.txt", "quarterly quokka report for everyone");
   WriteFile(f.tmp / "priv.txt", "privileged quokka advice for counsel only");
   f.Ingest(alice, both, f.tmp / "open.txt");

@@ -161,7 +161,7 @@ void VerifyIngest(const Base& base, const std::string& dir, const std::vector<st
   req.paths = {base.in};
   auto again = r->Ingest(ivan, req).documents;
   std::size_t exists = 0;
-  for (const auto& d : again) exists += d.status == "exists";
+  for (const auto& d : again) exists += d.status == repo::DocStatus::kExists;
   CHECK(exists == docs.size());
   CHECK(r->ListDocuments(ivan, base.f.inv_case).size() == base.sources.size());
 }
@@ -202,9 +202,10 @@ TEST_CASE("a shard move that crashes at any step is finished on reopen", "[crash
     r->Ingest(r->Login("lena", "lena-password"), req);
   }
   for (const std::string op : {"grant", "revoke"}) {
-    for (const std::string& point : {std::string(op) + "_recorded", std::string("move_staged"),
+    for (const std::string& point : {std::string(op) + "_recorded", std::string("move_added_to_new"),
+                                    std::string("move_recorded"),
                                     std::string("move_removed_from_old"),
-                                    std::string("move_added_to_new"), std::string("move_recorded")}) {
+                                    std::string("move_finished")}) {
       INFO(op << " crashing at " << point);
       TempDir run;
       const std::string dir = base.Copy(run);

@@ -110,7 +110,7 @@ TEST_CASE("a mixed batch ingests as families with custody hashes and statuses") 
   CHECK(att.parent_id == msg.id);
   CHECK(by_path["docs/markerentrypelican.txt"].parent_id == top.id);
   CHECK(att.mime == "application/pdf");
-  CHECK(att.status == "indexed");
+  CHECK(att.status == repo::DocStatus::kIndexed);
 
   // Custody: SHA-256 and MD5 of the original bytes, encrypted at rest.
   auto info = f.repo->GetDocument(ivan, att.id);
@@ -125,14 +125,14 @@ TEST_CASE("a mixed batch ingests as families with custody hashes and statuses") 
   CHECK(mail_info.fields.at("from").find("rui@corvo.example") != std::string::npos);
 
   // Statuses of the odd ones; the crash hit one file and the batch went on.
-  CHECK(by_path["broken.pdf"].status == "error");
-  CHECK(by_path["mystery.bin"].status == "unsupported");
-  CHECK(by_path["__dossier_fault_crash__"].status == "error");
+  CHECK(by_path["broken.pdf"].status == repo::DocStatus::kError);
+  CHECK(by_path["mystery.bin"].status == repo::DocStatus::kUnsupported);
+  CHECK(by_path["__dossier_fault_crash__"].status == repo::DocStatus::kError);
 #if !defined(__SANITIZE_ADDRESS__)
   CHECK(by_path["__dossier_fault_crash__"].error.find("crashed") != std::string::npos);
 #endif
-  CHECK(by_path["latin1.txt"].status == "indexed");
-  CHECK(by_path["page.html"].status == "indexed");
+  CHECK(by_path["latin1.txt"].status == repo::DocStatus::kIndexed);
+  CHECK(by_path["page.html"].status == repo::DocStatus::kIndexed);
 
   // Search reaches text at every depth and the hashed header fields.
   CHECK(f.Search(ivan, "zephyrquay").total == 1);
@@ -149,12 +149,12 @@ TEST_CASE("a mixed batch ingests as families with custody hashes and statuses") 
   // The failure report names the item, its place in the family and why.
   auto failures = f.repo->ListFailures(ivan, f.inv_case);
   CHECK(failures.size() == 3);
-  for (const auto& d : failures) CHECK_FALSE((d.error.empty() && d.status == "error"));
+  for (const auto& d : failures) CHECK_FALSE((d.error.empty() && d.status == repo::DocStatus::kError));
 
   // Running the same ingest again adds nothing: each of the six top-level
   // files exists, and a file that exists stands for its whole family.
   auto again = f.repo->Ingest(ivan, req).documents;
-  for (const auto& d : again) CHECK(d.status == "exists");
+  for (const auto& d : again) CHECK(d.status == repo::DocStatus::kExists);
   CHECK(again.size() == 6);
   CHECK(f.repo->ListDocuments(ivan, f.inv_case).size() == docs.size());
 }
@@ -198,11 +198,11 @@ TEST_CASE("retrying failed files extracts them again and replaces their document
   f.Reopen();
   req.retry_failed = true;
   auto second = f.repo->Ingest(f.Ivan(), req).documents;
-  std::map<std::string, std::string> status;
+  std::map<std::string, repo::DocStatus> status;
   for (const auto& d : second) status[d.path] = d.status;
-  CHECK(status["fine.txt"] == "exists");
-  CHECK(status["msg.eml"] == "indexed");
-  CHECK(status["contract.pdf"] == "indexed");
+  CHECK(status["fine.txt"] == repo::DocStatus::kExists);
+  CHECK(status["msg.eml"] == repo::DocStatus::kIndexed);
+  CHECK(status["contract.pdf"] == repo::DocStatus::kIndexed);
   CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).empty());
   CHECK(f.Search(f.Ivan(), "zanzicontract").total == 1);
   try {
@@ -239,8 +239,8 @@ TEST_CASE("retrying failed documents from their stored originals needs no source
   std::map<std::string, repo::IngestedDocument> by_path;
   for (const auto& d : again) by_path[d.path] = d;
   REQUIRE(again.size() == 2);  // the message and its attachment; fine.txt untouched
-  CHECK(by_path["msg.eml"].status == "indexed");
-  CHECK(by_path["contract.pdf"].status == "indexed");
+  CHECK(by_path["msg.eml"].status == repo::DocStatus::kIndexed);
+  CHECK(by_path["contract.pdf"].status == repo::DocStatus::kIndexed);
   CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).empty());
   CHECK(f.Search(f.Ivan(), "quillomatic").total == 1);
   const repo::DocumentInfo now = f.repo->GetDocument(f.Ivan(), by_path["msg.eml"].id);
@@ -266,7 +266,7 @@ TEST_CASE("a retried failure's duplicates follow it, and a retry keeps each docu
   req.paths = {f.tmp / "later"};
   auto copy = f.repo->Ingest(f.Ivan(), req).documents;
   REQUIRE(copy.size() == 1);
-  CHECK(copy[0].status == "duplicate");
+  CHECK(copy[0].status == repo::DocStatus::kDuplicate);
   // The same case, restricted to its only role: same shard, but restricted.
   repo::IngestRequest restricted = req;
   restricted.paths = {f.tmp / "secret"};
@@ -282,7 +282,7 @@ TEST_CASE("a retried failure's duplicates follow it, and a retry keeps each docu
   std::map<std::string, repo::IngestedDocument> by_path;
   for (const auto& d : again) by_path[d.path] = d;
   REQUIRE(by_path.count("msg.eml"));
-  CHECK(by_path["msg.eml"].status == "indexed");
+  CHECK(by_path["msg.eml"].status == repo::DocStatus::kIndexed);
   CHECK(by_path.count("msg2.eml") == 0);  // restricted: not this request's set
   const repo::DocumentInfo dup = f.repo->GetDocument(f.Ivan(), copy[0].id);
   CHECK(dup.duplicate_of == by_path["msg.eml"].id);
@@ -291,10 +291,10 @@ TEST_CASE("a retried failure's duplicates follow it, and a retry keeps each docu
   restricted.paths.clear();
   restricted.retry_failed = true;
   auto secret = f.repo->Ingest(f.Ivan(), restricted).documents;
-  std::map<std::string, std::string> secret_status;
+  std::map<std::string, repo::DocStatus> secret_status;
   for (const auto& d : secret) secret_status[d.path] = d.status;
-  CHECK(secret_status["msg2.eml"] == "indexed");
-  CHECK(secret_status["other.pdf"] == "indexed");
+  CHECK(secret_status["msg2.eml"] == repo::DocStatus::kIndexed);
+  CHECK(secret_status["other.pdf"] == repo::DocStatus::kIndexed);
   CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).empty());
 }
 
@@ -321,7 +321,7 @@ TEST_CASE("a retry from a damaged stored original reports that document and goes
   auto again = f.repo->Ingest(f.Ivan(), retry).documents;
   REQUIRE(again.size() == 1);
   CHECK(again[0].id == failed_id);
-  CHECK(again[0].status == "error");
+  CHECK(again[0].status == repo::DocStatus::kError);
   CHECK(again[0].error.find("damaged") != std::string::npos);
   // The failure is still listed, to be dealt with.
   CHECK(f.repo->ListFailures(f.Ivan(), f.inv_case).size() == 1);
@@ -351,7 +351,7 @@ TEST_CASE("an ingest that fails with files in the workers leaves the next ingest
   const auto ivan = f.Ivan();
   for (const auto& d : docs) {
     INFO(d.path);
-    CHECK(d.status == "indexed");
+    CHECK(d.status == repo::DocStatus::kIndexed);
     // Each document holds its own file's text, not another job's.
     CHECK(Content(*f.repo, ivan, d.id) == "note " + d.path.substr(0, 3) + " of the harbour ledger");
   }
@@ -371,7 +371,7 @@ TEST_CASE("file and entry names in Latin-1 are ingested and shown as UTF-8") {
   auto docs = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
   std::set<std::string> names;
   for (const auto& d : docs) {
-    CHECK(d.status != "error");
+    CHECK(d.status != repo::DocStatus::kError);
     names.insert(d.filename);
   }
   CHECK(names.count("relat\xC3\xB3rio.txt") == 1);    // relatório.txt
@@ -382,7 +382,7 @@ TEST_CASE("file and entry names in Latin-1 are ingested and shown as UTF-8") {
   CHECK(f.Search(f.Ivan(), "fornecedor").total == 1);
   CHECK(f.Search(f.Ivan(), "contentor").total == 1);
   // A second run finds every one of them already there.
-  for (const auto& d : f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in")) CHECK(d.status == "exists");
+  for (const auto& d : f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in")) CHECK(d.status == repo::DocStatus::kExists);
 }
 
 TEST_CASE("a retry never records a copy of the failure it is replacing") {
@@ -403,7 +403,7 @@ TEST_CASE("a retry never records a copy of the failure it is replacing") {
   for (const auto& d : f.repo->Ingest(f.Ivan(), req).documents) by_path[d.path] = d;
   REQUIRE(by_path.count("msg.eml"));
   REQUIRE(by_path.count("zcopy.eml"));
-  CHECK(by_path["msg.eml"].status == "indexed");
+  CHECK(by_path["msg.eml"].status == repo::DocStatus::kIndexed);
   // Whichever was staged first, the stored copy points at the replacement
   // (or is an original itself), never at the deleted failure.
   const auto copy = f.repo->GetDocument(f.Ivan(), by_path["zcopy.eml"].id);
@@ -427,7 +427,7 @@ TEST_CASE("an item found already there is acknowledged only after what it names 
   std::set<std::string> committed;
   int exists = 0;
   for (const auto& d : order) {
-    if (d.status == "exists") {
+    if (d.status == repo::DocStatus::kExists) {
       ++exists;
       CHECK(committed.count(d.id) == 1);  // its document was acknowledged first
     } else {

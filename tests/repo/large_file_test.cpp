@@ -67,7 +67,7 @@ TEST_CASE("a 1 GiB text file streams in bounded memory and is partially indexed"
   auto ivan = f.Ivan();
   auto docs = f.repo->ListDocuments(ivan, f.inv_case);
   REQUIRE(docs.size() == 1);
-  CHECK(docs[0].status == "partial");
+  CHECK(docs[0].status == repo::DocStatus::kPartial);
   CHECK(docs[0].size == kSize);
   CHECK(docs[0].sha256 == expected_sha);
   // This text has a new number on every line, so the distinct-term limit

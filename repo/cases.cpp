@@ -1,0 +1,139 @@
+#include "repo/cases.h"
+
+#include <algorithm>
+
+#include "crypto/envelope.h"
+#include "repo/key_ring.h"
+#include "repo/sealed_json.h"
+
+namespace dossier::repo {
+
+namespace {
+std::string CaseAd(const std::string& id) { return "dossier.case.v1|" + id; }
+}  // namespace
+
+void RequireCaseVisible(sql::Db& db, const Actor& actor, const std::string& case_id) {
+  sql::Stmt st(db, "SELECT 1 FROM cases WHERE id=?");
+  st.Bind(1, case_id);
+  const bool exists = st.Step();
+  if (!exists || !actor.HoldsAny(CaseRoles(db, case_id))) {
+    throw Error(ErrorCode::kNotFound, "no such case");
+  }
+}
+
+CaseInfo CaseService::Create(const Actor& actor, const NewCase& c) {
+  ctx_.RequireWritable();
+  if (c.title.empty() || c.title.size() > 500) {
+    throw Error(ErrorCode::kInvalidArgument, "a case title needs 1-500 characters");
+  }
+  if (c.description.size() > 100000) {
+    throw Error(ErrorCode::kInvalidArgument, "a case description is at most 100,000 characters");
+  }
+  if (c.roles.empty()) throw Error(ErrorCode::kInvalidArgument, "a case needs at least one role");
+  const std::string id = "c" + crypto::RandomId(11);
+  {
+    auto w = ctx_.db->Write();
+    sql::Transaction t(*w);
+    AccessSet roles;
+    for (const auto& r : c.roles) roles.insert(RoleIdOf(*w, r));
+    if (!actor.HoldsAny(roles)) {
+      throw Error(ErrorCode::kForbidden, "you must hold one of the case's roles to create it");
+    }
+    const std::string now = ctx_.NowText();
+    crypto::SecretBytes case_key = crypto::NewDataKey();
+    nlohmann::json meta = {{"title", c.title},
+                           {"description", c.description},
+                           {"risk", RiskName(c.risk)},
+                           {"stage", StageName(Stage::kScreening)},
+                           {"status", CaseStatusName(CaseStatus::kOpen)},
+                           {"owner", actor.name()},
+                           {"assignees", nlohmann::json::array()}};
+    sql::Stmt ins(*w,
+                  "INSERT INTO cases(id, sealed_meta, recovery_sealed_key, created_at, "
+                  "updated_at) VALUES(?, ?, ?, ?, ?)");
+    ins.Bind(1, id)
+        .Bind(2, SealJson(crypto::DeriveDataSubkey(case_key, crypto::DataKeyUse::kMeta),
+                          CaseAd(id), meta))
+        .Bind(3, crypto::SealTo(ctx_.recovery_public, case_key))
+        .Bind(4, now)
+        .Bind(5, now)
+        .Run();
+    sql::Stmt g(*w, "INSERT INTO case_grants(case_id, role_id, sealed_key) VALUES(?, ?, ?)");
+    for (RoleId r : roles) {
+      g.Reset();
+      g.Bind(1, id).Bind(2, r).Bind(3, crypto::SealTo(RolePublicKey(*w, r), case_key)).Run();
+    }
+    ctx_.events.Changed(*w, EventKind::kCaseCreated, actor.name(), id);
+    t.Commit();
+  }
+  return Get(actor, id);
+}
+
+CaseInfo CaseService::Get(const Actor& actor, const std::string& case_id) {
+  auto db = ctx_.db->Read();
+  sql::ReadTransaction snapshot(*db);
+  CaseInfo info = Read(*db, actor, case_id);
+  ctx_.events.Read(EventKind::kCaseRead, actor.name(), case_id);
+  return info;
+}
+
+std::vector<CaseInfo> CaseService::List(const Actor& actor) {
+  auto db = ctx_.db->Read();
+  sql::ReadTransaction snapshot(*db);
+  std::vector<std::string> ids;
+  {
+    sql::Stmt st(*db, "SELECT id FROM cases ORDER BY created_at, id");
+    while (st.Step()) ids.push_back(col::Id(st, 0, col::IdKind::kCase, "a case id"));
+  }
+  std::vector<CaseInfo> out;
+  for (const auto& id : ids) {
+    try {
+      out.push_back(Read(*db, actor, id));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+    }
+  }
+  ctx_.events.Read(EventKind::kCaseRead, actor.name(), "");
+  return out;
+}
+
+CaseInfo CaseService::Read(sql::Db& db, const Actor& actor, const std::string& case_id) {
+  RequireCaseVisible(db, actor, case_id);
+  crypto::SecretBytes key = OpenCaseKey(db, actor, case_id);
+  sql::Stmt st(db, "SELECT sealed_meta, created_at, updated_at FROM cases WHERE id=?");
+  st.Bind(1, case_id);
+  if (!st.Step()) throw Error(ErrorCode::kNotFound, "no such case");
+  const nlohmann::json meta =
+      OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta), CaseAd(case_id),
+               col::Bounded(st, 0, 40, kMaxSealedJson, "a case's sealed record"));
+  CaseInfo info;
+  info.id = case_id;
+  info.title = JsonString(meta, "title");
+  info.description = JsonString(meta, "description");
+  const auto risk = ParseRisk(JsonString(meta, "risk"));
+  const auto stage = ParseStage(JsonString(meta, "stage", "screening"));
+  const auto status = ParseCaseStatus(JsonString(meta, "status", "open"));
+  if (!risk || !stage || !status) throw Error(ErrorCode::kCorrupt, "a case's record is malformed");
+  info.risk = *risk;
+  info.stage = *stage;
+  info.status = *status;
+  info.owner = JsonString(meta, "owner");
+  info.assignees = JsonStrings(meta, "assignees");
+  info.created_at = col::Time(st, 1, "a case's creation time");
+  info.updated_at = col::Time(st, 2, "a case's update time");
+  for (RoleId r : CaseRoles(db, case_id)) info.roles.push_back(RoleNameOf(db, r));
+  std::sort(info.roles.begin(), info.roles.end());
+  // Count only the documents this actor can see: restricted ones in sets
+  // they do not reach are not theirs to count.
+  sql::Stmt count(db,
+                  "SELECT shard_id, COUNT(*) FROM documents WHERE case_id=? AND status IN "
+                  "('indexed','partial','duplicate') GROUP BY shard_id");
+  count.Bind(1, case_id);
+  while (count.Step()) {
+    const std::string shard = col::Id(count, 0, col::IdKind::kShard, "a document's shard");
+    if (actor.HoldsAny(ShardSet(db, shard))) info.document_count += count.Int(1);
+  }
+  return info;
+}
+
+}  // namespace dossier::repo

@@ -1,0 +1,31 @@
+// Private to repo/: cases — creating them, reading them back, and who may
+// see one. A case's title, description and workflow fields are sealed
+// under its own key; the roles granted on it are in clear.
+// Thread-safety: any thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "repo/context.h"
+#include "repo/session_impl.h"
+
+namespace dossier::repo {
+
+// Throws Error(kNotFound) unless the actor holds a role granted on the case
+// (or is the recovery key): a case one may not see does not exist.
+void RequireCaseVisible(sql::Db& db, const Actor& actor, const std::string& case_id);
+
+class CaseService {
+ public:
+  explicit CaseService(RepoContext& ctx) : ctx_(ctx) {}
+  CaseInfo Create(const Actor& actor, const NewCase& c);
+  CaseInfo Get(const Actor& actor, const std::string& case_id);
+  std::vector<CaseInfo> List(const Actor& actor);
+
+ private:
+  CaseInfo Read(sql::Db& db, const Actor& actor, const std::string& case_id);
+  RepoContext& ctx_;
+};
+
+}  // namespace dossier::repo

@@ -1,0 +1,52 @@
+// What happens in a repository, as events: every change and every read
+// passes through one event sink (repo/context.h), which the audit issue
+// turns into the audit trail. Today the sink only hands each event to an
+// optional observer (OpenOptions::on_event); the call sites are what
+// matter: no later feature has to find every write and read again.
+// An event names ids, never titles, names of files or content.
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace dossier::repo {
+
+enum class EventKind {
+  // Sessions and people.
+  kLogin,
+  kLoginFailed,
+  kLogout,
+  kUserAdded,
+  kUserDisabled,
+  kRoleAdded,
+  kMemberAdded,
+  kMemberRemoved,  // the role's keys were rotated
+  // Cases and access.
+  kCaseCreated,
+  kCaseRead,
+  kGranted,
+  kRevoked,
+  // Documents.
+  kIngestStarted,
+  kIngestFinished,
+  kDocumentAdded,
+  kDocumentRead,  // metadata
+  kContentRead,   // original bytes
+  kTextRead,      // extracted text
+  kSearched,
+  kReindexed,
+  kJobCancelled,
+};
+std::string_view EventKindName(EventKind kind);
+
+struct Event {
+  EventKind kind;
+  std::string actor;   // user name, "recovery", or "" before a login
+  std::string target;  // a case, document, job, user or role id/name
+  std::int64_t at = 0; // seconds since the epoch, from the repository's clock
+  bool change = false; // a change (written with it) or a read
+};
+
+}  // namespace dossier::repo

@@ -1,0 +1,15 @@
+// Private to repo/: what opening a repository for writing finishes after a
+// crash (DESIGN.md, "Writes are crash-safe"): temporary files go; a
+// pending document whose id term reached its shard is kept (its group's
+// index commit happened), one whose term is missing is removed with its
+// files (it was never acknowledged); moves left half-done are finished by
+// MoveService::Resume, which the caller runs next.
+#pragma once
+
+#include "repo/context.h"
+
+namespace dossier::repo {
+
+void RecoverPending(RepoContext& ctx);
+
+}  // namespace dossier::repo

@@ -1,0 +1,117 @@
+#include "repo/schema.h"
+
+#include <iterator>
+#include <string>
+
+#include "base/error.h"
+
+namespace dossier::repo {
+
+namespace {
+
+// Versioned migrations: entry i brings the schema from version i to i+1.
+// Never edit a released entry; append a new one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,
+  is_admin INTEGER NOT NULL DEFAULT 0, public_key BLOB NOT NULL,
+  wrapped_secret BLOB NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE roles(
+  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, public_key BLOB NOT NULL,
+  recovery_sealed BLOB NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE role_members(
+  role_id INTEGER NOT NULL REFERENCES roles(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  sealed_secret BLOB NOT NULL, PRIMARY KEY(role_id, user_id));
+CREATE TABLE cases(
+  id TEXT PRIMARY KEY, sealed_meta BLOB NOT NULL,
+  recovery_sealed_key BLOB NOT NULL, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL);
+CREATE TABLE case_grants(
+  case_id TEXT NOT NULL REFERENCES cases(id),
+  role_id INTEGER NOT NULL REFERENCES roles(id),
+  sealed_key BLOB NOT NULL, PRIMARY KEY(case_id, role_id));
+CREATE TABLE shards(id TEXT PRIMARY KEY, access_set TEXT UNIQUE NOT NULL);
+CREATE TABLE shard_languages(
+  shard_id TEXT NOT NULL REFERENCES shards(id), language TEXT NOT NULL,
+  PRIMARY KEY(shard_id, language));
+CREATE TABLE documents(
+  id TEXT PRIMARY KEY,
+  case_id TEXT NOT NULL REFERENCES cases(id),
+  parent_id TEXT,
+  shard_id TEXT NOT NULL REFERENCES shards(id),
+  move_to TEXT REFERENCES shards(id),
+  restrict_set TEXT,
+  status TEXT NOT NULL,
+  final_status TEXT NOT NULL,
+  blob TEXT, text TEXT,
+  size INTEGER NOT NULL,
+  dedup_key BLOB, place_key BLOB NOT NULL,
+  duplicate_of TEXT REFERENCES documents(id),
+  sealed_meta BLOB NOT NULL,
+  recovery_sealed_key BLOB NOT NULL,
+  created_at TEXT NOT NULL);
+CREATE INDEX documents_case ON documents(case_id);
+CREATE INDEX documents_dedup ON documents(dedup_key);
+CREATE INDEX documents_place ON documents(place_key);
+CREATE INDEX documents_status ON documents(status);
+CREATE INDEX documents_move ON documents(move_to) WHERE move_to IS NOT NULL;
+CREATE TABLE document_keys(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  role_id INTEGER NOT NULL REFERENCES roles(id),
+  sealed_key BLOB NOT NULL, PRIMARY KEY(doc_id, role_id));
+)sql",
+    // Data keys wrapped under per-batch keys (see KeyBatch). A key row whose
+    // key_batch is NULL was written by version 1: crypto_box_seal directly.
+    R"sql(
+CREATE TABLE key_batches(
+  id INTEGER PRIMARY KEY, recovery_sealed BLOB NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE batch_keys(
+  batch_id INTEGER NOT NULL REFERENCES key_batches(id),
+  role_id INTEGER NOT NULL REFERENCES roles(id),
+  sealed_key BLOB NOT NULL, PRIMARY KEY(batch_id, role_id));
+ALTER TABLE documents ADD COLUMN key_batch INTEGER REFERENCES key_batches(id);
+ALTER TABLE document_keys ADD COLUMN key_batch INTEGER REFERENCES key_batches(id);
+)sql",
+    // Concurrent readers and the new move order (repo/moves.cpp): a moved
+    // document's old copy is recorded until it is deleted; readers find the
+    // documents whose copies do not all count through one small index.
+    // Disabled users. Counters readers compare (context.h).
+    R"sql(
+ALTER TABLE documents ADD COLUMN move_from TEXT REFERENCES shards(id);
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX documents_shard ON documents(shard_id);
+CREATE INDEX documents_unsettled ON documents(id)
+  WHERE status = 'pending' OR move_to IS NOT NULL OR move_from IS NOT NULL;
+INSERT OR IGNORE INTO meta(key, value) VALUES('index_epoch', CAST('0' AS BLOB));
+INSERT OR IGNORE INTO meta(key, value) VALUES('membership_epoch', CAST('0' AS BLOB));
+)sql",
+};
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+
+int SchemaVersion(sql::Db& db) {
+  sql::Stmt v(db, "PRAGMA user_version");
+  v.Step();
+  return static_cast<int>(v.Int(0));
+}
+
+void Migrate(sql::Db& db) {
+  int version = SchemaVersion(db);
+  const int latest = LatestSchemaVersion();
+  if (version > latest) {
+    throw Error(ErrorCode::kUnsupported, "the repository was written by a newer Dossier");
+  }
+  for (; version < latest; ++version) {
+    sql::Transaction t(db);
+    db.Exec(kMigrations[version]);
+    db.Exec("PRAGMA user_version=" + std::to_string(version + 1));
+    t.Commit();
+  }
+}
+
+}  // namespace dossier::repo

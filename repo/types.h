@@ -1,0 +1,213 @@
+// The values that cross repo::Repository's door: requests, results and the
+// closed sets (statuses, stages, job states) as enums. Strings for them
+// exist only at the JSON and command-line edge (the *Name and Parse*
+// functions below, used by views.cpp and tools/).
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+
+namespace dossier::repo {
+
+// A document's status. kExists and kSkipped occur only in an ingest's
+// summary: an item found already there (nothing added), and a file found
+// while walking a directory that could not or must not be read (a
+// symlink, FIFO, device, unreadable or vanished file, unreadable folder).
+enum class DocStatus {
+  kPending,      // written, not yet acknowledged (never returned by reads)
+  kIndexed,      // stored and searchable
+  kPartial,      // stored; text past the cap not indexed
+  kDuplicate,    // same content as another document of its access set
+  kUnsupported,  // stored, no text
+  kError,        // stored, extraction failed (see `error`)
+  kLink,         // an archive's symlink or hardlink: recorded, not followed
+  kExists,       // summary only: same content from the same place
+  kSkipped,      // summary only: not read (see `error`)
+};
+std::string_view StatusName(DocStatus status);
+std::optional<DocStatus> ParseStatus(std::string_view name);
+// error, unsupported and skipped: what the failure report lists.
+bool IsFailure(DocStatus status);
+
+enum class Stage {
+  kScreening,
+  kAssessment,
+  kRiskAssessment,
+  kPlanning,
+  kImplementation,
+  kFollowUp,
+  kEvaluation,
+};
+std::string_view StageName(Stage stage);
+std::optional<Stage> ParseStage(std::string_view name);
+
+enum class Risk { kNone, kLow, kModerate, kHigh };
+std::string_view RiskName(Risk risk);  // "" for kNone
+std::optional<Risk> ParseRisk(std::string_view name);  // "" is kNone
+
+enum class CaseStatus { kOpen, kClosed };
+std::string_view CaseStatusName(CaseStatus status);
+std::optional<CaseStatus> ParseCaseStatus(std::string_view name);
+
+struct CaseInfo {
+  std::string id;
+  std::string title;
+  std::string description;
+  Stage stage = Stage::kScreening;
+  Risk risk = Risk::kNone;
+  CaseStatus status = CaseStatus::kOpen;
+  std::string owner;
+  std::vector<std::string> assignees;
+  std::vector<std::string> roles;  // granted role names
+  std::string created_at;          // RFC 3339 UTC
+  std::string updated_at;
+  std::int64_t document_count = 0;
+};
+
+struct NewCase {
+  std::string title;
+  std::string description;
+  Risk risk = Risk::kNone;
+  std::vector<std::string> roles;
+};
+
+struct IngestProgress {
+  std::uint64_t files_done = 0, files_total = 0;  // top-level files
+  std::uint64_t bytes_done = 0, bytes_total = 0;  // of top-level files
+  std::uint64_t items = 0;   // documents acknowledged, children included
+  std::uint64_t errors = 0;  // of which error, unsupported or skipped
+};
+
+struct IngestRequest {
+  std::string case_id;
+  std::vector<std::string> paths;  // files and directories (recursive)
+  std::string custodian;
+  std::vector<std::string> restrict_to;  // role names; empty: the case's roles
+  // The language to stem with when detection finds none ("en" by default).
+  std::string language = "en";
+  // Called by the blocking Repository::Ingest, on the caller's thread, as
+  // the job moves on. (A job started with StartIngest reports through
+  // GetJob and WaitJob instead.)
+  std::function<void(const IngestProgress&)> on_progress;
+  // When set, every file's path (its place, for "same place" dedup) is
+  // taken relative to this directory instead of to its argument.
+  std::string relative_to;
+  // Re-extract top-level files whose document failed (status error or
+  // unsupported) instead of treating them as already there; the failed
+  // document is replaced once the new one is acknowledged. With no paths,
+  // the case's top-level documents with status error and exactly this
+  // request's restriction are re-extracted from their stored (encrypted)
+  // originals, each with the custodian and path it was ingested with; the
+  // actor must open them.
+  bool retry_failed = false;
+};
+
+struct IngestedDocument {
+  std::string id;        // empty for kSkipped
+  std::string parent_id;
+  std::string path;      // a top-level file's path in the ingested directory;
+                         // a child's path inside its top-level container
+  std::string filename;
+  std::string sha256;
+  std::string mime;
+  DocStatus status = DocStatus::kIndexed;
+  std::string error;     // why, for kError and kSkipped
+  std::string duplicate_of;
+  std::uint64_t size = 0;
+};
+
+struct IngestSummary {
+  std::vector<IngestedDocument> documents;
+  std::uint64_t bytes = 0;
+};
+
+struct SearchRequest {
+  std::string query;
+  std::string case_id;
+  std::uint32_t offset = 0;
+  std::uint32_t limit = 20;
+  bool sort_by_date = false;
+};
+
+struct SearchHit {
+  std::string document_id;
+  std::string case_id;
+  std::string filename;
+  double score = 0;       // the Xapian weight
+  std::string snippet;    // HTML-escaped, matches in <mark>…</mark>
+};
+
+struct SearchResults {
+  std::uint64_t total = 0;
+  std::vector<SearchHit> hits;
+  // Hits of this page left out because their stored record is damaged
+  // (the page is shorter by this many); `note` then says so.
+  std::uint64_t damaged = 0;
+  std::string note;
+};
+
+struct DocumentInfo {
+  std::string id;
+  std::string case_id;
+  std::string parent_id;
+  std::string filename;
+  std::string path;
+  std::string mime;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string md5;
+  std::string error;  // why extraction failed, for status error
+  std::map<std::string, std::string> fields;  // title, author, from, to, …
+  std::string language;
+  std::string custodian;
+  std::optional<std::int64_t> mtime;  // the file's modification time (Unix), if known
+  DocStatus status = DocStatus::kIndexed;
+  std::string duplicate_of;
+  std::uint64_t indexed_bytes = 0;
+  std::string created_at;
+};
+
+struct ReindexSummary {
+  std::uint64_t shards_rebuilt = 0;
+  std::uint64_t shards_skipped = 0;  // the actor cannot open all their documents
+  std::uint64_t documents = 0;
+};
+
+// Long work started through Repository runs as a job.
+enum class JobKind { kIngest, kGrant, kRevoke };
+enum class JobState { kQueued, kRunning, kDone, kFailed, kCancelled };
+enum class JobPhase {
+  kWaiting,     // queued behind another job of its kind
+  kPreparing,   // checking the request, walking directories
+  kExtracting,  // files going through the extraction workers
+  kCommitting,  // the last groups being written
+  kMoving,      // documents moving between index shards
+  kFinished,
+};
+std::string_view JobKindName(JobKind kind);
+std::string_view JobStateName(JobState state);
+std::string_view JobPhaseName(JobPhase phase);
+
+struct JobInfo {
+  std::string id;
+  JobKind kind = JobKind::kIngest;
+  JobState state = JobState::kQueued;
+  JobPhase phase = JobPhase::kWaiting;
+  IngestProgress progress;
+  std::string started_by;
+  std::string case_id;
+  std::string created_at, finished_at;  // RFC 3339; finished_at empty until it ends
+  std::string error;                    // why it failed (kFailed)
+  ErrorCode error_code = ErrorCode::kInternal;
+  std::uint64_t documents = 0;          // acknowledged (or skipped) so far
+};
+
+}  // namespace dossier::repo

@@ -1,0 +1,47 @@
+// Private to repo/: users, roles and sessions — logins, membership, and
+// the rotation of a role's keys when a member leaves.
+// Thread-safety: any thread; writes take the database's writer.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "repo/context.h"
+#include "repo/session_impl.h"
+
+namespace dossier::repo {
+
+class UserService {
+ public:
+  explicit UserService(RepoContext& ctx) : ctx_(ctx) {}
+
+  Session Login(std::string_view user, std::string_view password);
+  Session LoginWithRecoveryKey(const std::string& key_file);
+  void Logout(const Session& session);
+  // The actor for one call: refuses a session of another repository or one
+  // that ended, and brings its role keys up to date when membership moved
+  // on since (a removed member's session loses the role at its next call;
+  // a disabled user's session ends).
+  Actor Resolve(const Session& session);
+  // A copy of the session with keys of its own, for a job that must keep
+  // working after the session logs out.
+  Session Detach(const Session& session);
+
+  void AddUser(const Actor& actor, const std::string& name, std::string_view password,
+               const std::vector<std::string>& roles, bool admin);
+  void AddRole(const Actor& actor, const std::string& name, bool join);
+  void AddMember(const Actor& actor, const std::string& role, const std::string& user);
+  void RemoveMember(const Actor& actor, const std::string& role, const std::string& user);
+  void DisableUser(const Actor& actor, const std::string& user);
+
+ private:
+  // Re-reads the session's roles and admin flag.
+  void Refresh(Session::Impl& session, sql::Db& db);
+  // Gives role `id` a new key pair and re-seals what its old key opened,
+  // leaving `removed` out. Inside the writer's transaction.
+  void Rotate(sql::Db& w, const Actor& actor, RoleId id, std::int64_t removed);
+  RepoContext& ctx_;
+};
+
+}  // namespace dossier::repo

@@ -1,0 +1,77 @@
+// The dossier command line (API.md, "Command line"): what every command
+// shares. Commands only translate arguments to repo::Repository calls and
+// results to text or JSON. Exit codes: 0 ok, 1 failure, 2 usage (bad
+// arguments, a malformed query).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "repo/repository.h"
+
+namespace dossier::tools {
+
+// Every flag of every command; each command reads the ones it declares.
+struct Options {
+  std::string dir;
+  std::string user;
+  std::string password_file;
+  std::string new_password_file;
+  std::string passphrase_file;
+  std::string recovery_key;
+  std::string recovery_key_out;
+  std::string admin;
+  bool no_protect = false;
+  bool json = false;
+  bool no_join = false;
+  bool make_admin = false;
+  std::string name;   // user or role name
+  std::string member; // a user, for role remove-member
+  std::string roles;  // comma list
+  std::string title, description, risk;
+  std::string case_id, role;
+  std::vector<std::string> paths;
+  std::string custodian, restrict_to, language = "en";
+  std::string query, sort = "relevance";
+  std::uint32_t limit = 20, offset = 0;
+  std::string doc_id, out_file;
+  bool text = false;
+  // ingest
+  bool failures = false, retry = false;
+  std::string format = "json";
+  // watch
+  int interval = 5;
+  bool once = false;
+  std::string folder;
+};
+
+// The one place that maps error codes to exit codes.
+int ExitCodeFor(ErrorCode code);
+std::vector<std::string> SplitList(const std::string& s);
+// Argon2id cost for keys this process creates: DOSSIER_PASSWORD_COST=
+// interactive is for test suites only (much faster, much weaker).
+crypto::PasswordCost CostFromEnv();
+std::unique_ptr<repo::Repository> OpenRepo(const Options& o, bool read_only);
+// The acting user's session (or the recovery key's).
+repo::Session Act(repo::Repository& r, const Options& o);
+
+// The commands, by group (cmd_*.cpp). Each returns an exit code.
+int RunInit(const Options& o);
+int RunUserAdd(const Options& o);
+int RunUserDisable(const Options& o);
+int RunRoleAdd(const Options& o);
+int RunRoleRemoveMember(const Options& o);
+int RunCaseCreate(const Options& o);
+int RunCaseList(const Options& o);
+int RunCaseShow(const Options& o);
+int RunCaseGrant(const Options& o, bool grant);
+int RunIngest(const Options& o);
+int RunWatch(const Options& o);
+int RunSearch(const Options& o);
+int RunGet(const Options& o);
+int RunReindex(const Options& o);
+
+}  // namespace dossier::tools

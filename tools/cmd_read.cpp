@@ -1,0 +1,115 @@
+// search, get, reindex.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "repo/views.h"
+#include "tools/cli.h"
+
+namespace dossier::tools {
+
+namespace {
+// Snippets are HTML; a terminal shows <mark> as bold, anything else as *…*.
+std::string RenderSnippet(const std::string& html, bool tty) {
+  std::string out;
+  for (std::size_t i = 0; i < html.size();) {
+    auto starts = [&](const char* s) { return html.compare(i, std::strlen(s), s) == 0; };
+    if (starts("<mark>")) { out += tty ? "\033[1m" : "*"; i += 6; }
+    else if (starts("</mark>")) { out += tty ? "\033[0m" : "*"; i += 7; }
+    else if (starts("&amp;")) { out += '&'; i += 5; }
+    else if (starts("&lt;")) { out += '<'; i += 4; }
+    else if (starts("&gt;")) { out += '>'; i += 4; }
+    else if (starts("&quot;")) { out += '"'; i += 6; }
+    else if (starts("&#39;")) { out += '\''; i += 5; }
+    else out += html[i++];
+  }
+  return out;
+}
+}  // namespace
+
+int RunSearch(const Options& o) {
+  auto r = OpenRepo(o, true);
+  repo::Session s = Act(*r, o);
+  repo::SearchRequest req{o.query, o.case_id, o.offset, o.limit, o.sort == "date"};
+  repo::SearchResults res = r->Search(s, req);
+  if (o.json) {
+    std::cout << repo::views::Search(res) << "\n";
+    return 0;
+  }
+  const bool tty = ::isatty(STDOUT_FILENO);
+  std::cout << res.total << (res.total == 1 ? " hit" : " hits") << " for " << s.user() << "\n";
+  std::size_t i = o.offset;
+  for (const auto& h : res.hits) {
+    std::printf("%3zu. %s  (doc %s, case %s, score %.3f)\n", ++i, h.filename.c_str(),
+                h.document_id.c_str(), h.case_id.c_str(), h.score);
+    std::cout << "     " << RenderSnippet(h.snippet, tty) << "\n";
+  }
+  if (!res.note.empty()) std::cerr << "dossier: note: " << res.note << "\n";
+  return 0;
+}
+
+int RunGet(const Options& o) {
+  auto r = OpenRepo(o, true);
+  repo::Session s = Act(*r, o);
+  if (!o.out_file.empty()) {
+    // Written beside the target and renamed only once every chunk has
+    // authenticated: a tampered or truncated blob leaves no output file.
+    const std::string tmp = o.out_file + ".partial";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      if (!out) throw Error(ErrorCode::kIo, "cannot write the output file");
+      try {
+        r->ReadContent(s, o.doc_id, [&](std::string_view b) {
+          out.write(b.data(), static_cast<std::streamsize>(b.size()));
+        });
+      } catch (...) {
+        out.close();
+        std::remove(tmp.c_str());
+        throw;
+      }
+      if (!out.flush()) throw Error(ErrorCode::kIo, "cannot write the output file");
+    }
+    if (std::rename(tmp.c_str(), o.out_file.c_str()) != 0) {
+      throw Error(ErrorCode::kIo, "cannot write the output file");
+    }
+    return 0;
+  }
+  if (o.text) {
+    std::cout << r->ReadText(s, o.doc_id);
+    return 0;
+  }
+  repo::DocumentInfo d = r->GetDocument(s, o.doc_id);
+  if (o.json) {
+    std::cout << repo::views::Document(d) << "\n";
+    return 0;
+  }
+  std::cout << "Document " << d.id << "\n  case:      " << d.case_id << "\n  filename:  " << d.filename
+            << "\n  path:      " << d.path << "\n  size:      " << d.size
+            << " bytes\n  sha256:    " << d.sha256 << "\n  language:  " << d.language
+            << "\n  custodian: " << (d.custodian.empty() ? "-" : d.custodian)
+            << "\n  status:    " << repo::StatusName(d.status);
+  if (d.status == repo::DocStatus::kPartial) {
+    std::cout << " (only the first " << d.indexed_bytes << " bytes of text are indexed)";
+  }
+  if (!d.duplicate_of.empty()) std::cout << " of " << d.duplicate_of;
+  std::cout << "\n";
+  return 0;
+}
+
+int RunReindex(const Options& o) {
+  auto r = OpenRepo(o, false);
+  repo::Session s = Act(*r, o);
+  repo::ReindexSummary sum = r->Reindex(s);
+  std::cout << "Rebuilt " << sum.shards_rebuilt << " shard(s) with " << sum.documents
+            << " document(s)";
+  if (sum.shards_skipped) {
+    std::cout << "; skipped " << sum.shards_skipped << " shard(s) holding documents you cannot open";
+  }
+  std::cout << ".\n";
+  return 0;
+}
+
+}  // namespace dossier::tools
