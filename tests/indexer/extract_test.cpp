@@ -4,6 +4,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -497,6 +499,30 @@ TEST_CASE("the pool survives a crash, a hang, a CPU spin and memory exhaustion")
     CHECK(none.empty());
     REQUIRE(good.size() == 1);
     CHECK(good[0].item.text == ok_text);
+  }
+}
+
+TEST_CASE("a worker that lies about sizes or sends malformed replies is killed, and its job fails") {
+  auto opts = PoolOptions();
+  opts.limits.text_cap = 1u << 20;  // a 3 GiB text claim is far past this
+  ExtractPool pool(opts);
+  for (const std::string fault : {"lie", "garbage"}) {
+    INFO(fault);
+    rusage before{};
+    ::getrusage(RUSAGE_SELF, &before);
+    auto [items, failure] = ThroughPool(pool, "x", "__dossier_fault_" + fault + "__");
+    CHECK(items.empty());  // nothing of the lying reply reaches the caller
+    CHECK(failure == (fault == "lie" ? "the extractor sent a reply past its limits"
+                                     : "malformed worker reply"));
+    rusage after{};
+    ::getrusage(RUSAGE_SELF, &after);
+    // The parent never allocated what the worker claimed.
+    CHECK(after.ru_maxrss - before.ru_maxrss < 512 * 1024);  // KiB
+    // The replacement worker serves the next file.
+    auto [good, none] = ThroughPool(pool, "an honest file after a liar", "fine.txt");
+    CHECK(none.empty());
+    REQUIRE(good.size() == 1);
+    CHECK(good[0].item.text == "an honest file after a liar");
   }
 }
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <mutex>
 #include <sstream>
 
 #include "base/error.h"
@@ -264,5 +265,46 @@ TEST_CASE("data keys are wrapped under one sealed batch key per role, bound to t
     CHECK(Content(*f.repo, f.repo->LoginWithRecoveryKey(f.recovery), docs[0].id)
               .find("note 0") != std::string::npos);
     CHECK(Content(*f.repo, f.Ivan(), docs[1].id).find("note 1") != std::string::npos);
+  }
+}
+
+TEST_CASE("every change and every read passes through the event sink") {
+  std::mutex mu;
+  std::vector<repo::Event> events;
+  repo::OpenOptions o;
+  o.on_event = [&](const repo::Event& e) {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+  };
+  Fixture f(o);
+  WriteFile(f.tmp / "in/a.txt", "An eventful memo about the granary.");
+  auto docs = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  auto ivan = f.Ivan();
+  f.Search(ivan, "granary");
+  f.repo->GetDocument(ivan, docs[0].id);
+  Content(*f.repo, ivan, docs[0].id);
+  f.repo->ReadText(ivan, docs[0].id);
+  f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
+  CHECK_THROWS(f.repo->Login("ivan", "wrong-password"));
+  std::lock_guard lock(mu);
+  auto count = [&](repo::EventKind k) {
+    return std::count_if(events.begin(), events.end(), [&](const repo::Event& e) { return e.kind == k; });
+  };
+  CHECK(count(repo::EventKind::kRoleAdded) == 2);
+  CHECK(count(repo::EventKind::kUserAdded) == 2);
+  CHECK(count(repo::EventKind::kCaseCreated) == 2);
+  CHECK(count(repo::EventKind::kDocumentAdded) == 1);
+  CHECK(count(repo::EventKind::kSearched) == 1);
+  CHECK(count(repo::EventKind::kDocumentRead) == 1);
+  CHECK(count(repo::EventKind::kContentRead) == 1);
+  CHECK(count(repo::EventKind::kTextRead) == 1);
+  CHECK(count(repo::EventKind::kGranted) == 1);
+  CHECK(count(repo::EventKind::kLoginFailed) == 1);
+  for (const auto& e : events) {
+    // Ids, never content or names of files.
+    CHECK(e.target.find("granary") == std::string::npos);
+    CHECK(e.target.find("a.txt") == std::string::npos);
+    if (e.kind == repo::EventKind::kGranted) CHECK(e.change);
+    if (e.kind == repo::EventKind::kSearched) CHECK_FALSE(e.change);
   }
 }

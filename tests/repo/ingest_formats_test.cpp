@@ -1,6 +1,10 @@
 // Ingest of real-world formats through the worker pool: families, custody
 // hashes, statuses, search over extracted text and headers, the failure
 // report, resuming, and no plaintext of headers or entry names on disk.
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <xapian.h>
 
 #include <catch2/catch.hpp>
@@ -435,4 +439,85 @@ TEST_CASE("an item found already there is acknowledged only after what it names 
     }
   }
   CHECK(exists == 1);
+}
+
+namespace {
+// Runs `fn` as an unprivileged user when the tests run as root (root reads
+// files whatever their mode), so unreadable files are unreadable; the
+// fixture's directory is handed to that user first. Returns fn's verdict.
+bool AsUnprivileged(const fs::path& dir, const std::function<bool()>& fn) {
+  if (::geteuid() != 0) return fn();
+  constexpr uid_t kNobody = 65534;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (::lchown(e.path().c_str(), kNobody, kNobody) != 0) return false;
+  }
+  if (::chown(dir.c_str(), kNobody, kNobody) != 0) return false;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    bool ok = false;
+    if (::setgroups(0, nullptr) == 0 && ::setgid(kNobody) == 0 && ::setuid(kNobody) == 0) {
+      try {
+        ok = fn();
+      } catch (...) {
+        ok = false;
+      }
+    }
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+}  // namespace
+
+TEST_CASE("an ingest goes past what it cannot read, listing each with its reason") {
+  Fixture f;
+  const std::string in = f.tmp / "in";
+  WriteFile(in + "/a.txt", "a readable memo about the silo");
+  WriteFile(in + "/sub/b.txt", "another readable memo about the silo");
+  WriteFile(in + "/secret.txt", "a memo nobody may read");
+  WriteFile(in + "/locked/c.txt", "a memo in a folder nobody may open");
+  fs::permissions(in + "/secret.txt", fs::perms::none);
+  REQUIRE(::mkfifo((in + "/pipe").c_str(), 0600) == 0);
+  fs::create_symlink(in + "/a.txt", in + "/link.txt");
+  for (int i = 0; i < 8; ++i) WriteFile(in + "/z" + std::to_string(i) + ".txt", "filler memo " + std::to_string(i));
+  fs::permissions(in + "/locked", fs::perms::none);
+  f.repo.reset();
+  const std::string dir = f.dir, case_id = f.inv_case;
+  const bool ok = AsUnprivileged(f.tmp.path(), [&] {
+    repo::OpenOptions o;
+    o.cost = crypto::PasswordCost::kInteractive;
+    o.extract_workers = 1;
+    // The last file vanishes once the first has been read.
+    o.fault = [&](std::string_view p) {
+      if (p == "after_blob_written") fs::remove(in + "/z7.txt");
+    };
+    auto r = repo::Repository::Open(dir, o);
+    auto ivan = r->Login("ivan", "ivan-password");
+    repo::IngestRequest req;
+    req.case_id = case_id;
+    req.paths = {in};
+    const std::string job = r->StartIngest(ivan, req);
+    repo::JobInfo info;
+    do {
+      info = r->WaitJob(ivan, job, SIZE_MAX, std::chrono::seconds(1), nullptr);
+    } while (info.state == repo::JobState::kRunning || info.state == repo::JobState::kQueued);
+    std::map<std::string, repo::IngestedDocument> by_path;
+    for (const auto& d : r->JobSummary(ivan, job).documents) by_path[d.path] = d;
+    std::map<std::string, std::string> reasons;
+    for (const auto& d : r->JobFailures(ivan, job)) reasons[d.path] = d.error;
+    auto says = [&](const std::string& path, const std::string& what) {
+      return reasons.count(path) && reasons[path].find(what) != std::string::npos &&
+             by_path[path].status == repo::DocStatus::kSkipped;
+    };
+    return info.state == repo::JobState::kDone &&
+           by_path["a.txt"].status == repo::DocStatus::kIndexed &&
+           by_path["sub/b.txt"].status == repo::DocStatus::kIndexed &&
+           says("secret.txt", "cannot read this file") && says("locked", "cannot read this folder") &&
+           says("pipe", "FIFO") && says("link.txt", "symbolic link") &&
+           says("z7.txt", "vanished") && by_path["z6.txt"].status == repo::DocStatus::kIndexed &&
+           reasons.size() == 5 && r->Search(ivan, repo::SearchRequest{"silo", "", 0, 20, false}).total == 2 &&
+           info.progress.errors == 5 && info.progress.files_done == info.progress.files_total;
+  });
+  CHECK(ok);
 }

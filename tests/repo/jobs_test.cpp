@@ -1,0 +1,215 @@
+// Long work as jobs: an ingest returns a job id at once, reports progress,
+// can be cancelled (what it acknowledged stays), stays readable after it
+// ends to its starter and admins only, keeps its keys past a logout, and
+// is forgotten after its retention (a test clock, no sleeping).
+#include <catch2/catch.hpp>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "base/error.h"
+#include "tests/support.h"
+
+using namespace dossier;
+using namespace dossier::testing;
+
+namespace {
+
+// A fault hook that holds the ingest at one step until released.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  int arrived = 0;
+  void Wait() {
+    std::unique_lock lock(mu);
+    ++arrived;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+  }
+  void AwaitArrival() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return arrived > 0; });
+  }
+  void Open() {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+repo::OpenOptions GatedAt(Gate& gate, const std::string& point, int after = 0) {
+  repo::OpenOptions o;
+  o.commit_group = 2;
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  o.fault = [&gate, point, after, seen](std::string_view p) {
+    if (p == point && ++*seen > after) gate.Wait();
+  };
+  return o;
+}
+
+void WriteNotes(Fixture& f, int n) {
+  for (int i = 0; i < n; ++i) {
+    WriteFile(f.tmp / ("in/note" + std::to_string(100 + i) + ".txt"),
+              "Job note " + std::to_string(i) + " about the lighthouse keeper.");
+  }
+}
+
+repo::JobInfo WaitEnd(repo::Repository& r, const repo::Session& s, const std::string& id) {
+  for (;;) {
+    auto info = r.WaitJob(s, id, SIZE_MAX, std::chrono::milliseconds(500), nullptr);
+    if (info.state != repo::JobState::kQueued && info.state != repo::JobState::kRunning) return info;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("an ingest job starts at once, reports progress and ends with its summary") {
+  Gate gate;
+  Fixture f;
+  WriteNotes(f, 6);
+  f.Reopen(GatedAt(gate, "after_index_commit"));
+  auto ivan = f.Ivan();
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  const std::string id = f.repo->StartIngest(ivan, req);
+  gate.AwaitArrival();  // the job is inside its first group commit
+  auto running = f.repo->GetJob(ivan, id);
+  CHECK(running.state == repo::JobState::kRunning);
+  CHECK(running.kind == repo::JobKind::kIngest);
+  CHECK(running.started_by == "ivan");
+  CHECK(running.case_id == f.inv_case);
+  CHECK(running.progress.files_total == 6);
+  CHECK(running.finished_at.empty());
+  gate.Open();
+  const auto done = WaitEnd(*f.repo, ivan, id);
+  CHECK(done.state == repo::JobState::kDone);
+  CHECK(done.phase == repo::JobPhase::kFinished);
+  CHECK(done.progress.files_done == 6);
+  CHECK(done.progress.items == 6);
+  CHECK(done.documents == 6);
+  CHECK_FALSE(done.finished_at.empty());
+  const auto summary = f.repo->JobSummary(ivan, id);
+  CHECK(summary.documents.size() == 6);
+  CHECK(f.repo->JobFailures(ivan, id).empty());
+  CHECK(f.Search(ivan, "lighthouse").total == 6);
+}
+
+TEST_CASE("a cancelled ingest keeps what it acknowledged and rolls back the rest") {
+  Gate gate;
+  Fixture f;
+  WriteNotes(f, 12);
+  // Held after the first group (two documents) committed, with more staged.
+  f.Reopen(GatedAt(gate, "after_blob_written", 5));
+  auto ivan = f.Ivan();
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  const std::string id = f.repo->StartIngest(ivan, req);
+  gate.AwaitArrival();
+  f.repo->CancelJob(ivan, id);
+  gate.Open();
+  const auto end = WaitEnd(*f.repo, ivan, id);
+  CHECK(end.state == repo::JobState::kCancelled);
+  const auto acknowledged = f.repo->JobSummary(ivan, id).documents;
+  CHECK(acknowledged.size() < 12);
+  // Exactly the acknowledged documents are there, whole; nothing half-done.
+  const auto present = f.repo->ListDocuments(ivan, f.inv_case);
+  CHECK(present.size() == acknowledged.size());
+  for (const auto& d : acknowledged) {
+    CHECK(Content(*f.repo, ivan, d.id).find("lighthouse") != std::string::npos);
+  }
+  CHECK(f.Search(ivan, "lighthouse").total == acknowledged.size());
+  // Running it again completes it.
+  f.Reopen();
+  auto again = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  CHECK(f.repo->ListDocuments(f.Ivan(), f.inv_case).size() == 12);
+  CHECK(f.Search(f.Ivan(), "lighthouse").total == 12);
+}
+
+TEST_CASE("a job is visible to its starter and to admins, to nobody else") {
+  Fixture f;
+  WriteNotes(f, 2);
+  auto ivan = f.Ivan();
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  const std::string id = f.repo->StartIngest(ivan, req);
+  WaitEnd(*f.repo, ivan, id);
+  CHECK(f.repo->GetJob(f.Alice(), id).state == repo::JobState::kDone);  // admin
+  auto lena = f.Lena();
+  CHECK(CodeOf([&] { f.repo->GetJob(lena, id); }) == ErrorCode::kNotFound);
+  CHECK(CodeOf([&] { f.repo->JobSummary(lena, id); }) == ErrorCode::kNotFound);
+  CHECK(CodeOf([&] { f.repo->CancelJob(lena, id); }) == ErrorCode::kNotFound);
+  CHECK(CodeOf([&] { f.repo->GetJob(ivan, "jnosuchjobxxxxxx"); }) == ErrorCode::kNotFound);
+}
+
+TEST_CASE("a job keeps its keys after its starter logs out") {
+  Gate gate;
+  Fixture f;
+  WriteNotes(f, 4);
+  f.Reopen(GatedAt(gate, "after_blob_written"));
+  auto ivan = f.Ivan();
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  const std::string id = f.repo->StartIngest(ivan, req);
+  gate.AwaitArrival();
+  f.repo->Logout(ivan);
+  CHECK(CodeOf([&] { f.Search(ivan, "lighthouse"); }) == ErrorCode::kUnauthenticated);
+  gate.Open();
+  auto again = f.Ivan();
+  const auto end = WaitEnd(*f.repo, again, id);
+  CHECK(end.state == repo::JobState::kDone);
+  CHECK(f.Search(again, "lighthouse").total == 4);
+}
+
+TEST_CASE("a failed job says why, and finished jobs are forgotten after their retention") {
+  auto clock = std::make_shared<ManualClock>(1'800'000'000);
+  repo::OpenOptions o;
+  o.clock = clock;
+  o.job_retention_seconds = 3600;
+  o.fault = [](std::string_view p) {
+    if (p == "after_index_commit") throw Error(ErrorCode::kIo, "the disk went away (test)");
+  };
+  Fixture f(o);
+  WriteNotes(f, 2);
+  auto ivan = f.Ivan();
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  const std::string id = f.repo->StartIngest(ivan, req);
+  const auto end = WaitEnd(*f.repo, ivan, id);
+  CHECK(end.state == repo::JobState::kFailed);
+  CHECK(end.error == "the disk went away (test)");
+  CHECK(end.error_code == ErrorCode::kIo);
+  CHECK(end.created_at == "2027-01-15T08:00:00Z");
+  // The blocking call throws the job's error.
+  CHECK(CodeOf([&] { f.repo->Ingest(ivan, req); }) == ErrorCode::kIo);
+  clock->Advance(3599);
+  CHECK(f.repo->GetJob(ivan, id).state == repo::JobState::kFailed);
+  clock->Advance(2);
+  CHECK(CodeOf([&] { f.repo->GetJob(ivan, id); }) == ErrorCode::kNotFound);
+}
+
+TEST_CASE("a grant runs as a job; a second grant of the case waits for its moves") {
+  Gate gate;
+  Fixture f;
+  WriteNotes(f, 5);
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  f.Reopen(GatedAt(gate, "move_added_to_new"));
+  auto alice = f.Alice();
+  const std::string id = f.repo->StartGrant(alice, f.inv_case, "legal");
+  gate.AwaitArrival();
+  auto info = f.repo->GetJob(alice, id);
+  CHECK(info.kind == repo::JobKind::kGrant);
+  CHECK(info.phase == repo::JobPhase::kMoving);
+  // Mid-move, the case takes no second grant or revoke...
+  CHECK(CodeOf([&] { f.repo->RevokeRole(alice, f.inv_case, "legal"); }) == ErrorCode::kConflict);
+  // ...but other writes land at once.
+  CHECK(f.repo->CreateCase(alice, {"Meanwhile", "", repo::Risk::kLow, {"legal"}}).title == "Meanwhile");
+  gate.Open();
+  CHECK(WaitEnd(*f.repo, alice, id).state == repo::JobState::kDone);
+  CHECK(f.Search(f.Lena(), "lighthouse").total == 5);
+}
