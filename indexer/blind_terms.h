@@ -16,7 +16,8 @@
 // 1970-01-01, Xapian::sortable_serialise): the one thing the index reveals
 // besides hash frequencies, listed in the README. Slot kIdSlot holds the
 // (random) document id, so documents of equal weight come back in one
-// order, whatever order they were indexed in (a reindex, a move).
+// order, whatever order they were indexed in (a reindex, a move). Slot
+// kShardSlot holds the opaque id of the shard holding the copy.
 // Thread-safety: BlindKeys is immutable and may be shared by threads.
 #pragma once
 
@@ -31,6 +32,12 @@ namespace dossier::indexer {
 constexpr std::size_t kTermHashBytes = 8;
 constexpr unsigned kDaySlot = 0;
 constexpr unsigned kIdSlot = 1;
+// Slot kShardSlot holds the (opaque) id of the shard a copy lives in: while
+// a document moves, both shards hold it, and a search counts only the copy
+// its database row names (see SearchQuery::counted_copy). A combined
+// database hands a match decider the document's docid within its own
+// shard, not the combined one, so the copies are told apart by this value.
+constexpr unsigned kShardSlot = 2;
 
 enum class Field { kCase, kCustodian, kFilename, kLanguage, kType, kTag, kEntity, kFrom, kTo, kCc };
 

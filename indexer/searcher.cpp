@@ -164,32 +164,38 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
 
 namespace {
 // Leaves out the copies of documents that do not count (see
-// SearchQuery::counted_copy), by their docid in the combined database.
+// SearchQuery::counted_copy). A combined database hands the decider each
+// document with its docid within its own shard, so the candidates are
+// those shard docids of the listed documents' copies; a candidate is then
+// looked at (its id, and the shard its copy is marked with).
 class ExcludeCopies : public Xapian::MatchDecider {
  public:
-  explicit ExcludeCopies(std::set<Xapian::docid> excluded) : excluded_(std::move(excluded)) {}
+  ExcludeCopies(std::set<Xapian::docid> candidates, const std::map<std::string, std::string>& counted)
+      : candidates_(std::move(candidates)), counted_(counted) {}
   bool operator()(const Xapian::Document& doc) const override {
-    return excluded_.count(doc.get_docid()) == 0;
+    if (candidates_.count(doc.get_docid()) == 0) return true;
+    auto it = counted_.find(doc.get_data());
+    if (it == counted_.end()) return true;  // another document with the same shard docid
+    return !it->second.empty() && doc.get_value(kShardSlot) == it->second;
   }
-  bool empty() const { return excluded_.empty(); }
+  bool empty() const { return candidates_.empty(); }
 
  private:
-  std::set<Xapian::docid> excluded_;
+  std::set<Xapian::docid> candidates_;
+  const std::map<std::string, std::string>& counted_;
 };
 
 ExcludeCopies CopiesToExclude(const Xapian::Database& db, const SearchQuery& q) {
-  std::set<Xapian::docid> excluded;
-  const std::size_t n = q.shard_ids.size();
+  std::set<Xapian::docid> candidates;
+  const Xapian::docid n = static_cast<Xapian::docid>(q.shard_ids.size());
   for (const auto& [doc, counted] : q.counted_copy) {
     const std::string term = internal::IdTerm(doc);
     for (auto p = db.postlist_begin(term); p != db.postlist_end(term); ++p) {
-      // A combined database interleaves its parts' docids: docid d comes
-      // from part (d - 1) % n.
-      const std::size_t part = (*p - 1) % n;
-      if (q.shard_ids[part] != counted) excluded.insert(*p);
+      // Combined docid d is docid (d - 1) / n + 1 of part (d - 1) % n.
+      candidates.insert((*p - 1) / n + 1);
     }
   }
-  return ExcludeCopies(std::move(excluded));
+  return ExcludeCopies(std::move(candidates), q.counted_copy);
 }
 }  // namespace
 

@@ -43,10 +43,7 @@ class LocalShardStore : public ShardStore {
   }
 
   void Add(const std::string& shard, PreparedDocument doc) override {
-    auto& db = Writable(shard);
-    internal::XapianCall("adding a document", [&] {
-      db.replace_document(internal::IdTerm(doc.doc_id()), doc.impl().doc);
-    });
+    AddAs(shard, shard, std::move(doc));
   }
 
   bool Delete(const std::string& shard, const std::string& doc_id) override {
@@ -73,6 +70,13 @@ class LocalShardStore : public ShardStore {
       Xapian::PostingIterator p = src.postlist_begin(term);
       if (p == src.postlist_end(term)) return false;
       Xapian::Document doc = src.get_document(*p);
+      if (doc.get_value(kShardSlot) != from) {
+        // Written before copies were marked: the source copy gets its mark
+        // too (committed with the source shard).
+        doc.add_value(kShardSlot, from);
+        src.replace_document(term, doc);
+      }
+      doc.add_value(kShardSlot, to);
       dst.replace_document(term, doc);
       return true;
     });
@@ -136,7 +140,7 @@ class LocalShardStore : public ShardStore {
     Writable(rebuild);  // exists from now on, even if it stays empty
   }
   void AddToRebuild(const std::string& shard, PreparedDocument doc) override {
-    Add(RebuildId(shard), std::move(doc));
+    AddAs(RebuildId(shard), shard, std::move(doc));
   }
   void FinishRebuild(const std::string& shard) override {
     const std::string rebuild = RebuildId(shard);
@@ -202,6 +206,16 @@ class LocalShardStore : public ShardStore {
     return dir_ + "/" + shard;
   }
   static std::string RebuildId(const std::string& shard) { return shard + ".rebuild"; }
+
+  // Adds to `shard` a copy marked as living in `as` (a rebuild's copies
+  // are marked with the shard they will become).
+  void AddAs(const std::string& shard, const std::string& as, PreparedDocument doc) {
+    auto& db = Writable(shard);
+    internal::XapianCall("adding a document", [&] {
+      doc.impl().doc.add_value(kShardSlot, as);
+      db.replace_document(internal::IdTerm(doc.doc_id()), doc.impl().doc);
+    });
+  }
 
   Generation GenerationOf(const std::string& shard) const {
     std::lock_guard lock(gen_mu_);

@@ -51,7 +51,9 @@ class ShardStore {
   virtual bool Delete(const std::string& shard, const std::string& doc_id) = 0;
   virtual bool Contains(const std::string& shard, const std::string& doc_id) = 0;
   // Copies a document's terms, positions, values and data from one shard to
-  // another without decrypting anything. Returns false if `from` lacks it.
+  // another without decrypting anything (marking each copy with its shard,
+  // the source too if it lacks the mark: commit both). Returns false if
+  // `from` lacks it.
   virtual bool Copy(const std::string& from, const std::string& to,
                     const std::string& doc_id) = 0;
   // The ids of every document in a shard.

@@ -9,8 +9,12 @@
 
 #include <functional>
 #include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/clock.h"
 #include "crypto/keyed_hash.h"
@@ -40,6 +44,86 @@ class EventSink {
   std::shared_ptr<const Clock> clock_;
 };
 
+// The cases an ingest is writing into right now. A grant or revoke of such
+// a case waits for it (Error(kConflict)): the ingest wrapped its documents'
+// keys for, and places them in the shard of, the access set it started
+// with. REQUIRES: register and check under the write lock.
+class IngestingCases {
+ public:
+  class Token {
+   public:
+    Token(IngestingCases* owner, std::string case_id) : owner_(owner), case_id_(std::move(case_id)) {}
+    Token(Token&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)), case_id_(std::move(o.case_id_)) {}
+    Token& operator=(Token&&) = delete;
+    ~Token() {
+      if (owner_) owner_->Leave(case_id_);
+    }
+
+   private:
+    IngestingCases* owner_;
+    std::string case_id_;
+  };
+  Token Enter(const std::string& case_id) {
+    std::lock_guard lock(mu_);
+    cases_.insert(case_id);
+    return Token(this, case_id);
+  }
+  bool Busy(const std::string& case_id) const {
+    std::lock_guard lock(mu_);
+    return cases_.count(case_id) > 0;
+  }
+
+ private:
+  void Leave(const std::string& case_id) {
+    std::lock_guard lock(mu_);
+    cases_.erase(cases_.find(case_id));
+  }
+  mutable std::mutex mu_;
+  std::multiset<std::string> cases_;
+};
+
+// What a search falls back on when writers keep moving the index on under
+// it (repo/search.h): writers hold it for each transaction that moves the
+// index epoch, a search that has lost twice holds it shared from its
+// snapshot to its index read. It prefers writers, so readers never hold a
+// writer off for long, and readers take it only after losing a race, so
+// searches do not queue on one lock.
+class IndexGate {
+ public:
+  void Lock() {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.wait(lock, [&] { return !writer_ && readers_ == 0; });
+    --waiting_;
+    writer_ = true;
+  }
+  void Unlock() {
+    {
+      std::lock_guard lock(mu_);
+      writer_ = false;
+    }
+    cv_.notify_all();
+  }
+  void LockShared() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !writer_ && waiting_ == 0; });
+    ++readers_;
+  }
+  void UnlockShared() {
+    {
+      std::lock_guard lock(mu_);
+      --readers_;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int readers_ = 0, waiting_ = 0;
+  bool writer_ = false;
+};
+
 struct RepoContext {
   RepoContext(std::string dir, const OpenOptions& options);
 
@@ -61,6 +145,8 @@ struct RepoContext {
   std::unique_ptr<indexer::ShardStore> shards;
 
   EventSink events;
+  IngestingCases ingesting;
+  IndexGate index_gate;
 
   void Fault(std::string_view point) const {
     if (options.fault) options.fault(point);
@@ -78,6 +164,18 @@ void SetMeta(sql::Db& db, const std::string& key, std::string_view value);
 // membership_epoch when a role's members or keys change.
 std::int64_t ReadEpoch(sql::Db& db, const char* name);
 void BumpEpoch(sql::Db& db, const char* name);
+// Holds the index gate while a transaction moves the index epoch on:
+// construct it before the transaction, let it go after the commit.
+class IndexEpochChange {
+ public:
+  explicit IndexEpochChange(RepoContext& ctx) : gate_(ctx.index_gate) { gate_.Lock(); }
+  ~IndexEpochChange() { gate_.Unlock(); }
+  IndexEpochChange(const IndexEpochChange&) = delete;
+  IndexEpochChange& operator=(const IndexEpochChange&) = delete;
+
+ private:
+  IndexGate& gate_;
+};
 constexpr const char* kIndexEpoch = "index_epoch";
 constexpr const char* kMembershipEpoch = "membership_epoch";
 

@@ -249,6 +249,7 @@ std::vector<IngestedDocument> GroupCommitter::Commit(Batch& b) {
       }
     }
     {
+      IndexEpochChange gate(ctx_);
       sql::Transaction t(*w);
       WriteRows(*w, b);
       t.Commit();

@@ -115,6 +115,7 @@ IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req) {
     plan.batch = std::make_unique<KeyBatch>(std::move(recipients), ctx_.recovery_public);
     plan.shard = ShardFor(*w, set);
     t.Commit();
+    plan.ingesting.emplace(ctx_.ingesting.Enter(req.case_id));
     // The shard exists before any group writes to it, so no crash can
     // leave it half-created.
     ctx_.shards->Create(plan.shard);

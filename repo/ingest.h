@@ -75,6 +75,8 @@ struct IngestPlan {
   std::unique_ptr<KeyBatch> batch;
   std::vector<SourceFile> files;
   std::vector<SkippedSource> skipped;
+  // Holds off grants and revokes of the case while the plan lives.
+  std::optional<IngestingCases::Token> ingesting;
 };
 
 // What the build pool makes of one document's text.

@@ -62,7 +62,7 @@ std::string JobService::Start(const Actor& starter, JobKind kind, const std::str
   std::mutex& lane = lanes_[kind == JobKind::kIngest ? 0 : 1];
   // The thread holds the job (not the service's map), so a job pruned
   // from the map while running still finishes.
-  job->thread_ = std::thread([this, job, &lane, body = std::move(body)] {
+  job->thread_ = std::thread([this, job, &lane, body = std::move(body)]() mutable {
     std::unique_lock lane_lock(lane);
     {
       std::lock_guard lock(job->mu_);
@@ -85,6 +85,8 @@ std::string JobService::Start(const Actor& starter, JobKind kind, const std::str
         code = e.code();
       }
     }
+    // What the job held (its plan, its keys) goes before it is seen to end.
+    body = nullptr;
     {
       std::lock_guard lock(job->mu_);
       job->state_ = end;

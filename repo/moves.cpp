@@ -42,7 +42,11 @@ AccessSet NewSetFor(const std::optional<AccessSet>& restrict, const AccessSet& c
   return out;
 }
 
-void RequireSettled(sql::Db& db, const std::string& case_id) {
+void RequireSettled(const RepoContext& ctx, sql::Db& db, const std::string& case_id) {
+  if (ctx.ingesting.Busy(case_id)) {
+    throw Error(ErrorCode::kConflict,
+                "an ingest into this case is running; grant or revoke once it ends");
+  }
   sql::Stmt s(db,
               "SELECT 1 FROM documents WHERE case_id=? AND "
               "(move_to IS NOT NULL OR move_from IS NOT NULL) LIMIT 1");
@@ -74,12 +78,13 @@ void MoveService::RecordGrant(const Actor& actor, const std::string& case_id,
   ctx_.RequireWritable();
   RequireAdmin(actor);
   auto w = ctx_.db->Write();
+  IndexEpochChange gate(ctx_);
   sql::Transaction t(*w);
   RequireCaseVisible(*w, actor, case_id);
   const RoleId rid = RoleIdOf(*w, role);
   AccessSet roles = CaseRoles(*w, case_id);
   if (roles.count(rid)) throw Error(ErrorCode::kConflict, "the role is already granted on the case");
-  RequireSettled(*w, case_id);
+  RequireSettled(ctx_, *w, case_id);
   const crypto::PublicKey pk = RolePublicKey(*w, rid);
   const crypto::SecretBytes case_key = OpenCaseKey(*w, actor, case_id);
   roles.insert(rid);
@@ -110,6 +115,7 @@ void MoveService::RecordRevoke(const Actor& actor, const std::string& case_id,
   ctx_.RequireWritable();
   RequireAdmin(actor);
   auto w = ctx_.db->Write();
+  IndexEpochChange gate(ctx_);
   sql::Transaction t(*w);
   RequireCaseVisible(*w, actor, case_id);
   const RoleId rid = RoleIdOf(*w, role);
@@ -118,7 +124,7 @@ void MoveService::RecordRevoke(const Actor& actor, const std::string& case_id,
   if (roles.size() == 1) {
     throw Error(ErrorCode::kConflict, "a case keeps at least one role; grant another first");
   }
-  RequireSettled(*w, case_id);
+  RequireSettled(ctx_, *w, case_id);
   roles.erase(rid);
   for (const auto& doc : CaseDocs(*w, case_id)) {
     const AccessSet next = NewSetFor(doc.restrict, roles);
@@ -183,6 +189,7 @@ bool MoveService::FinishLeftovers() {
   ctx_.Fault("move_removed_from_old");
   {
     auto w = ctx_.db->Write();
+    IndexEpochChange gate(ctx_);
     sql::Transaction t(*w);
     sql::Stmt up(*w, "UPDATE documents SET move_from=NULL WHERE id=?");
     for (const auto& r : rows) {
@@ -219,6 +226,7 @@ std::uint64_t MoveService::MoveRecorded() {
       // Duplicates have no index entry: nothing to copy.
       if (!ctx_.shards->Contains(r.to, r.id) && ctx_.shards->Copy(r.from, r.to, r.id)) {
         touched.insert(r.to);
+        touched.insert(r.from);  // its copy may have been given its shard mark
       }
     }
     for (const auto& s : touched) ctx_.shards->Commit(s);
@@ -226,6 +234,7 @@ std::uint64_t MoveService::MoveRecorded() {
   ctx_.Fault("move_added_to_new");
   {
     auto w = ctx_.db->Write();
+    IndexEpochChange gate(ctx_);
     sql::Transaction t(*w);
     sql::Stmt up(*w,
                  "UPDATE documents SET move_from=shard_id, shard_id=move_to, move_to=NULL "

@@ -32,7 +32,8 @@ class MoveService {
  public:
   explicit MoveService(RepoContext& ctx) : ctx_(ctx) {}
   // Record a grant or a revoke (Error(kConflict) while an earlier one of
-  // the case is still moving documents). The moves run with Resume.
+  // the case is still moving documents, or an ingest into it runs). The
+  // moves run with Resume.
   void RecordGrant(const Actor& actor, const std::string& case_id, const std::string& role);
   void RecordRevoke(const Actor& actor, const std::string& case_id, const std::string& role);
   // Runs every recorded move to its end; `progress` hears how many

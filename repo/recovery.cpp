@@ -78,6 +78,7 @@ void RecoverPending(RepoContext& ctx) {
     }
   }
   if (!pending.empty()) {
+    IndexEpochChange gate(ctx);
     sql::Transaction t(*w);
     BumpEpoch(*w, kIndexEpoch);
     t.Commit();

@@ -71,6 +71,7 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
     }
     ctx_.shards->FinishRebuild(shard.id);
     {
+      IndexEpochChange gate(ctx_);
       sql::Transaction t(*w);
       BumpEpoch(*w, kIndexEpoch);
       ctx_.events.Changed(*w, EventKind::kReindexed, actor.name(), shard.id);

@@ -16,6 +16,7 @@ namespace {
 // under it (each writer step moves the epoch once, so a second attempt
 // almost always settles).
 constexpr int kAttempts = 8;
+constexpr int kFreeAttempts = 2;  // before the gate
 
 // The shards a search reads: those the actor's roles reach that hold
 // settled documents (every such shard must exist), and the languages
@@ -87,17 +88,31 @@ SearchResults SearchService::Search(const Actor& actor, const SearchRequest& req
   if (req.offset > 1000000) throw Error(ErrorCode::kInvalidArgument, "offset is at most 1,000,000");
   auto db = ctx_.db->Read();
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    const std::int64_t before = ReadEpoch(*db, kIndexEpoch);
-    SearchResults out = SearchOnce(*db, actor, req);
-    if (ReadEpoch(*db, kIndexEpoch) == before) {
+    // After two lost races, hold writers of this process off (the gate)
+    // for the one window that matters; another process's writes can only
+    // be retried.
+    struct Shared {
+      IndexGate* gate = nullptr;
+      ~Shared() {
+        if (gate) gate->UnlockShared();
+      }
+    } shared;
+    if (attempt >= kFreeAttempts) {
+      ctx_.index_gate.LockShared();
+      shared.gate = &ctx_.index_gate;
+    }
+    std::optional<SearchResults> out = SearchOnce(*db, actor, req, ReadEpoch(*db, kIndexEpoch));
+    if (out) {
       ctx_.events.Read(EventKind::kSearched, actor.name(), req.case_id);
-      return out;
+      return std::move(*out);
     }
   }
   throw Error(ErrorCode::kConflict, "the index kept changing during the search; try again");
 }
 
-SearchResults SearchService::SearchOnce(sql::Db& db, const Actor& actor, const SearchRequest& req) {
+std::optional<SearchResults> SearchService::SearchOnce(sql::Db& db, const Actor& actor,
+                                                      const SearchRequest& req,
+                                                      std::int64_t epoch) {
   sql::ReadTransaction snapshot(db);
   if (!req.case_id.empty()) RequireCaseVisible(db, actor, req.case_id);
   const ShardPlan plan = PlanShards(db, actor);
@@ -111,6 +126,13 @@ SearchResults SearchService::SearchOnce(sql::Db& db, const Actor& actor, const S
   q.sort = req.sort_by_date ? indexer::SortOrder::kDateDescending : indexer::SortOrder::kRelevance;
   q.counted_copy = CountedCopies(db, actor, plan);
   const indexer::SearchOutcome found = searcher_.Search(q, *ctx_.shards);
+  {
+    // The index read must match the snapshot: if a writer moved the index
+    // on since it began, search again (the page is built from the
+    // snapshot, so later writes no longer matter).
+    auto probe = ctx_.db->Read();
+    if (ReadEpoch(*probe, kIndexEpoch) != epoch) return std::nullopt;
+  }
 
   SearchResults out;
   out.total = found.total;

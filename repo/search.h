@@ -4,12 +4,16 @@
 // counts, then searches exactly those shards (indexer::Searcher) and
 // builds the page from the same snapshot. If the index moved on between
 // the snapshot and the search (the index epoch changed: a group was
-// written or documents moved), it searches again, so an answer is always
+// written or documents moved), it searches again (after two such races
+// holding this process's writers off for that moment, see IndexGate),
+// so an answer is always
 // one committed state: never a half-moved case, never a document counted
 // twice, never one the actor may not open.
 // Thread-safety: any number of threads at once; no lock is shared with
 // writers.
 #pragma once
+
+#include <optional>
 
 #include "indexer/searcher.h"
 #include "repo/context.h"
@@ -23,8 +27,10 @@ class SearchService {
   SearchResults Search(const Actor& actor, const SearchRequest& request);
 
  private:
-  // One attempt within one snapshot.
-  SearchResults SearchOnce(sql::Db& db, const Actor& actor, const SearchRequest& request);
+  // One attempt within one snapshot, taken at index epoch `epoch`;
+  // nothing if the index moved on before it was read.
+  std::optional<SearchResults> SearchOnce(sql::Db& db, const Actor& actor,
+                                          const SearchRequest& request, std::int64_t epoch);
   RepoContext& ctx_;
   indexer::Searcher searcher_;
 };

@@ -213,3 +213,24 @@ TEST_CASE("a grant runs as a job; a second grant of the case waits for its moves
   CHECK(WaitEnd(*f.repo, alice, id).state == repo::JobState::kDone);
   CHECK(f.Search(f.Lena(), "lighthouse").total == 5);
 }
+
+TEST_CASE("a case being ingested into takes no grant or revoke until the ingest ends") {
+  Gate gate;
+  Fixture f;
+  WriteNotes(f, 3);
+  f.Reopen(GatedAt(gate, "after_blob_written"));
+  auto ivan = f.Ivan();
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  const std::string id = f.repo->StartIngest(ivan, req);
+  gate.AwaitArrival();
+  // Its documents' keys are being wrapped for the roles it started with.
+  CHECK(CodeOf([&] { f.repo->GrantRole(f.Alice(), f.inv_case, "legal"); }) == ErrorCode::kConflict);
+  // Other cases are not held up.
+  f.repo->GrantRole(f.Alice(), f.legal_case, "investigator");
+  gate.Open();
+  CHECK(WaitEnd(*f.repo, ivan, id).state == repo::JobState::kDone);
+  f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
+  CHECK(f.Search(f.Lena(), "lighthouse").total == 3);
+}
