@@ -26,13 +26,14 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // RLIMIT_DATA, not RLIMIT_AS: sanitizer builds reserve terabytes of
   // address space and die under RLIMIT_AS (measured; DESIGN.md).
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   const rlimit data{memory_bytes, memory_bytes};
   ::setrlimit(RLIMIT_DATA, &data);
 #else
-  // AddressSanitizer maps its allocator and report buffers as data too
-  // (measured: "Failed to mmap" under a 1.5 GiB RLIMIT_DATA), so sanitizer
-  // builds are bounded by ASan's hard_rss_limit_mb, set by ExtractPool.
+  // The sanitizers map their allocators and shadow memory as data too
+  // (measured: ASan's "Failed to mmap", TSan's "internal allocator is out
+  // of memory" under a 1.5 GiB RLIMIT_DATA), so sanitizer builds are
+  // bounded by ASan's hard_rss_limit_mb (set by ExtractPool), or not at all.
   (void)memory_bytes;
 #endif
   ::signal(SIGPIPE, SIG_IGN);

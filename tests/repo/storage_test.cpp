@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "base/error.h"
@@ -322,4 +323,133 @@ TEST_CASE("a reader upgrades a repository of the previous schema, unless a write
   WriteFile(f.tmp / "in/a.txt", "harbour ledger");
   CHECK(f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in").size() == 1);
   CHECK(f.Search(f.Ivan(), "ledger").total == 1);
+}
+
+namespace {
+void Sql(const std::string& dir, const std::string& sql) {
+  repo::sql::Db db(dir + "/dossier.db", false);
+  db.Exec("PRAGMA foreign_keys=OFF");
+  db.Exec(sql);
+}
+}  // namespace
+
+TEST_CASE("a row edited to point at another document is reported as damaged") {
+  Fixture f;
+  WriteFile(f.tmp / "in/a/memo.txt", "The first memo, about the sluice gate.");
+  WriteFile(f.tmp / "in/b/other.txt", "Another memo entirely, about the weir.");
+  WriteFile(f.tmp / "in/c/memo-copy.txt", "The first memo, about the sluice gate.");
+  auto docs = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  std::map<std::string, std::string> id;
+  for (const auto& d : docs) id[d.path] = d.id;
+  REQUIRE(id.size() == 3);
+  const std::string memo = id["a/memo.txt"], other = id["b/other.txt"], copy = id["c/memo-copy.txt"];
+  auto ivan = f.Ivan();
+  REQUIRE(f.repo->GetDocument(ivan, copy).duplicate_of == memo);
+  SECTION("an original made to look like a copy of another") {
+    Sql(f.dir, "UPDATE documents SET duplicate_of='" + other + "' WHERE id='" + memo + "'");
+    CHECK(CodeOf([&] { f.repo->ReadText(ivan, memo); }) == ErrorCode::kCorrupt);
+    CHECK(CodeOf([&] { Content(*f.repo, ivan, memo); }) == ErrorCode::kCorrupt);
+    CHECK(CodeOf([&] { f.repo->GetDocument(ivan, memo); }) == ErrorCode::kCorrupt);
+  }
+  SECTION("a copy pointed at another original") {
+    Sql(f.dir, "UPDATE documents SET duplicate_of='" + other + "' WHERE id='" + copy + "'");
+    CHECK(CodeOf([&] { f.repo->ReadText(ivan, copy); }) == ErrorCode::kCorrupt);
+    CHECK(CodeOf([&] { Content(*f.repo, ivan, copy); }) == ErrorCode::kCorrupt);
+  }
+  SECTION("a document's stored file swapped for another's") {
+    Sql(f.dir, "UPDATE documents SET blob=(SELECT blob FROM documents WHERE id='" + other +
+                   "'), text=(SELECT text FROM documents WHERE id='" + other + "') WHERE id='" +
+                   memo + "'");
+    CHECK(CodeOf([&] { f.repo->ReadText(ivan, memo); }) == ErrorCode::kCorrupt);
+    CHECK(CodeOf([&] { Content(*f.repo, ivan, memo); }) == ErrorCode::kCorrupt);
+  }
+  SECTION("a document moved to another case") {
+    Sql(f.dir, "UPDATE documents SET case_id='" + f.legal_case + "' WHERE id='" + other + "'");
+    CHECK(CodeOf([&] { f.repo->GetDocument(ivan, other); }) == ErrorCode::kCorrupt);
+  }
+  SECTION("a damaged hit is left out of the page with a note; the rest stands") {
+    Sql(f.dir, "UPDATE documents SET size=size+1 WHERE id='" + other + "'");
+    auto res = f.Search(ivan, "memo");
+    CHECK(res.total == 2);
+    REQUIRE(res.hits.size() == 1);
+    CHECK(res.hits[0].document_id == memo);
+    CHECK(res.damaged == 1);
+    CHECK(res.note.find("damaged") != std::string::npos);
+  }
+}
+
+TEST_CASE("plaintext columns read back are validated: a malformed access set is an error") {
+  Fixture f;
+  WriteFile(f.tmp / "in/a.txt", "A memo about the lock keeper.");
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  for (const std::string bad : {"zz", "", "3,1", "1,", "99999999999999999999"}) {
+    INFO("access set '" << bad << "'");
+    Sql(f.dir, "UPDATE shards SET access_set='" + bad + "'");
+    try {
+      f.Search(f.Ivan(), "memo");
+      FAIL("a damaged access set was accepted");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kCorrupt);
+      CHECK(std::string(e.what()).find("access set") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a flipped byte in an unprotected server key is reported, not searched with") {
+  Fixture f;
+  WriteFile(f.tmp / "in/a.txt", "A memo about the lock keeper.");
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  f.repo.reset();
+  const std::string path = f.dir + "/keys/server.key";
+  for (std::size_t at : {std::size_t{7}, std::size_t{5 + 32 + 10}}) {  // index key, signing key
+    INFO("byte " << at);
+    std::string key = ReadFile(path);
+    key[at] ^= 0x01;
+    WriteFile(path, key);
+    try {
+      f.Reopen();
+      FAIL("a damaged server key opened");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kCorrupt);
+      CHECK(std::string(e.what()).find("server.key") != std::string::npos);
+    }
+    key[at] ^= 0x01;
+    WriteFile(path, key);
+  }
+  f.Reopen();
+  CHECK(f.Search(f.Ivan(), "keeper").total == 1);
+}
+
+TEST_CASE("an edited text chunk header fails to open, and its hit is left out") {
+  Fixture f;
+  std::string text;
+  for (int i = 0; i < 4000; ++i) text += "routine towpath line " + std::to_string(i) + "\n";
+  text += "the last line names the barge\n";
+  WriteFile(f.tmp / "in/long.txt", text);
+  WriteFile(f.tmp / "in/short.txt", "a short note about the barge");
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  auto ivan = f.Ivan();
+  REQUIRE(f.Search(ivan, "barge").total == 2);
+  // The text file of long.txt: the one with several records. Point the
+  // first record's positions at the match (as if it held it).
+  std::string target;
+  for (const auto& p : AllFiles(f.dir + "/text")) {
+    if (p.parent_path().filename() != "tmp" && ReadFile(p.string()).size() > 20000) target = p.string();
+  }
+  REQUIRE_FALSE(target.empty());
+  std::string t = ReadFile(target);
+  REQUIRE(t.compare(0, 4, "DST2") == 0);
+  for (int i = 0; i < 4; ++i) t[8 + i] = '\xff';  // end_pos of the first chunk
+  WriteFile(target, t);
+  const auto res = f.Search(ivan, "barge");
+  CHECK(res.total == 2);
+  CHECK(res.hits.size() == 1);
+  CHECK(res.damaged == 1);
+  const std::string long_id = [&] {
+    for (const auto& d : f.repo->ListDocuments(ivan, f.inv_case)) {
+      if (d.filename == "long.txt") return d.id;
+    }
+    return std::string();
+  }();
+  CHECK(CodeOf([&] { f.repo->ReadText(ivan, long_id); }) == ErrorCode::kCorrupt);
 }
