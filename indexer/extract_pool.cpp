@@ -58,12 +58,12 @@ struct ExtractPool::Impl {
   ExtractPoolOptions options;
   struct Job {
     std::uint64_t id = 0;
-    int fd = -1;  // the pool's own duplicate, closed when the job ends
+    Fd fd;  // the pool's own duplicate, closed when the job ends
     std::string name;
   };
   struct Worker {
     ChildProcess process;
-    int fd = -1;
+    Fd fd;  // the worker's socket
     std::deque<Job> queue;  // front: the job being extracted
     Clock::time_point deadline;  // of the front job
     std::string in;  // read but not yet parsed (plaintext: wiped when dropped)
@@ -85,6 +85,7 @@ struct ExtractPool::Impl {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
       throw Error(ErrorCode::kInternal, "cannot create a socket for an extraction worker");
     }
+    Fd ours(sv[0]), theirs(sv[1]);
     const std::string cpu = std::to_string(options.cpu_seconds);
     const std::string mem = std::to_string(options.memory_bytes);
     const json limits = {{"max_depth", options.limits.max_depth},
@@ -111,25 +112,17 @@ struct ExtractPool::Impl {
     spawn.env = std::move(env_store);
     // The socket becomes fd 3; every other descriptor closes, and a fresh
     // image replaces the child (nothing of the parent's memory stays).
-    spawn.fds = {{sv[1], kWorkerFd}};
+    spawn.fds = {{theirs.get(), kWorkerFd}};
     spawn.nice = options.nice;
-    try {
-      w.process = ChildProcess::Spawn(spawn);
-    } catch (...) {
-      ::close(sv[0]);
-      ::close(sv[1]);
-      throw;
-    }
-    ::close(sv[1]);
-    w.fd = sv[0];
+    w.process = ChildProcess::Spawn(spawn);
+    w.fd = std::move(ours);
     w.DropInput();
     w.items = w.bytes = 0;
     w.last_index = -1;
   }
 
   void Stop(Worker& w, bool kill) {
-    if (w.fd >= 0) ::close(w.fd);
-    w.fd = -1;
+    w.fd.Reset();
     if (kill) w.process.Kill(SIGKILL);
     if (w.process.started()) w.process.Finish(std::chrono::seconds(1));
     w.DropInput();
@@ -152,13 +145,13 @@ struct ExtractPool::Impl {
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &job.fd, sizeof(int));
-    return ::sendmsg(w.fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(payload.size());
+    const int fd = job.fd.get();
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return ::sendmsg(w.fd.get(), &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(payload.size());
   }
 
   void EndJob(Worker& w) {
-    ::close(w.queue.front().fd);
-    w.queue.pop_front();
+    w.queue.pop_front();  // closes the job's descriptor
     w.items = w.bytes = 0;
     w.last_index = -1;
     if (!w.queue.empty()) {
@@ -170,8 +163,7 @@ struct ExtractPool::Impl {
   // the jobs queued behind it go to the new worker.
   ExtractEvent Fail(Worker& w, const std::string& why, bool kill) {
     std::string reason = why;
-    if (w.fd >= 0) ::close(w.fd);
-    w.fd = -1;
+    w.fd.Reset();
     if (w.process.started()) {
       // A worker whose socket closed is usually dying: its exit status
       // says why. One that closed it and lives on gets a second, then
@@ -207,7 +199,7 @@ struct ExtractPool::Impl {
       }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(w.deadline - Clock::now()).count();
       if (left <= 0) { *timed_out = true; return false; }
-      pollfd pfd{w.fd, POLLIN, 0};
+      pollfd pfd{w.fd.get(), POLLIN, 0};
       const int r = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
       if (r < 0 && errno == EINTR) continue;
       if (r == 0) continue;
@@ -215,7 +207,7 @@ struct ExtractPool::Impl {
       // the buffer with whatever else has arrived.
       const bool direct = n >= kReadChunk;
       if (!direct) w.in.resize(kReadChunk);
-      const ssize_t got = ::read(w.fd, direct ? c : w.in.data(), direct ? n : kReadChunk);
+      const ssize_t got = ::read(w.fd.get(), direct ? c : w.in.data(), direct ? n : kReadChunk);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
         w.in.clear();
@@ -247,7 +239,7 @@ ExtractPool::ExtractPool(ExtractPoolOptions options) : impl_(std::make_unique<Im
 ExtractPool::~ExtractPool() {
   for (auto& w : impl_->workers) {
     impl_->Stop(w, true);
-    for (const auto& job : w.queue) ::close(job.fd);
+    w.queue.clear();
   }
 }
 
@@ -274,16 +266,8 @@ void ExtractPool::Submit(std::uint64_t job, int fd, const std::string& name) {
     if (c.queue.size() < kQueueDepth && (!w || c.queue.size() < w->queue.size())) w = &c;
   }
   if (!w) throw Error(ErrorCode::kInternal, "no idle extraction worker");
-  Impl::Job j{job, ::fcntl(fd, F_DUPFD_CLOEXEC, 0), name};
-  if (j.fd < 0) throw Error(ErrorCode::kIo, "cannot pass a file to an extraction worker");
-  // Closes the duplicate if anything below throws before it is queued.
-  struct CloseUnlessQueued {
-    int fd;
-    bool queued = false;
-    ~CloseUnlessQueued() {
-      if (!queued) ::close(fd);
-    }
-  } guard{j.fd};
+  Impl::Job j{job, Fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)), name};
+  if (!j.fd) throw Error(ErrorCode::kIo, "cannot pass a file to an extraction worker");
   if (!s.Send(*w, j)) {
     if (w->queue.empty()) {
       // The worker died between jobs: replace it and try once more.
@@ -294,7 +278,6 @@ void ExtractPool::Submit(std::uint64_t job, int fd, const std::string& name) {
     // Otherwise the worker died mid-job: Next() reports that job and sends
     // this one, queued, to the worker that replaces it.
   }
-  guard.queued = true;
   if (w->queue.empty()) w->deadline = Clock::now() + std::chrono::seconds(s.options.wall_seconds);
   w->queue.push_back(std::move(j));
 }
@@ -310,7 +293,7 @@ ExtractEvent ExtractPool::Next() {
       if (w.queue.empty()) continue;
       if (Clock::now() >= w.deadline) return s.Fail(w, "the extractor exceeded its wall-clock limit", true);
       if (w.buffered() && !ready) ready = &w;
-      fds.push_back({w.fd, POLLIN, 0});
+      fds.push_back({w.fd.get(), POLLIN, 0});
       who.push_back(&w);
       nearest = std::min(nearest, w.deadline);
     }

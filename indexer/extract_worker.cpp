@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.h"
 #include "indexer/extract_pool.h"
 #include "indexer/extract_protocol.h"
 
@@ -58,10 +59,14 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
     const ssize_t got = ::recvmsg(kWorkerFd, &msg, MSG_CMSG_CLOEXEC);
     if (got == 0) return 0;  // the parent closed: done
     if (got != 8 || len > (1u << 20)) return 2;
-    int fd = -1;
+    int received = -1;
     for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+        std::memcpy(&received, CMSG_DATA(cm), sizeof(int));
+      }
     }
+    const Fd file(received);
+    const int fd = file.get();
     std::string header(len, '\0');
     std::size_t have = 0;
     while (have < len) {
@@ -137,7 +142,6 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
       }
     }
     if (map) ::munmap(map, size);
-    if (fd >= 0) ::close(fd);
     if (!out.Add(kDoneFrame, json{{"failure", failure}}.dump(), {}, {}) || !out.Flush()) return 3;
   }
 }

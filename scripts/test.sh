@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: the Catch2 suites (slow ones
 # included) and the end-to-end CLI test, through CTest on both cores; then
-# the tests that parse untrusted input again under AddressSanitizer and UBSan.
+# the tests that parse untrusted input or read a damaged database again
+# under AddressSanitizer and UBSan, and the concurrency tests under
+# ThreadSanitizer. DOSSIER_SKIP_SANITIZERS=1 skips the sanitizer builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,7 +13,16 @@ if [ "${DOSSIER_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== sanitizer build (address, undefined)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDOSSIER_SANITIZE=ON -DDOSSIER_WERROR=ON >/dev/null
   cmake --build build-asan -j "$(nproc)" --target crypto_test indexer_test extract_test \
-    repo_ingest_formats_test dossier-extract
+    repo_ingest_formats_test repo_damage_test dossier-extract
+  # The damage test runs a sample (every third case) under the sanitizer.
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -j "$(nproc)" --output-on-failure \
-    -R '^(crypto_test|indexer_test|extract_test|repo_ingest_formats_test):' -E '\[slow\]|1 GiB'
+    -R '^(crypto_test|indexer_test|extract_test|repo_ingest_formats_test|repo_damage_test):' \
+    -E '\[slow\]|1 GiB'
+
+  echo "== sanitizer build (thread)"
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOSSIER_SANITIZE=thread \
+    -DDOSSIER_WERROR=ON >/dev/null
+  cmake --build build-tsan -j "$(nproc)" --target repo_concurrency_test repo_jobs_test dossier-extract
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -j "$(nproc)" --output-on-failure \
+    -R '^(repo_concurrency_test|repo_jobs_test):'
 fi

@@ -12,13 +12,11 @@ namespace dossier::tools {
 
 FolderWatch::FolderWatch() : fd_(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {}
 
-FolderWatch::~FolderWatch() {
-  if (fd_ >= 0) ::close(fd_);
-}
+FolderWatch::~FolderWatch() = default;
 
 bool FolderWatch::Add(const std::string& dir) {
-  if (fd_ < 0) return false;
-  const int wd = ::inotify_add_watch(fd_, dir.c_str(),
+  if (!fd_) return false;
+  const int wd = ::inotify_add_watch(fd_.get(), dir.c_str(),
                                      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR);
   if (wd < 0) return false;
   dirs_[wd] = dir;
@@ -27,14 +25,14 @@ bool FolderWatch::Add(const std::string& dir) {
 
 std::set<std::string> FolderWatch::Wait(int timeout_ms) {
   std::set<std::string> out;
-  if (fd_ < 0) {
+  if (!fd_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
     return out;
   }
   auto drain = [&] {
     alignas(inotify_event) char buf[16384];
     for (;;) {
-      const ssize_t n = ::read(fd_, buf, sizeof buf);
+      const ssize_t n = ::read(fd_.get(), buf, sizeof buf);
       if (n <= 0) return;  // EAGAIN: nothing more for now
       for (ssize_t at = 0; at < n;) {
         const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
@@ -51,7 +49,7 @@ std::set<std::string> FolderWatch::Wait(int timeout_ms) {
       }
     }
   };
-  pollfd p{fd_, POLLIN, 0};
+  pollfd p{fd_.get(), POLLIN, 0};
   // EINTR (Ctrl-C) returns at once, so the caller sees its stop flag.
   if (::poll(&p, 1, timeout_ms) > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

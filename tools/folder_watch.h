@@ -9,6 +9,8 @@
 #include <set>
 #include <string>
 
+#include "base/fd.h"
+
 namespace dossier::tools {
 
 class FolderWatch {
@@ -27,7 +29,7 @@ class FolderWatch {
   std::set<std::string> Wait(int timeout_ms);
 
  private:
-  int fd_ = -1;
+  Fd fd_;
   std::map<int, std::string> dirs_;  // watch descriptor -> directory
 };
 

@@ -147,6 +147,35 @@ check "reindex with the recovery key" 0 "$DOSSIER" reindex "$R" --recovery-key "
 check "search works after reindex" 0 as ivan search "$R" '"phantom container repairs"'
 contains "hits after reindex" "$T/out" "3 hits for ivan"
 
+# Searches from other processes while grants and revokes move a case back
+# and forth: lena holds the case's role throughout, so every search finds
+# all of it (never a half-moved case, never 0 hits).
+mkdir -p "$T/many"
+for i in $(seq 300); do echo "moving memo $i about the causeway" > "$T/many/m$i.txt"; done
+check "ingest 300 documents" 0 as lena ingest "$R" --case "$LCASE" "$T/many"
+( for _ in 1 2 3; do
+    as alice case grant "$R" "$LCASE" investigator >/dev/null 2>&1
+    as alice case revoke "$R" "$LCASE" investigator >/dev/null 2>&1
+  done ) &
+MOVER=$!
+searched=0; wrong=0
+while kill -0 "$MOVER" 2>/dev/null && [ "$searched" -lt 100 ]; do
+  out=$(as lena search "$R" causeway --limit 1 2>&1)
+  searched=$((searched+1))
+  case "$out" in "300 hits for lena"*) ;; *) wrong=$((wrong+1)); echo "  | ${out%%$'\n'*}";; esac
+done
+wait "$MOVER"
+if [ "$wrong" = 0 ] && [ "$searched" -gt 0 ]; then echo "ok: $searched searches during moves all found 300"
+else echo "FAIL: $wrong of $searched searches during moves were wrong"; fails=$((fails+1)); fi
+
+check "role remove-member" 0 as alice role remove-member "$R" legal lena
+contains "remove-member rotates the keys" "$T/out" "rotated"
+check "lena no longer finds counsel's documents" 0 as lena search "$R" causeway
+contains "none left" "$T/out" "0 hits for lena"
+check "user disable" 0 as alice user disable "$R" ivan
+check "a disabled user cannot log in" 1 as ivan case list "$R"
+contains "the refusal says why" "$T/err" "disabled"
+
 if grep -raqi -e corvo -e tidewater -e falc "$R"; then
   echo "FAIL: plaintext on disk"; fails=$((fails+1)); else echo "ok: no plaintext on disk"; fi
 
