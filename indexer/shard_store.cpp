@@ -1,5 +1,8 @@
 #include "indexer/shard_store.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -82,6 +85,20 @@ class LocalShardStore : public ShardStore {
     });
   }
 
+  bool Mark(const std::string& shard, const std::string& doc_id) override {
+    auto& db = Writable(shard);
+    return internal::XapianCall("marking a document", [&] {
+      const std::string term = internal::IdTerm(doc_id);
+      Xapian::PostingIterator p = db.postlist_begin(term);
+      if (p == db.postlist_end(term)) return false;
+      Xapian::Document doc = db.get_document(*p);
+      if (doc.get_value(kShardSlot) == shard) return false;
+      doc.add_value(kShardSlot, shard);
+      db.replace_document(term, doc);
+      return true;
+    });
+  }
+
   std::vector<std::string> DocumentIds(const std::string& shard) override {
     auto& db = Writable(shard);
     return internal::XapianCall("reading a shard", [&] {
@@ -149,15 +166,20 @@ class LocalShardStore : public ShardStore {
     CloseOne(shard);
     // Swap the rebuilt shard in: a crash in between leaves either the old
     // shard or no shard (which the next reindex rebuilds), never a mix.
-    const std::string live = PathOf(shard);
-    const std::string old = live + ".old";
+    // Swapped in with one atomic exchange, so a reader opening the shard
+    // meanwhile finds the old one or the new one, never none; a crash
+    // leaves either, never a mix.
+    const std::string live = PathOf(shard), built = PathOf(rebuild);
     std::error_code ec;
-    fs::remove_all(old, ec);
-    if (fs::exists(live, ec)) fs::rename(live, old, ec);
-    if (!ec) fs::rename(PathOf(rebuild), live, ec);
-    if (ec) throw Error(ErrorCode::kIo, "cannot swap in a rebuilt index shard");
+    if (fs::exists(live, ec)) {
+      if (::renameat2(AT_FDCWD, built.c_str(), AT_FDCWD, live.c_str(), RENAME_EXCHANGE) != 0) {
+        throw Error(ErrorCode::kIo, "cannot swap in a rebuilt index shard");
+      }
+    } else if (::rename(built.c_str(), live.c_str()) != 0) {
+      throw Error(ErrorCode::kIo, "cannot swap in a rebuilt index shard");
+    }
     SyncDir(dir_);
-    fs::remove_all(old, ec);
+    fs::remove_all(built, ec);  // the old shard, now under the rebuild's name
     Bump(shard, true);
   }
 

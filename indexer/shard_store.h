@@ -56,6 +56,10 @@ class ShardStore {
   // `from` lacks it.
   virtual bool Copy(const std::string& from, const std::string& to,
                     const std::string& doc_id) = 0;
+  // Gives the document's copy in `shard` its shard mark if it lacks one
+  // (copies written before marks existed); returns whether it changed
+  // anything (then commit the shard).
+  virtual bool Mark(const std::string& shard, const std::string& doc_id) = 0;
   // The ids of every document in a shard.
   virtual std::vector<std::string> DocumentIds(const std::string& shard) = 0;
   // Starts a transaction on `shard`: what is added from now on becomes

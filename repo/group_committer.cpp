@@ -130,18 +130,31 @@ void GroupCommitter::Discard() {
   if (committing_.valid()) FinishCommit();
 }
 
+const KeyBatch& GroupCommitter::CurrentBatch(sql::Db& w) {
+  const KeyBatch& now = rebatch_ ? *rebatch_ : *plan_.batch;
+  std::vector<std::pair<RoleId, crypto::PublicKey>> current;
+  bool rotated = false;
+  for (const auto& [role, pk] : now.recipients()) {
+    current.emplace_back(role, RolePublicKey(w, role));
+    rotated = rotated || current.back().second != pk;
+  }
+  if (rotated) rebatch_ = std::make_unique<KeyBatch>(std::move(current), ctx_.recovery_public);
+  return rebatch_ ? *rebatch_ : *plan_.batch;
+}
+
 // Step 2's rows: the group's documents as `pending`, their wrapped keys,
 // the batch, the shard's languages, and children joining new parents.
 void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
   sql::Stmt ins(w,
                 "INSERT INTO documents(id, case_id, parent_id, shard_id, restrict_set, "
                 "status, blob, text, size, dedup_key, place_key, duplicate_of, "
-                "sealed_meta, recovery_sealed_key, created_at, final_status, key_batch) "
-                "VALUES(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "sealed_meta, recovery_sealed_key, created_at, final_status, key_batch, replaces) "
+                "VALUES(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   sql::Stmt k(w,
               "INSERT INTO document_keys(doc_id, role_id, sealed_key, key_batch) VALUES(?, ?, ?, ?)");
   const std::string now = ctx_.NowText();
-  plan_.batch->Store(w, now);
+  const KeyBatch& batch = CurrentBatch(w);
+  batch.Store(w, now);
   for (auto& g : b.group) {
     const bool duplicate = !g.info.duplicate_of.empty();
     // The sealed record binds what the row points to (documents.h).
@@ -151,6 +164,7 @@ void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
     g.meta["text"] = g.text ? g.text_name : "";
     g.meta["restrict"] = plan_.restrict_text;
     g.meta["original"] = !duplicate;
+    const WrappedKeys keys = batch.Wrap(g.info.id, g.data_key);
     ins.Reset();
     ins.Bind(1, g.info.id).Bind(2, plan_.case_id);
     g.info.parent_id.empty() ? ins.BindNull(3) : ins.Bind(3, g.info.parent_id);
@@ -164,12 +178,13 @@ void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
     duplicate ? ins.Bind(11, g.info.duplicate_of) : ins.BindNull(11);
     ins.Bind(12, SealJson(crypto::DeriveDataSubkey(g.data_key, crypto::DataKeyUse::kMeta),
                           DocumentAd(g.info.id), g.meta));
-    ins.Bind(13, g.keys.recovery).Bind(14, now).Bind(15, StatusName(g.info.status));
-    ins.Bind(16, plan_.batch->id());
+    ins.Bind(13, keys.recovery).Bind(14, now).Bind(15, StatusName(g.info.status));
+    ins.Bind(16, batch.id());
+    g.replaces.empty() ? ins.BindNull(17) : ins.Bind(17, g.replaces);
     ins.Run();
-    for (const auto& [role, wrapped] : g.keys.roles) {
+    for (const auto& [role, wrapped] : keys.roles) {
       k.Reset();
-      k.Bind(1, g.info.id).Bind(2, role).Bind(3, wrapped).Bind(4, plan_.batch->id()).Run();
+      k.Bind(1, g.info.id).Bind(2, role).Bind(3, wrapped).Bind(4, batch.id()).Run();
     }
   }
   sql::Stmt lang(w, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");
@@ -196,7 +211,7 @@ void GroupCommitter::MarkIndexed(sql::Db& w, Batch& b) {
   std::vector<std::pair<std::string, std::string>> replaced_files;
   {
     sql::Transaction t(w);
-    sql::Stmt up(w, "UPDATE documents SET status=final_status WHERE id=?");
+    sql::Stmt up(w, "UPDATE documents SET status=final_status, replaces=NULL WHERE id=?");
     sql::Stmt old(w, "SELECT blob, text FROM documents WHERE id=?");
     sql::Stmt del(w, "DELETE FROM documents WHERE id=?");
     sql::Stmt dups(w, "UPDATE documents SET duplicate_of=? WHERE duplicate_of=?");

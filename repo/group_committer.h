@@ -72,6 +72,10 @@ class GroupCommitter {
   void FinishCommit();
   std::vector<IngestedDocument> Commit(Batch& batch);  // on the commit thread
   void WriteRows(sql::Db& w, Batch& batch);
+  // The key batch to wrap this group's keys with: the plan's, or a new one
+  // when a recipient role's key was rotated since (a member removed while
+  // the ingest ran), so nothing the leaver's old key opens gets new data.
+  const KeyBatch& CurrentBatch(sql::Db& w);
   void MarkIndexed(sql::Db& w, Batch& batch);
 
   RepoContext& ctx_;
@@ -86,6 +90,7 @@ class GroupCommitter {
   std::set<std::string> being_replaced_;
   std::map<std::string, std::string> replaced_by_;
   std::future<std::vector<IngestedDocument>> committing_;
+  std::unique_ptr<KeyBatch> rebatch_;  // on the commit thread only
 };
 
 }  // namespace dossier::repo

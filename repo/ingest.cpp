@@ -23,6 +23,7 @@
 #include "repo/documents.h"
 #include "repo/group_committer.h"
 #include "repo/ingest_stage.h"
+#include "repo/recovery.h"
 #include "repo/sealed_json.h"
 
 namespace dossier::repo {
@@ -89,6 +90,18 @@ IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req) {
     auto w = ctx_.db->Write();
     sql::Transaction t(*w);
     RequireCaseVisible(*w, actor, req.case_id);
+    {
+      // Documents already there may sit in the shard they are leaving, so
+      // "already there" could not be told: wait for the move to end.
+      sql::Stmt m(*w,
+                  "SELECT 1 FROM documents WHERE case_id=? AND "
+                  "(move_to IS NOT NULL OR move_from IS NOT NULL) LIMIT 1");
+      m.Bind(1, req.case_id);
+      if (m.Step()) {
+        throw Error(ErrorCode::kConflict,
+                    "a grant or revoke is still moving this case's documents; ingest once it ends");
+      }
+    }
     // The access set: the case's roles, narrowed by --restrict.
     const AccessSet case_roles = CaseRoles(*w, req.case_id);
     AccessSet set = case_roles;
@@ -418,8 +431,15 @@ void IngestService::Run(const Actor& actor, IngestPlan& plan, JobControl& job) {
     finished = pipeline.Run();
   } catch (...) {
     // A run that stops on an error may leave jobs in the workers; the pool
-    // goes with them, so a later run never reads their replies.
+    // goes with them, so a later run never reads their replies. A group
+    // that failed after its rows were written is settled now, as a crash
+    // would be at the next open (kept if its index commit happened).
     if (pool_->running() > 0) pool_.reset();
+    try {
+      RecoverPending(ctx_, false);
+    } catch (...) {
+      // The next open settles them.
+    }
     throw;
   }
   if (!finished && pool_->running() > 0) pool_.reset();  // cancelled mid-family

@@ -94,7 +94,6 @@ struct Staged {
   std::unique_ptr<PendingBlob> blob, text;  // empty for duplicates, links
   std::string blob_name, text_name;
   crypto::Bytes dedup_key, place_key;
-  WrappedKeys keys;
   std::size_t text_bytes = 0;
   std::string replaces;  // a failed document this one replaces (--retry-failed)
   // Terms and text chunks, made on the build pool: the task is submitted
@@ -103,8 +102,9 @@ struct Staged {
   // transaction belongs to the group that commits it.
   BuildTask build_task;
   std::future<BuildResult> build;
-  // Sealed when the group commits, so a failure reported after the item
-  // was staged still reaches its metadata.
+  // Sealed and wrapped when the group commits, so a failure reported after
+  // the item was staged still reaches its metadata, and the key is wrapped
+  // for the roles' keys as they are then (a role rotated meanwhile).
   crypto::SecretBytes data_key;
   nlohmann::json meta;
 };

@@ -172,9 +172,11 @@ bool Stager::FoundAtPlace(const ItemSource& src, const crypto::Bytes& place_key,
     *existing = *known;
     return true;
   }
+  // `+shard_id`: the lookup goes by the place's index, never by the shard's
+  // (which, for a shard of many documents, made every lookup a scan).
   sql::Stmt p(lookups_,
               "SELECT id, duplicate_of, parent_id, final_status FROM documents WHERE "
-              "place_key=? AND shard_id=? AND status != 'pending'");
+              "place_key=? AND +shard_id=? AND status != 'pending'");
   p.Bind(1, place_key).Bind(2, plan_.shard);
   if (!p.Step()) return false;
   using K = col::IdKind;
@@ -202,7 +204,7 @@ std::string Stager::OriginalOf(const crypto::Bytes& dedup_key, const std::string
   // Never a duplicate of the failed document it replaces, nor of a failure
   // this run replaces (and deletes).
   sql::Stmt d(lookups_,
-              "SELECT id FROM documents WHERE dedup_key=? AND shard_id=? AND "
+              "SELECT id FROM documents WHERE dedup_key=? AND +shard_id=? AND "
               "duplicate_of IS NULL AND id != ? ORDER BY created_at LIMIT 1");
   d.Bind(1, dedup_key).Bind(2, plan_.shard).Bind(3, replaces);
   if (d.Step()) {
@@ -265,7 +267,6 @@ std::optional<Staged> Stager::Stage(ItemSource&& src, IngestedDocument* existing
   if (src.mtime) staged.meta["mtime"] = *src.mtime;
   staged.dedup_key = duplicate ? crypto::Bytes() : dedup_key;
   staged.place_key = place_key;
-  staged.keys = plan_.batch->Wrap(info.id, data_key);
   if (duplicate) {
     crypto::Wipe(it.text);
   } else {

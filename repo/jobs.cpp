@@ -54,11 +54,6 @@ std::string JobService::Start(const Actor& starter, JobKind kind, const std::str
   job->starter_id_ = starter.recovery() ? 0 : starter.user_id();
   job->starter_ = starter.name();
   job->created_ = ctx_.Now();
-  {
-    std::lock_guard lock(mu_);
-    Prune();
-    jobs_.emplace(job->id_, job);
-  }
   std::mutex& lane = lanes_[kind == JobKind::kIngest ? 0 : 1];
   // The thread holds the job (not the service's map), so a job pruned
   // from the map while running still finishes.
@@ -97,6 +92,13 @@ std::string JobService::Start(const Actor& starter, JobKind kind, const std::str
     }
     job->changed_.notify_all();
   });
+  {
+    // Listed once its thread exists, so pruning never sees a job whose
+    // thread is still being assigned.
+    std::lock_guard lock(mu_);
+    Prune();
+    jobs_.emplace(job->id_, job);
+  }
   return job->id_;
 }
 
@@ -186,6 +188,16 @@ void JobService::Cancel(const Actor& actor, const std::string& id) {
   job->cancel_ = true;
   job->changed_.notify_all();
   ctx_.events.Read(EventKind::kJobCancelled, actor.name(), id);
+}
+
+void JobService::CancelStartedBy(std::int64_t user_id) {
+  std::lock_guard lock(mu_);
+  for (auto& [id, job] : jobs_) {
+    if (job->starter_id_ == user_id) {
+      job->cancel_ = true;
+      job->changed_.notify_all();
+    }
+  }
 }
 
 void JobService::ThrowIfFailed(const Actor& actor, const std::string& id) {

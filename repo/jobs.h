@@ -67,6 +67,8 @@ class JobService {
                std::chrono::milliseconds timeout, std::vector<IngestedDocument>* more);
   IngestSummary Summary(const Actor& actor, const std::string& id);
   void Cancel(const Actor& actor, const std::string& id);
+  // Cancels every running job a user started (the user was disabled).
+  void CancelStartedBy(std::int64_t user_id);
   // For blocking callers: throws the error a failed job ended with.
   void ThrowIfFailed(const Actor& actor, const std::string& id);
 

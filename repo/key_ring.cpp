@@ -6,7 +6,7 @@ namespace dossier::repo {
 
 KeyBatch::KeyBatch(std::vector<std::pair<RoleId, crypto::PublicKey>> recipients,
                    const crypto::PublicKey& recovery)
-    : recovery_key_(crypto::RandomSecret(crypto::kDataKeySize)) {
+    : recovery_key_(crypto::RandomSecret(crypto::kDataKeySize)), sealed_to_(recipients) {
   // A random id, not SQLite's next rowid, so the rows can be written (with
   // INSERT OR IGNORE) by whichever commit first needs them, even after a
   // rolled-back one.

@@ -34,6 +34,8 @@ class KeyBatch {
   KeyBatch(std::vector<std::pair<RoleId, crypto::PublicKey>> recipients,
            const crypto::PublicKey& recovery);
   std::int64_t id() const { return id_; }
+  // The recipients and the public keys the batch was sealed to.
+  const std::vector<std::pair<RoleId, crypto::PublicKey>>& recipients() const { return sealed_to_; }
   WrappedKeys Wrap(const std::string& doc_id, const crypto::SecretBytes& data_key) const;
   // Writes the batch's rows unless they are there; call inside the
   // transaction that writes the first rows naming the batch.
@@ -49,6 +51,7 @@ class KeyBatch {
   crypto::SecretBytes recovery_key_;
   crypto::Bytes recovery_sealed_;
   std::vector<Recipient> recipients_;
+  std::vector<std::pair<RoleId, crypto::PublicKey>> sealed_to_;
 };
 
 RoleId RoleIdOf(sql::Db& db, const std::string& name);  // Error(kNotFound)

@@ -55,9 +55,20 @@ void RequireSettled(const RepoContext& ctx, sql::Db& db, const std::string& case
     throw Error(ErrorCode::kConflict,
                 "an earlier grant or revoke of this case is still moving its documents");
   }
+  sql::Stmt p(db, "SELECT 1 FROM documents WHERE case_id=? AND status='pending' LIMIT 1");
+  p.Bind(1, case_id);
+  if (p.Step()) {
+    throw Error(ErrorCode::kConflict,
+                "documents of this case are still being written; retry once the ingest ends");
+  }
 }
 
-void RecordMove(sql::Db& w, const CaseDoc& doc, const AccessSet& next) {
+// Records a move. The document's copy gets its shard mark first (copies
+// written before marks existed have none), so a search tells it apart
+// from the copy it is about to get (see indexer::kShardSlot).
+void RecordMove(RepoContext& ctx, sql::Db& w, const CaseDoc& doc, const AccessSet& next,
+                std::set<std::string>* marked) {
+  if (ctx.shards->Mark(doc.shard, doc.id)) marked->insert(doc.shard);
   const std::string to = ShardFor(w, next);
   sql::Stmt langs(w,
                   "INSERT OR IGNORE INTO shard_languages SELECT ?, language FROM "
@@ -88,6 +99,7 @@ void MoveService::RecordGrant(const Actor& actor, const std::string& case_id,
   const crypto::PublicKey pk = RolePublicKey(*w, rid);
   const crypto::SecretBytes case_key = OpenCaseKey(*w, actor, case_id);
   roles.insert(rid);
+  std::set<std::string> marked;
   sql::Stmt g(*w, "INSERT INTO case_grants(case_id, role_id, sealed_key) VALUES(?, ?, ?)");
   g.Bind(1, case_id).Bind(2, rid).Bind(3, crypto::SealTo(pk, case_key)).Run();
   // The grant's own batch: its key for the role wraps each document's key.
@@ -102,8 +114,9 @@ void MoveService::RecordGrant(const Actor& actor, const std::string& case_id,
     const WrappedKeys wrapped = batch.Wrap(doc.id, key);
     k.Reset();
     k.Bind(1, doc.id).Bind(2, rid).Bind(3, wrapped.roles.at(0).second).Bind(4, batch.id()).Run();
-    RecordMove(*w, doc, next);
+    RecordMove(ctx_, *w, doc, next, &marked);
   }
+  for (const auto& shard : marked) ctx_.shards->Commit(shard);
   BumpEpoch(*w, kIndexEpoch);
   ctx_.events.Changed(*w, EventKind::kGranted, actor.name(), case_id + ":" + role);
   t.Commit();
@@ -126,14 +139,16 @@ void MoveService::RecordRevoke(const Actor& actor, const std::string& case_id,
   }
   RequireSettled(ctx_, *w, case_id);
   roles.erase(rid);
+  std::set<std::string> marked;
   for (const auto& doc : CaseDocs(*w, case_id)) {
     const AccessSet next = NewSetFor(doc.restrict, roles);
     if (next.empty()) {
       throw Error(ErrorCode::kConflict,
                   "documents restricted to this role would be left with no role");
     }
-    if (next != ShardSet(*w, doc.shard)) RecordMove(*w, doc, next);
+    if (next != ShardSet(*w, doc.shard)) RecordMove(ctx_, *w, doc, next, &marked);
   }
+  for (const auto& shard : marked) ctx_.shards->Commit(shard);
   // The wrapped keys go in this commit: from it on the role opens nothing.
   sql::Stmt dk(*w,
                "DELETE FROM document_keys WHERE role_id=? AND doc_id IN "
@@ -150,39 +165,45 @@ void MoveService::RecordRevoke(const Actor& actor, const std::string& case_id,
 void MoveService::Resume(const std::function<void(std::uint64_t)>& progress) {
   ctx_.RequireWritable();
   std::lock_guard lock(mover_mu_);
-  for (;;) {
-    while (FinishLeftovers()) {
-    }
-    const std::uint64_t moved = MoveRecorded();
-    if (moved == 0) break;
-    if (progress) progress(moved);
-  }
+  FinishLeftovers();  // what a crash left after a flip
+  MoveRecorded(progress);
+  FinishLeftovers();
   if (progress) progress(0);
 }
 
-bool MoveService::FinishLeftovers() {
-  struct Row {
-    std::string id, shard, from;
-  };
-  std::vector<Row> rows;
+namespace {
+struct MovingRow {
+  std::string id, shard, other;  // other: move_to (moving) or move_from (leftover)
+};
+
+std::vector<MovingRow> MovingRows(sql::Db& db, const char* column) {
+  std::vector<MovingRow> rows;
+  sql::Stmt st(db, std::string("SELECT id, shard_id, ") + column + " FROM documents WHERE " +
+                       column + " IS NOT NULL ORDER BY id");
+  while (st.Step()) {
+    rows.push_back({col::Id(st, 0, col::IdKind::kDocument, "a document id"),
+                    col::Id(st, 1, col::IdKind::kShard, "a document's shard"),
+                    col::Id(st, 2, col::IdKind::kShard, "a document's moving shard")});
+  }
+  return rows;
+}
+}  // namespace
+
+void MoveService::FinishLeftovers() {
+  std::vector<MovingRow> rows;
   {
     auto w = ctx_.db->Write();
-    {
-      sql::Stmt st(*w,
-                   "SELECT id, shard_id, move_from FROM documents WHERE move_from IS NOT NULL "
-                   "AND move_to IS NULL LIMIT ?");
-      st.Bind(1, static_cast<std::int64_t>(kMoveChunk));
-      while (st.Step()) {
-        rows.push_back({col::Id(st, 0, col::IdKind::kDocument, "a document id"),
-                        col::Id(st, 1, col::IdKind::kShard, "a document's shard"),
-                        col::Id(st, 2, col::IdKind::kShard, "a document's old shard")});
-      }
-    }
-    if (rows.empty()) return false;
+    rows = MovingRows(*w, "move_from");
+  }
+  if (rows.empty()) return;
+  // Old copies go a chunk at a time, each chunk under the lock on its own.
+  for (std::size_t at = 0; at < rows.size(); at += kMoveChunk) {
+    auto w = ctx_.db->Write();
     std::set<std::string> touched;
-    for (const auto& r : rows) {
-      if (r.from == r.shard) continue;  // moved back where it was
-      if (ctx_.shards->Delete(r.from, r.id)) touched.insert(r.from);
+    for (std::size_t i = at; i < std::min(rows.size(), at + kMoveChunk); ++i) {
+      const MovingRow& r = rows[i];
+      if (r.other == r.shard) continue;  // moved back where it was
+      if (ctx_.shards->Delete(r.other, r.id)) touched.insert(r.other);
     }
     for (const auto& s : touched) ctx_.shards->Commit(s);
   }
@@ -200,36 +221,31 @@ bool MoveService::FinishLeftovers() {
     t.Commit();
   }
   ctx_.Fault("move_finished");
-  return true;
 }
 
-std::uint64_t MoveService::MoveRecorded() {
-  struct Row {
-    std::string id, from, to;
-  };
-  std::vector<Row> rows;
+void MoveService::MoveRecorded(const std::function<void(std::uint64_t)>& progress) {
+  std::vector<MovingRow> rows;
   {
     auto w = ctx_.db->Write();
-    {
-      sql::Stmt st(*w,
-                   "SELECT id, shard_id, move_to FROM documents WHERE move_to IS NOT NULL LIMIT ?");
-      st.Bind(1, static_cast<std::int64_t>(kMoveChunk));
-      while (st.Step()) {
-        rows.push_back({col::Id(st, 0, col::IdKind::kDocument, "a document id"),
-                        col::Id(st, 1, col::IdKind::kShard, "a document's shard"),
-                        col::Id(st, 2, col::IdKind::kShard, "a document's new shard")});
-      }
-    }
-    if (rows.empty()) return 0;
+    rows = MovingRows(*w, "move_to");
+  }
+  if (rows.empty()) return;
+  // Copies go a chunk at a time (other writes get in between); the rows
+  // then flip in one transaction, so a role gaining or losing access sees
+  // the whole case change at once, however large.
+  for (std::size_t at = 0; at < rows.size(); at += kMoveChunk) {
+    auto w = ctx_.db->Write();
     std::set<std::string> touched;
-    for (const auto& r : rows) {
+    for (std::size_t i = at; i < std::min(rows.size(), at + kMoveChunk); ++i) {
+      const MovingRow& r = rows[i];
       // Duplicates have no index entry: nothing to copy.
-      if (!ctx_.shards->Contains(r.to, r.id) && ctx_.shards->Copy(r.from, r.to, r.id)) {
-        touched.insert(r.to);
-        touched.insert(r.from);  // its copy may have been given its shard mark
+      if (!ctx_.shards->Contains(r.other, r.id) && ctx_.shards->Copy(r.shard, r.other, r.id)) {
+        touched.insert(r.other);
+        touched.insert(r.shard);  // its copy may have been given its shard mark
       }
     }
     for (const auto& s : touched) ctx_.shards->Commit(s);
+    if (progress) progress(std::min(rows.size(), at + kMoveChunk));
   }
   ctx_.Fault("move_added_to_new");
   {
@@ -241,13 +257,12 @@ std::uint64_t MoveService::MoveRecorded() {
                  "WHERE id=? AND move_to=?");
     for (const auto& r : rows) {
       up.Reset();
-      up.Bind(1, r.id).Bind(2, r.to).Run();
+      up.Bind(1, r.id).Bind(2, r.other).Run();
     }
     BumpEpoch(*w, kIndexEpoch);
     t.Commit();
   }
   ctx_.Fault("move_recorded");
-  return rows.size();
 }
 
 }  // namespace dossier::repo

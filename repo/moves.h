@@ -32,19 +32,19 @@ class MoveService {
  public:
   explicit MoveService(RepoContext& ctx) : ctx_(ctx) {}
   // Record a grant or a revoke (Error(kConflict) while an earlier one of
-  // the case is still moving documents, or an ingest into it runs). The
-  // moves run with Resume.
+  // the case is still moving documents, or an ingest into it runs or left
+  // rows unfinished). The moves run with Resume.
   void RecordGrant(const Actor& actor, const std::string& case_id, const std::string& role);
   void RecordRevoke(const Actor& actor, const std::string& case_id, const std::string& role);
   // Runs every recorded move to its end; `progress` hears how many
-  // documents are still moving.
+  // documents have been copied.
   void Resume(const std::function<void(std::uint64_t left)>& progress = {});
 
  private:
-  // One pass over the documents whose old copy awaits deletion.
-  bool FinishLeftovers();
-  // One pass over the documents recorded as moving; returns how many.
-  std::uint64_t MoveRecorded();
+  // Steps 3 and 4 for every document whose old copy awaits deletion.
+  void FinishLeftovers();
+  // Steps 1 and 2 for every document recorded as moving.
+  void MoveRecorded(const std::function<void(std::uint64_t)>& progress);
   RepoContext& ctx_;
   std::mutex mover_mu_;  // one Resume at a time
 };

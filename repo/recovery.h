@@ -10,6 +10,8 @@
 
 namespace dossier::repo {
 
-void RecoverPending(RepoContext& ctx);
+// `clean_temp`: also discard unpublished files (only when no write is under
+// way: at open, or after the one ingest running has stopped).
+void RecoverPending(RepoContext& ctx, bool clean_temp = true);
 
 }  // namespace dossier::repo

@@ -31,6 +31,17 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       continue;
     }
     auto w = ctx_.db->Write();
+    {
+      // A moving document is in two shards for a while, and a rebuild of
+      // either would miss or keep the wrong copy.
+      sql::Stmt m(*w,
+                  "SELECT 1 FROM documents WHERE move_to IS NOT NULL OR move_from IS NOT NULL "
+                  "LIMIT 1");
+      if (m.Step()) {
+        throw Error(ErrorCode::kConflict,
+                    "a grant or revoke is still moving documents; reindex once it ends");
+      }
+    }
     std::vector<std::string> ids;
     {
       sql::Stmt d(*w,

@@ -173,7 +173,10 @@ void Repository::RemoveMember(const Session& s, const std::string& role, const s
   Guarded([&] { impl_->users.RemoveMember(impl_->users.Resolve(s), role, user); });
 }
 void Repository::DisableUser(const Session& s, const std::string& user) {
-  Guarded([&] { impl_->users.DisableUser(impl_->users.Resolve(s), user); });
+  Guarded([&] {
+    const std::int64_t id = impl_->users.DisableUser(impl_->users.Resolve(s), user);
+    impl_->jobs.CancelStartedBy(id);  // their uploads stop too
+  });
 }
 
 // ---- Cases ------------------------------------------------------------------------

@@ -77,10 +77,13 @@ ALTER TABLE document_keys ADD COLUMN key_batch INTEGER REFERENCES key_batches(id
 )sql",
     // Concurrent readers and the new move order (repo/moves.cpp): a moved
     // document's old copy is recorded until it is deleted; readers find the
-    // documents whose copies do not all count through one small index.
+    // documents whose copies do not all count through one small index. A
+    // pending document names the failure it replaces (--retry-failed), so
+    // recovery can finish the replacement.
     // Disabled users. Counters readers compare (context.h).
     R"sql(
 ALTER TABLE documents ADD COLUMN move_from TEXT REFERENCES shards(id);
+ALTER TABLE documents ADD COLUMN replaces TEXT;
 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX documents_shard ON documents(shard_id);
 CREATE INDEX documents_unsettled ON documents(id)

@@ -103,6 +103,10 @@ SearchResults SearchService::Search(const Actor& actor, const SearchRequest& req
     }
     std::optional<SearchResults> out = SearchOnce(*db, actor, req, ReadEpoch(*db, kIndexEpoch));
     if (out) {
+      if (shared.gate) {
+        shared.gate->UnlockShared();  // before anything else runs
+        shared.gate = nullptr;
+      }
       ctx_.events.Read(EventKind::kSearched, actor.name(), req.case_id);
       return std::move(*out);
     }

@@ -6,7 +6,8 @@
 // document). All of it lives in sodium_malloc memory. The role keys are an
 // immutable snapshot swapped whole when membership changes, so a call on
 // one thread never sees a half-updated set; the batch-key cache has its
-// own lock. Logout wipes everything.
+// own lock. Logout wipes the user's key and drops the role and batch keys
+// (wiped when the last call still using them ends).
 // Thread-safety: all members are guarded; any thread may use a session.
 #pragma once
 
@@ -39,7 +40,8 @@ struct Session::Impl {
   bool recovery = false;
   std::string repo_id;  // sessions never cross repositories
   // The user's own key pair (empty for the recovery key), to reopen role
-  // keys when membership changes.
+  // keys when membership changes. Its secret is guarded by mu (Logout
+  // wipes it).
   crypto::KeyPair user_key;
   std::unique_ptr<crypto::KeyPair> recovery_key;
 

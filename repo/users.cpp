@@ -29,11 +29,11 @@ void RequirePassword(std::string_view password) {
 }
 
 // The role keys of a user, opened with their key pair, at the current
-// membership epoch (one snapshot).
+// membership epoch. REQUIRES: inside the caller's snapshot, with the
+// user's row read in the same one.
 std::shared_ptr<const RoleKeys> LoadRoleKeys(sql::Db& db, std::int64_t user_id,
                                              const crypto::KeyPair& user_key) {
   auto keys = std::make_shared<RoleKeys>();
-  sql::ReadTransaction snapshot(db);
   keys->epoch = ReadEpoch(db, kMembershipEpoch);
   sql::Stmt roles(db,
                   "SELECT r.id, r.name, r.public_key, m.sealed_secret FROM role_members m "
@@ -105,12 +105,18 @@ Session UserService::Login(std::string_view user, std::string_view password) {
       crypto::PublicKeyOf(impl->user_key.secret_key) != impl->user_key.public_key) {
     throw Error(ErrorCode::kCorrupt, "a user's key does not match its public key");
   }
-  if (row->disabled) {
-    ctx_.events.Read(EventKind::kLoginFailed, "", impl->user);
-    throw Error(ErrorCode::kForbidden, "this user is disabled");
+  {
+    // The user's flags and roles from one snapshot (the row may have
+    // changed during the password's key derivation).
+    sql::ReadTransaction snapshot(*db);
+    const std::optional<UserRow> now = FindUser(*db, user, nullptr);
+    if (!now || now->id != row->id || now->disabled) {
+      ctx_.events.Read(EventKind::kLoginFailed, "", impl->user);
+      throw Error(ErrorCode::kForbidden, "this user is disabled");
+    }
+    impl->admin = now->admin;
+    impl->roles = LoadRoleKeys(*db, impl->user_id, impl->user_key);
   }
-  impl->admin = row->admin;
-  impl->roles = LoadRoleKeys(*db, impl->user_id, impl->user_key);
   ctx_.events.Read(EventKind::kLogin, impl->user, impl->user);
   return Session(impl);
 }
@@ -166,6 +172,7 @@ void UserService::Logout(const Session& session) {
     if (si.ended) return;
     si.ended = true;
     si.roles = std::make_shared<RoleKeys>();  // the old set is wiped when its last user lets go
+    si.user_key.secret_key = crypto::SecretBytes();
   }
   {
     std::lock_guard lock(si.batch_mu);
@@ -200,21 +207,34 @@ Actor UserService::Resolve(const Session& session) {
 }
 
 void UserService::Refresh(Session::Impl& si, sql::Db& db) {
-  std::optional<UserRow> row = FindUser(db, si.user, nullptr);
-  if (!row || row->id != si.user_id || row->disabled) {
-    std::lock_guard lock(si.mu);
-    si.ended = true;
-    si.roles = std::make_shared<RoleKeys>();
-    return;
-  }
-  std::shared_ptr<const RoleKeys> fresh = LoadRoleKeys(db, si.user_id, si.user_key);
+  crypto::KeyPair key;
   {
     std::lock_guard lock(si.mu);
-    si.roles = fresh;
-    si.admin = row->admin;
+    if (si.ended) return;
+    key.public_key = si.user_key.public_key;
+    key.secret_key = si.user_key.secret_key.Clone();
   }
+  // The user's row and their roles from one snapshot: a user disabled in
+  // between is never left with an admin session.
+  std::optional<UserRow> row;
+  std::shared_ptr<const RoleKeys> fresh;
+  {
+    sql::ReadTransaction snapshot(db);
+    row = FindUser(db, si.user, nullptr);
+    if (row && row->id == si.user_id && !row->disabled) fresh = LoadRoleKeys(db, si.user_id, key);
+  }
+  std::lock_guard lock(si.mu);
+  if (si.ended) return;  // logged out meanwhile: nothing goes back in
+  if (!fresh) {
+    si.ended = true;
+    si.roles = std::make_shared<RoleKeys>();
+    si.user_key.secret_key = crypto::SecretBytes();
+    return;
+  }
+  si.roles = fresh;
+  si.admin = row->admin;
   // Batch keys of roles no longer held go with them.
-  std::lock_guard lock(si.batch_mu);
+  std::lock_guard batches(si.batch_mu);
   for (auto it = si.batch_keys.begin(); it != si.batch_keys.end();) {
     const bool keep = it->first.second == kRecoveryRecipient || fresh->keys.count(it->first.second);
     it = keep ? std::next(it) : si.batch_keys.erase(it);
@@ -230,8 +250,11 @@ Session UserService::Detach(const Session& session) {
   copy->recovery = si.recovery;
   copy->repo_id = si.repo_id;
   copy->admin = actor.admin();
-  copy->user_key.public_key = si.user_key.public_key;
-  if (!si.user_key.secret_key.empty()) copy->user_key.secret_key = si.user_key.secret_key.Clone();
+  {
+    std::lock_guard lock(si.mu);
+    copy->user_key.public_key = si.user_key.public_key;
+    if (!si.user_key.secret_key.empty()) copy->user_key.secret_key = si.user_key.secret_key.Clone();
+  }
   if (si.recovery_key) {
     copy->recovery_key = std::make_unique<crypto::KeyPair>();
     copy->recovery_key->public_key = si.recovery_key->public_key;
@@ -414,7 +437,7 @@ void UserService::RemoveMember(const Actor& actor, const std::string& role,
   t.Commit();
 }
 
-void UserService::DisableUser(const Actor& actor, const std::string& user) {
+std::int64_t UserService::DisableUser(const Actor& actor, const std::string& user) {
   ctx_.RequireWritable();
   RequireAdmin(actor);
   if (!actor.recovery() && user == actor.name()) {
@@ -436,6 +459,7 @@ void UserService::DisableUser(const Actor& actor, const std::string& user) {
   BumpEpoch(*w, kMembershipEpoch);
   ctx_.events.Changed(*w, EventKind::kUserDisabled, actor.name(), user);
   t.Commit();
+  return u->id;
 }
 
 }  // namespace dossier::repo

@@ -33,7 +33,9 @@ class UserService {
   void AddRole(const Actor& actor, const std::string& name, bool join);
   void AddMember(const Actor& actor, const std::string& role, const std::string& user);
   void RemoveMember(const Actor& actor, const std::string& role, const std::string& user);
-  void DisableUser(const Actor& actor, const std::string& user);
+  // Returns the disabled user's id (their running jobs are cancelled by
+  // the façade).
+  std::int64_t DisableUser(const Actor& actor, const std::string& user);
 
  private:
   // Re-reads the session's roles and admin flag.

@@ -273,3 +273,32 @@ TEST_CASE("SIGKILL at random moments of an ingest loses nothing acknowledged", "
     VerifyIngest(base, dir, result.acked);
   }
 }
+
+TEST_CASE("a crash before the index commit of a group holding copies leaves a repository that opens", "[crash]") {
+  Fixture f;
+  WriteFile(f.tmp / "in/a.txt", "the same memo twice");
+  WriteFile(f.tmp / "in/b.txt", "the same memo twice");  // a copy of a.txt, same group
+  WriteFile(f.tmp / "in/c.txt", "another memo");
+  f.repo.reset();
+  const std::string dir = f.dir, in = f.tmp / "in";
+  auto result = RunChild([&](int) {
+    auto r = repo::Repository::Open(dir, CrashAt("before_index_commit", 1));
+    repo::IngestRequest req;
+    req.case_id = f.inv_case;
+    req.paths = {in};
+    r->Ingest(r->Login("ivan", "ivan-password"), req);
+  });
+  REQUIRE(result.status == kCrashed);
+  // The copy's original is removed with it (copies go first), not left
+  // behind by a foreign key that refuses the original's deletion.
+  repo::OpenOptions o;
+  o.cost = crypto::PasswordCost::kInteractive;
+  auto r = repo::Repository::Open(dir, o);
+  auto ivan = r->Login("ivan", "ivan-password");
+  CHECK(r->ListDocuments(ivan, f.inv_case).empty());
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {in};
+  r->Ingest(ivan, req);
+  CHECK(r->ListDocuments(ivan, f.inv_case).size() == 3);
+}

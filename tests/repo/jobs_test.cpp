@@ -185,7 +185,11 @@ TEST_CASE("a failed job says why, and finished jobs are forgotten after their re
   CHECK(end.error == "the disk went away (test)");
   CHECK(end.error_code == ErrorCode::kIo);
   CHECK(end.created_at == "2027-01-15T08:00:00Z");
+  // What the failed group wrote was settled when the job failed: its index
+  // commit had happened, so its documents stay, whole.
+  CHECK(f.Search(ivan, "lighthouse").total == 2);
   // The blocking call throws the job's error.
+  WriteFile(f.tmp / "in/late.txt", "A late note about the lighthouse.");
   CHECK(CodeOf([&] { f.repo->Ingest(ivan, req); }) == ErrorCode::kIo);
   clock->Advance(3599);
   CHECK(f.repo->GetJob(ivan, id).state == repo::JobState::kFailed);
@@ -233,4 +237,47 @@ TEST_CASE("a case being ingested into takes no grant or revoke until the ingest 
   CHECK(WaitEnd(*f.repo, ivan, id).state == repo::JobState::kDone);
   f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
   CHECK(f.Search(f.Lena(), "lighthouse").total == 3);
+}
+
+TEST_CASE("while a grant moves documents, the case takes no ingest and the repository no reindex") {
+  Gate gate;
+  Fixture f;
+  WriteNotes(f, 3);
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in");
+  f.Reopen(GatedAt(gate, "move_added_to_new"));
+  auto alice = f.Alice();
+  const std::string id = f.repo->StartGrant(alice, f.inv_case, "legal");
+  gate.AwaitArrival();
+  WriteFile(f.tmp / "more/extra.txt", "An extra note about the lighthouse lamp.");
+  CHECK(CodeOf([&] { f.Ingest(f.Ivan(), f.inv_case, f.tmp / "more"); }) == ErrorCode::kConflict);
+  CHECK(CodeOf([&] { f.repo->Reindex(f.repo->LoginWithRecoveryKey(f.recovery)); }) ==
+        ErrorCode::kConflict);
+  gate.Open();
+  CHECK(WaitEnd(*f.repo, alice, id).state == repo::JobState::kDone);
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "more");
+  CHECK(f.repo->Reindex(f.repo->LoginWithRecoveryKey(f.recovery)).documents == 4);
+  CHECK(f.Search(f.Lena(), "lighthouse").total == 4);
+}
+
+TEST_CASE("a role gaining access to a large case sees all of it at once") {
+  // More documents than one move step takes (500), so the copies go in
+  // several steps; the rows still flip together.
+  Fixture f;
+  for (int i = 0; i < 620; ++i) {
+    WriteFile(f.tmp / ("big/n" + std::to_string(i) + ".txt"), "Note " + std::to_string(i) + " of the quay");
+  }
+  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "big");
+  std::vector<std::uint64_t> seen;
+  repo::OpenOptions o;
+  o.fault = [&](std::string_view p) {
+    if (p == "move_added_to_new" || p == "move_recorded") {
+      // On the job's thread, between steps: what lena's search finds.
+      seen.push_back(f.Search(f.Lena(), "quay", 1).total);
+    }
+  };
+  f.Reopen(o);
+  f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == 0);    // every copy made, nothing flipped: none yet
+  CHECK(seen[1] == 620);  // one flip: all of it
 }

@@ -4,6 +4,9 @@
 // follow membership without logging in again.
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "base/error.h"
 #include "crypto/envelope.h"
 #include "crypto/keys.h"
@@ -151,4 +154,52 @@ TEST_CASE("a session of another repository is refused by every method") {
   CHECK(CodeOf([&] { a.repo->ListCases(foreign); }) == ErrorCode::kUnauthenticated);
   CHECK(CodeOf([&] { a.repo->RemoveMember(foreign, "legal", "lena"); }) ==
         ErrorCode::kUnauthenticated);
+}
+
+TEST_CASE("a member removed while an ingest runs gets nothing of what it writes afterwards") {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool paused = false, resume = false;
+  repo::OpenOptions o;
+  o.commit_group = 2;
+  auto count = std::make_shared<int>(0);
+  o.fault = [&, count](std::string_view p) {
+    if (p != "after_blob_written" || ++*count != 1) return;
+    std::unique_lock lock(mu);
+    paused = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return resume; });
+  };
+  Fixture f(o);
+  for (int i = 0; i < 8; ++i) {
+    WriteFile(f.tmp / ("in/n" + std::to_string(10 + i) + ".txt"), "Tide table " + std::to_string(i));
+  }
+  const crypto::KeyPair saved = SavedRoleKey(f.dir, "ivan", "ivan-password", "investigator");
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  auto alice = f.Alice();
+  const std::string job = f.repo->StartIngest(alice, req);
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return paused; });
+  }
+  // Mid-ingest: its key batch is made (sealed to the old key) but not yet
+  // stored, as no group has committed.
+  f.repo->RemoveMember(f.Alice(), "investigator", "ivan");
+  {
+    std::lock_guard lock(mu);
+    resume = true;
+  }
+  cv.notify_all();
+  for (;;) {
+    auto info = f.repo->WaitJob(alice, job, SIZE_MAX, std::chrono::seconds(1), nullptr);
+    if (info.state != repo::JobState::kRunning && info.state != repo::JobState::kQueued) {
+      REQUIRE(info.state == repo::JobState::kDone);
+      break;
+    }
+  }
+  CHECK(RowsOpenedBy(f.dir, saved, "investigator") == 0);
+  CHECK(f.Search(f.Alice(), "tide").total == 8);
+  CHECK(f.Search(f.Alice(), "tide").damaged == 0);
 }
