@@ -137,19 +137,25 @@ int RunIngest(const Options& o) {
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::map<std::string, int> by_status;
-  for (const auto& d : summary.documents) ++by_status[std::string(repo::StatusName(d.status))];
-  std::cout << summary.documents.size()
-            << (summary.documents.size() == 1 ? " document (" : " documents (") << std::fixed
+  std::size_t documents = 0;
+  for (const auto& d : summary.documents) {
+    if (d.status == repo::DocStatus::kSkipped) continue;  // not documents: listed below
+    ++by_status[std::string(repo::StatusName(d.status))];
+    ++documents;
+  }
+  std::cout << documents << (documents == 1 ? " document (" : " documents (") << std::fixed
             << std::setprecision(1) << summary.bytes / 1e6 << " MB) in " << secs << " s:";
   for (const auto& [st, count] : by_status) std::cout << " " << count << " " << st;
   std::cout << "\n";
+  const std::size_t skipped = summary.documents.size() - documents;
   if (by_status["error"] + by_status["unsupported"] > 0) {
     std::cout << "See the failures: dossier ingest " << o.dir << " --failures --case " << o.case_id
               << "\n";
   }
-  if (by_status["skipped"] > 0) {
-    std::cout << by_status["skipped"] << " skipped (listed above with the reason); nothing was "
-              << "stored for them.\n";
+  if (skipped > 0) {
+    std::cout << skipped << (skipped == 1 ? " file" : " files")
+              << " skipped (listed above with the reason); nothing was stored for "
+              << (skipped == 1 ? "it" : "them") << ".\n";
   }
   return 0;
 }
