@@ -172,11 +172,9 @@ bool Stager::FoundAtPlace(const ItemSource& src, const crypto::Bytes& place_key,
     *existing = *known;
     return true;
   }
-  // `+shard_id`: the lookup goes by the place's index, never by the shard's
-  // (which, for a shard of many documents, made every lookup a scan).
   sql::Stmt p(lookups_,
               "SELECT id, duplicate_of, parent_id, final_status FROM documents WHERE "
-              "place_key=? AND +shard_id=? AND status != 'pending'");
+              "place_key=? AND shard_id=? AND status != 'pending'");
   p.Bind(1, place_key).Bind(2, plan_.shard);
   if (!p.Step()) return false;
   using K = col::IdKind;
@@ -204,7 +202,7 @@ std::string Stager::OriginalOf(const crypto::Bytes& dedup_key, const std::string
   // Never a duplicate of the failed document it replaces, nor of a failure
   // this run replaces (and deletes).
   sql::Stmt d(lookups_,
-              "SELECT id FROM documents WHERE dedup_key=? AND +shard_id=? AND "
+              "SELECT id FROM documents WHERE dedup_key=? AND shard_id=? AND "
               "duplicate_of IS NULL AND id != ? ORDER BY created_at LIMIT 1");
   d.Bind(1, dedup_key).Bind(2, plan_.shard).Bind(3, replaces);
   if (d.Step()) {

@@ -79,13 +79,19 @@ ALTER TABLE document_keys ADD COLUMN key_batch INTEGER REFERENCES key_batches(id
     // document's old copy is recorded until it is deleted; readers find the
     // documents whose copies do not all count through one small index. A
     // pending document names the failure it replaces (--retry-failed), so
-    // recovery can finish the replacement.
+    // recovery can finish the replacement. Ingest's lookups go by place or
+    // content within a shard: their indexes name the shard too, so the
+    // planner never prefers the shard's own index (a scan of the shard).
     // Disabled users. Counters readers compare (context.h).
     R"sql(
 ALTER TABLE documents ADD COLUMN move_from TEXT REFERENCES shards(id);
 ALTER TABLE documents ADD COLUMN replaces TEXT;
 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX documents_shard ON documents(shard_id);
+DROP INDEX documents_place;
+CREATE INDEX documents_place ON documents(place_key, shard_id);
+DROP INDEX documents_dedup;
+CREATE INDEX documents_dedup ON documents(dedup_key, shard_id);
 CREATE INDEX documents_unsettled ON documents(id)
   WHERE status = 'pending' OR move_to IS NOT NULL OR move_from IS NOT NULL;
 INSERT OR IGNORE INTO meta(key, value) VALUES('index_epoch', CAST('0' AS BLOB));

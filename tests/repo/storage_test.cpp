@@ -294,6 +294,8 @@ TEST_CASE("a reader upgrades a repository of the previous schema, unless a write
     // Back to schema version 1 (no documents yet, so no key rows to convert).
     repo::sql::Db db(f.dir + "/dossier.db", false);
     db.Exec("DROP INDEX documents_shard; DROP INDEX documents_unsettled; "
+            "DROP INDEX documents_place; CREATE INDEX documents_place ON documents(place_key); "
+            "DROP INDEX documents_dedup; CREATE INDEX documents_dedup ON documents(dedup_key); "
             "ALTER TABLE documents DROP COLUMN move_from; ALTER TABLE documents DROP COLUMN replaces; "
             "ALTER TABLE users DROP COLUMN disabled; "
             "DELETE FROM meta WHERE key IN ('index_epoch', 'membership_epoch'); "
