@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -20,6 +21,16 @@ ShardLease& ShardLease::operator=(ShardLease&&) noexcept = default;
 ShardLease::~ShardLease() = default;
 
 namespace {
+
+// Open readers of some shards, owned by one lease at a time.
+struct ReaderSet {
+  struct Reader {
+    Xapian::Database db;
+    std::uint64_t generation = 0;   // of the shard when last (re)opened
+    std::uint64_t incarnation = 0;  // changes when the shard is replaced whole
+  };
+  std::map<std::string, Reader> shards;
+};
 
 void CheckShardId(const std::string& shard) {
   if (shard.empty() || shard.find('/') != std::string::npos || shard[0] == '.') {
@@ -198,22 +209,24 @@ class LocalShardStore : public ShardStore {
   }
 
   ShardLease Lease(const std::vector<std::string>& shards) override {
-    auto impl = std::make_unique<ShardLease::Impl>();
-    impl->shards = shards;
+    std::shared_ptr<ReaderSet> readers;
     {
       std::lock_guard lock(pool_mu_);
       if (!pool_.empty()) {
-        impl->readers = std::move(pool_.back());
+        readers = std::move(pool_.back());
         pool_.pop_back();
       }
     }
-    if (!impl->readers) impl->readers = std::make_unique<ReaderSet>();
-    impl->release = [this](std::unique_ptr<ReaderSet> r) {
-      std::lock_guard lock(pool_mu_);
-      pool_.push_back(std::move(r));
+    if (!readers) readers = std::make_shared<ReaderSet>();
+    auto impl = std::make_unique<ShardLease::Impl>();
+    Prepare(*readers, shards, impl->combined, false);
+    impl->reopen = [this, readers, shards](ShardLease::Impl& l) {
+      Prepare(*readers, shards, l.combined, true);
     };
-    impl->reopen = [this](ShardLease::Impl& l) { Prepare(l, true); };
-    Prepare(*impl, false);
+    impl->release = [this, readers] {
+      std::lock_guard lock(pool_mu_);
+      pool_.push_back(readers);
+    };
     return ShardLease(std::move(impl));
   }
 
@@ -251,32 +264,33 @@ class LocalShardStore : public ShardStore {
     if (replaced) ++g.incarnation;
   }
 
-  // Opens or reopens the lease's readers as needed, then combines them.
-  void Prepare(ShardLease::Impl& l, bool force) {
+  // Opens or reopens the readers of `ids` as needed, then combines them.
+  void Prepare(ReaderSet& readers, const std::vector<std::string>& ids, Xapian::Database& combined,
+               bool force) {
     internal::XapianCall("opening a shard", [&] {
-      l.combined = Xapian::Database();
-      for (const auto& id : l.shards) {
+      combined = Xapian::Database();
+      for (const auto& id : ids) {
         const Generation g = GenerationOf(id);
-        auto it = l.readers->shards.find(id);
-        if (it != l.readers->shards.end() && it->second.incarnation != g.incarnation) {
-          l.readers->shards.erase(it);
-          it = l.readers->shards.end();
+        auto it = readers.shards.find(id);
+        if (it != readers.shards.end() && it->second.incarnation != g.incarnation) {
+          readers.shards.erase(it);
+          it = readers.shards.end();
         }
-        if (it == l.readers->shards.end()) {
+        if (it == readers.shards.end()) {
           if (!Exists(id)) {
             throw Error(ErrorCode::kCorrupt,
                         "an index shard is missing; run dossier reindex to rebuild it");
           }
           ReaderSet::Reader r{Xapian::Database(PathOf(id), Xapian::DB_BACKEND_GLASS),
                               g.commits, g.incarnation};
-          it = l.readers->shards.emplace(id, std::move(r)).first;
+          it = readers.shards.emplace(id, std::move(r)).first;
         } else if (force || other_writers_ || it->second.generation != g.commits) {
           // Measured: a reopen that finds nothing new costs a read of the
           // version file; only leases that may see a change pay it.
           it->second.db.reopen();
           it->second.generation = g.commits;
         }
-        l.combined.add_database(it->second.db);
+        combined.add_database(it->second.db);
       }
     });
   }
@@ -318,7 +332,7 @@ class LocalShardStore : public ShardStore {
   mutable std::mutex gen_mu_;
   std::map<std::string, Generation> generations_;
   std::mutex pool_mu_;
-  std::vector<std::unique_ptr<ReaderSet>> pool_;
+  std::vector<std::shared_ptr<ReaderSet>> pool_;
 };
 
 }  // namespace

@@ -1,14 +1,14 @@
-// Private to indexer/: the Xapian pieces of blind indexing. Not installed,
-// not included outside this folder (public headers stay free of xapian.h).
+// Private to indexer/: the Xapian pieces of blind indexing, the one adapter
+// for the Xapian library. Included only by indexer/'s .cpp files that call
+// Xapian (searcher, shard store, document builder): public headers stay
+// free of xapian.h, and nothing outside this folder includes this one.
 #pragma once
 
 #include <xapian.h>
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "base/error.h"
 #include "indexer/blind_terms.h"
@@ -21,27 +21,18 @@ struct PreparedDocument::Impl {
   Xapian::Document doc;
 };
 
-// Open readers of some shards, owned by one lease at a time.
-struct ReaderSet {
-  struct Reader {
-    Xapian::Database db;
-    std::uint64_t generation = 0;   // of the shard when last (re)opened
-    std::uint64_t incarnation = 0;  // changes when the shard is replaced whole
-  };
-  std::map<std::string, Reader> shards;
-};
-
+// What a lease gives its search: the shards combined into one database,
+// and a way to bring them to their latest commit. The readers behind it
+// belong to the store (shard_store.cpp) and go back to its pool with
+// `release`.
 struct ShardLease::Impl {
-  std::vector<std::string> shards;  // in the order they were combined
-  Xapian::Database combined;        // the shards as one database
-  std::unique_ptr<ReaderSet> readers;
+  Xapian::Database combined;  // the leased shards, in the order asked for
   // Reopens every reader and rebuilds `combined` (after Xapian reports the
   // database was modified under a search).
   std::function<void(Impl&)> reopen;
-  // Gives the readers back to the store's pool.
-  std::function<void(std::unique_ptr<ReaderSet>)> release;
+  std::function<void()> release;
   ~Impl() {
-    if (release && readers) release(std::move(readers));
+    if (release) release();
   }
 };
 }  // namespace dossier::indexer

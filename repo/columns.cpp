@@ -17,6 +17,13 @@ bool ValidName(std::string_view name) {
   return true;
 }
 
+void RequireValidName(std::string_view name, const char* what) {
+  if (!ValidName(name)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(what) + " names use 1-64 letters, digits, '.', '_' or '-'");
+  }
+}
+
 std::string EncodeSet(const AccessSet& set) {
   std::string out;
   for (RoleId id : set) {

@@ -61,5 +61,8 @@ std::optional<AccessSet> ParseSet(std::string_view text);
 
 // User and role names: 1-64 of letters, digits, '.', '_', '-'.
 bool ValidName(std::string_view name);
+// Throws Error(kInvalidArgument) for a name that is not valid; `what` is
+// "user" or "role".
+void RequireValidName(std::string_view name, const char* what);
 
 }  // namespace dossier::repo

@@ -60,33 +60,3 @@ void BumpEpoch(sql::Db& db, const char* name) {
 
 }  // namespace dossier::repo
 
-namespace dossier::repo {
-
-std::string_view EventKindName(EventKind kind) {
-  switch (kind) {
-    case EventKind::kLogin: return "login";
-    case EventKind::kLoginFailed: return "login_failed";
-    case EventKind::kLogout: return "logout";
-    case EventKind::kUserAdded: return "user_added";
-    case EventKind::kUserDisabled: return "user_disabled";
-    case EventKind::kRoleAdded: return "role_added";
-    case EventKind::kMemberAdded: return "member_added";
-    case EventKind::kMemberRemoved: return "member_removed";
-    case EventKind::kCaseCreated: return "case_created";
-    case EventKind::kCaseRead: return "case_read";
-    case EventKind::kGranted: return "granted";
-    case EventKind::kRevoked: return "revoked";
-    case EventKind::kIngestStarted: return "ingest_started";
-    case EventKind::kIngestFinished: return "ingest_finished";
-    case EventKind::kDocumentAdded: return "document_added";
-    case EventKind::kDocumentRead: return "document_read";
-    case EventKind::kContentRead: return "content_read";
-    case EventKind::kTextRead: return "text_read";
-    case EventKind::kSearched: return "searched";
-    case EventKind::kReindexed: return "reindexed";
-    case EventKind::kJobCancelled: return "job_cancelled";
-  }
-  return "unknown";
-}
-
-}  // namespace dossier::repo

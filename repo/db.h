@@ -54,8 +54,6 @@ class Database {
   };
   Writer Write() { return Writer(*this); }
 
-  bool writable() const { return writable_; }
-
  private:
   const std::string path_;
   const bool writable_;

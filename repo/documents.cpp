@@ -147,31 +147,30 @@ std::vector<DocumentInfo> DocumentService::Openable(sql::Db& db, const Actor& ac
   return out;
 }
 
-std::vector<DocumentInfo> DocumentService::List(const Actor& actor, const std::string& case_id) {
+std::vector<DocumentInfo> DocumentService::Query(const Actor& actor, const std::string& case_id,
+                                                 const char* sql) {
   auto db = ctx_.db->Read();
   sql::ReadTransaction snapshot(*db);
-  RequireCaseVisible(*db, actor, case_id);
-  sql::Stmt st(*db,
-               "SELECT id FROM documents WHERE case_id=? AND status != 'pending' "
-               "ORDER BY created_at, rowid");
+  if (!case_id.empty()) RequireCaseVisible(*db, actor, case_id);
+  sql::Stmt st(*db, sql);
   st.Bind(1, case_id);
   auto out = Openable(*db, actor, st);
   ctx_.events.Read(EventKind::kDocumentRead, actor.name(), case_id);
   return out;
 }
 
+std::vector<DocumentInfo> DocumentService::List(const Actor& actor, const std::string& case_id) {
+  if (case_id.empty()) throw Error(ErrorCode::kNotFound, "no such case");
+  return Query(actor, case_id,
+               "SELECT id FROM documents WHERE case_id=?1 AND status != 'pending' "
+               "ORDER BY created_at, rowid");
+}
+
 std::vector<DocumentInfo> DocumentService::Failures(const Actor& actor,
                                                     const std::string& case_id) {
-  auto db = ctx_.db->Read();
-  sql::ReadTransaction snapshot(*db);
-  if (!case_id.empty()) RequireCaseVisible(*db, actor, case_id);
-  sql::Stmt st(*db,
+  return Query(actor, case_id,
                "SELECT id FROM documents WHERE status IN ('error','unsupported') AND "
                "(?1 = '' OR case_id = ?1) ORDER BY created_at, rowid");
-  st.Bind(1, case_id);
-  auto out = Openable(*db, actor, st);
-  ctx_.events.Read(EventKind::kDocumentRead, actor.name(), case_id);
-  return out;
 }
 
 void DocumentService::ReadContent(const Actor& actor, const std::string& doc_id,

@@ -54,7 +54,10 @@ class DocumentService {
   std::string ReadText(const Actor& actor, const std::string& doc_id);
 
  private:
-  // The documents `ids_query` yields that the actor opens, in one snapshot.
+  // The documents `sql` (binding the case id, "" for every case) yields
+  // that the actor opens, in one snapshot.
+  std::vector<DocumentInfo> Query(const Actor& actor, const std::string& case_id, const char* sql);
+  // The documents `ids_query` yields that the actor opens.
   std::vector<DocumentInfo> Openable(sql::Db& db, const Actor& actor, sql::Stmt& ids_query);
   RepoContext& ctx_;
 };

@@ -39,7 +39,6 @@ enum class EventKind {
   kReindexed,
   kJobCancelled,
 };
-std::string_view EventKindName(EventKind kind);
 
 struct Event {
   EventKind kind;

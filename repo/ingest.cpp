@@ -22,6 +22,7 @@
 #include "repo/cases.h"
 #include "repo/documents.h"
 #include "repo/group_committer.h"
+#include "repo/moves.h"
 #include "repo/ingest_stage.h"
 #include "repo/recovery.h"
 #include "repo/sealed_json.h"
@@ -90,17 +91,9 @@ IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req) {
     auto w = ctx_.db->Write();
     sql::Transaction t(*w);
     RequireCaseVisible(*w, actor, req.case_id);
-    {
-      // Documents already there may sit in the shard they are leaving, so
-      // "already there" could not be told: wait for the move to end.
-      sql::Stmt m(*w,
-                  "SELECT 1 FROM documents WHERE case_id=? AND "
-                  "(move_to IS NOT NULL OR move_from IS NOT NULL) LIMIT 1");
-      m.Bind(1, req.case_id);
-      if (m.Step()) {
-        throw Error(ErrorCode::kConflict,
-                    "a grant or revoke is still moving this case's documents; ingest once it ends");
-      }
+    if (DocumentsMoving(*w, req.case_id)) {
+      throw Error(ErrorCode::kConflict,
+                  "a grant or revoke is still moving this case's documents; ingest once it ends");
     }
     // The access set: the case's roles, narrowed by --restrict.
     const AccessSet case_roles = CaseRoles(*w, req.case_id);

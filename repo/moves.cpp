@@ -47,11 +47,7 @@ void RequireSettled(const RepoContext& ctx, sql::Db& db, const std::string& case
     throw Error(ErrorCode::kConflict,
                 "an ingest into this case is running; grant or revoke once it ends");
   }
-  sql::Stmt s(db,
-              "SELECT 1 FROM documents WHERE case_id=? AND "
-              "(move_to IS NOT NULL OR move_from IS NOT NULL) LIMIT 1");
-  s.Bind(1, case_id);
-  if (s.Step()) {
+  if (DocumentsMoving(db, case_id)) {
     throw Error(ErrorCode::kConflict,
                 "an earlier grant or revoke of this case is still moving its documents");
   }
@@ -78,16 +74,20 @@ void RecordMove(RepoContext& ctx, sql::Db& w, const CaseDoc& doc, const AccessSe
   mv.Bind(1, to).Bind(2, doc.id).Run();
 }
 
-void RequireAdmin(const Actor& a) {
-  if (!a.admin()) throw Error(ErrorCode::kForbidden, "this needs the admin permission");
-}
-
 }  // namespace
+
+bool DocumentsMoving(sql::Db& db, const std::string& case_id) {
+  sql::Stmt s(db,
+              "SELECT 1 FROM documents WHERE (?1 = '' OR case_id = ?1) AND "
+              "(move_to IS NOT NULL OR move_from IS NOT NULL) LIMIT 1");
+  s.Bind(1, case_id);
+  return s.Step();
+}
 
 void MoveService::RecordGrant(const Actor& actor, const std::string& case_id,
                               const std::string& role) {
   ctx_.RequireWritable();
-  RequireAdmin(actor);
+  actor.RequireAdmin();
   auto w = ctx_.db->Write();
   IndexEpochChange gate(ctx_);
   sql::Transaction t(*w);
@@ -126,7 +126,7 @@ void MoveService::RecordGrant(const Actor& actor, const std::string& case_id,
 void MoveService::RecordRevoke(const Actor& actor, const std::string& case_id,
                                const std::string& role) {
   ctx_.RequireWritable();
-  RequireAdmin(actor);
+  actor.RequireAdmin();
   auto w = ctx_.db->Write();
   IndexEpochChange gate(ctx_);
   sql::Transaction t(*w);
@@ -176,10 +176,11 @@ struct MovingRow {
   std::string id, shard, other;  // other: move_to (moving) or move_from (leftover)
 };
 
-std::vector<MovingRow> MovingRows(sql::Db& db, const char* column) {
+std::vector<MovingRow> MovingRows(RepoContext& ctx, const char* column) {
+  auto db = ctx.db->Write();
   std::vector<MovingRow> rows;
-  sql::Stmt st(db, std::string("SELECT id, shard_id, ") + column + " FROM documents WHERE " +
-                       column + " IS NOT NULL ORDER BY id");
+  sql::Stmt st(*db, std::string("SELECT id, shard_id, ") + column + " FROM documents WHERE " +
+                        column + " IS NOT NULL ORDER BY id");
   while (st.Step()) {
     rows.push_back({col::Id(st, 0, col::IdKind::kDocument, "a document id"),
                     col::Id(st, 1, col::IdKind::kShard, "a document's shard"),
@@ -187,81 +188,73 @@ std::vector<MovingRow> MovingRows(sql::Db& db, const char* column) {
   }
   return rows;
 }
+
+// Runs `step` on every row's index copies a chunk at a time, each chunk
+// under the write lock on its own (other writes get in between), and
+// commits the shards it touched.
+void InChunks(RepoContext& ctx, const std::vector<MovingRow>& rows,
+              const std::function<void(const MovingRow&, std::set<std::string>&)>& step,
+              const std::function<void(std::uint64_t)>& progress = {}) {
+  for (std::size_t at = 0; at < rows.size(); at += kMoveChunk) {
+    auto w = ctx.db->Write();
+    std::set<std::string> touched;
+    const std::size_t end = std::min(rows.size(), at + kMoveChunk);
+    for (std::size_t i = at; i < end; ++i) step(rows[i], touched);
+    for (const auto& s : touched) ctx.shards->Commit(s);
+    if (progress) progress(end);
+  }
+}
+
+// One transaction recording a step for every row (`sql` binds the id,
+// then the row's other shard if it has a second parameter), moving the
+// index epoch on: readers see all of it at once.
+void RecordAll(RepoContext& ctx, const std::vector<MovingRow>& rows, const char* sql, bool with_other) {
+  auto w = ctx.db->Write();
+  IndexEpochChange gate(ctx);
+  sql::Transaction t(*w);
+  sql::Stmt up(*w, sql);
+  for (const auto& r : rows) {
+    up.Reset();
+    up.Bind(1, r.id);
+    if (with_other) up.Bind(2, r.other);
+    up.Run();
+  }
+  BumpEpoch(*w, kIndexEpoch);
+  t.Commit();
+}
 }  // namespace
 
 void MoveService::FinishLeftovers() {
-  std::vector<MovingRow> rows;
-  {
-    auto w = ctx_.db->Write();
-    rows = MovingRows(*w, "move_from");
-  }
+  const std::vector<MovingRow> rows = MovingRows(ctx_, "move_from");
   if (rows.empty()) return;
-  // Old copies go a chunk at a time, each chunk under the lock on its own.
-  for (std::size_t at = 0; at < rows.size(); at += kMoveChunk) {
-    auto w = ctx_.db->Write();
-    std::set<std::string> touched;
-    for (std::size_t i = at; i < std::min(rows.size(), at + kMoveChunk); ++i) {
-      const MovingRow& r = rows[i];
-      if (r.other == r.shard) continue;  // moved back where it was
-      if (ctx_.shards->Delete(r.other, r.id)) touched.insert(r.other);
-    }
-    for (const auto& s : touched) ctx_.shards->Commit(s);
-  }
+  InChunks(ctx_, rows, [&](const MovingRow& r, std::set<std::string>& touched) {
+    if (r.other != r.shard && ctx_.shards->Delete(r.other, r.id)) touched.insert(r.other);
+  });
   ctx_.Fault("move_removed_from_old");
-  {
-    auto w = ctx_.db->Write();
-    IndexEpochChange gate(ctx_);
-    sql::Transaction t(*w);
-    sql::Stmt up(*w, "UPDATE documents SET move_from=NULL WHERE id=?");
-    for (const auto& r : rows) {
-      up.Reset();
-      up.Bind(1, r.id).Run();
-    }
-    BumpEpoch(*w, kIndexEpoch);
-    t.Commit();
-  }
+  RecordAll(ctx_, rows, "UPDATE documents SET move_from=NULL WHERE id=?", false);
   ctx_.Fault("move_finished");
 }
 
 void MoveService::MoveRecorded(const std::function<void(std::uint64_t)>& progress) {
-  std::vector<MovingRow> rows;
-  {
-    auto w = ctx_.db->Write();
-    rows = MovingRows(*w, "move_to");
-  }
+  const std::vector<MovingRow> rows = MovingRows(ctx_, "move_to");
   if (rows.empty()) return;
-  // Copies go a chunk at a time (other writes get in between); the rows
-  // then flip in one transaction, so a role gaining or losing access sees
-  // the whole case change at once, however large.
-  for (std::size_t at = 0; at < rows.size(); at += kMoveChunk) {
-    auto w = ctx_.db->Write();
-    std::set<std::string> touched;
-    for (std::size_t i = at; i < std::min(rows.size(), at + kMoveChunk); ++i) {
-      const MovingRow& r = rows[i];
-      // Duplicates have no index entry: nothing to copy.
-      if (!ctx_.shards->Contains(r.other, r.id) && ctx_.shards->Copy(r.shard, r.other, r.id)) {
-        touched.insert(r.other);
-        touched.insert(r.shard);  // its copy may have been given its shard mark
-      }
-    }
-    for (const auto& s : touched) ctx_.shards->Commit(s);
-    if (progress) progress(std::min(rows.size(), at + kMoveChunk));
-  }
+  // Copies go chunk by chunk; the rows then flip in one transaction, so a
+  // role gaining or losing access sees the whole case change at once.
+  InChunks(
+      ctx_, rows,
+      [&](const MovingRow& r, std::set<std::string>& touched) {
+        // Duplicates have no index entry: nothing to copy.
+        if (!ctx_.shards->Contains(r.other, r.id) && ctx_.shards->Copy(r.shard, r.other, r.id)) {
+          touched.insert(r.other);
+          touched.insert(r.shard);  // its copy may have been given its shard mark
+        }
+      },
+      progress);
   ctx_.Fault("move_added_to_new");
-  {
-    auto w = ctx_.db->Write();
-    IndexEpochChange gate(ctx_);
-    sql::Transaction t(*w);
-    sql::Stmt up(*w,
-                 "UPDATE documents SET move_from=shard_id, shard_id=move_to, move_to=NULL "
-                 "WHERE id=? AND move_to=?");
-    for (const auto& r : rows) {
-      up.Reset();
-      up.Bind(1, r.id).Bind(2, r.other).Run();
-    }
-    BumpEpoch(*w, kIndexEpoch);
-    t.Commit();
-  }
+  RecordAll(ctx_, rows,
+            "UPDATE documents SET move_from=shard_id, shard_id=move_to, move_to=NULL "
+            "WHERE id=? AND move_to=?",
+            true);
   ctx_.Fault("move_recorded");
 }
 

@@ -28,6 +28,12 @@
 
 namespace dossier::repo {
 
+// Whether documents of the case ("": of any case) are moving between
+// shards: while they are, their index copies are in two places, so an
+// ingest could not tell what is already there and a rebuild would miss
+// or keep the wrong copy.
+bool DocumentsMoving(sql::Db& db, const std::string& case_id);
+
 class MoveService {
  public:
   explicit MoveService(RepoContext& ctx) : ctx_(ctx) {}

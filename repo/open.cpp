@@ -20,15 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kRecoveryHeader = "DOSSIER-RECOVERY-KEY-V1";
-
-void RequireValidName(const std::string& name, const char* what) {
-  if (!ValidName(name)) {
-    throw Error(ErrorCode::kInvalidArgument,
-                std::string(what) + " names use 1-64 letters, digits, '.', '_' or '-'");
-  }
-}
-
 // Where the recovery key goes: never inside the repository.
 fs::path RecoveryKeyPath(const fs::path& root, const std::string& requested) {
   std::string path = requested;
@@ -83,16 +74,7 @@ InitResult InitRepository(const std::string& dir, const InitOptions& o) {
   // Recovery role key pair: the secret goes outside the directory only.
   crypto::KeyPair recovery = crypto::GenerateKeyPair();
   const std::string repo_id = crypto::RandomId(16);
-  {
-    std::string text = std::string("# Dossier recovery key for repository ") + repo_id +
-                       ".\n# It opens every document in the repository. Move this "
-                       "file offline\n# (a safe, a hardware token) and delete it "
-                       "from this machine.\n" + kRecoveryHeader + " " + repo_id + " " +
-                       crypto::ToBase64(recovery.secret_key.data(), recovery.secret_key.size()) +
-                       "\n";
-    WriteFileAtomically(rec.string(), text.data(), text.size(), 0600);
-    crypto::Wipe(text);
-  }
+  WriteRecoveryKey(rec.string(), repo_id, recovery.secret_key);
 
   sql::Db db((root / "dossier.db").string(), true);
   Migrate(db);

@@ -7,17 +7,13 @@
 
 namespace dossier::repo {
 
-namespace {
-
-// Before the current move order, moves went through a staging shard; a
-// crash could leave documents only there. They go to their destination,
-// and the staging shard goes.
-void DrainLegacyStaging(RepoContext& ctx, sql::Db& w) {
+void DrainLegacyStaging(RepoContext& ctx) {
+  auto w = ctx.db->Write();
   const std::string staging = "_moving";
   if (!ctx.shards->Exists(staging)) return;
   std::set<std::string> touched;
   for (const auto& id : ctx.shards->DocumentIds(staging)) {
-    sql::Stmt st(w, "SELECT shard_id, move_to FROM documents WHERE id=?");
+    sql::Stmt st(*w, "SELECT shard_id, move_to FROM documents WHERE id=?");
     st.Bind(1, id);
     if (!st.Step()) continue;
     const std::string shard = col::Id(st, 0, col::IdKind::kShard, "a document's shard");
@@ -31,8 +27,6 @@ void DrainLegacyStaging(RepoContext& ctx, sql::Db& w) {
   for (const auto& s : touched) ctx.shards->Commit(s);
   ctx.shards->Drop(staging);
 }
-
-}  // namespace
 
 void RecoverPending(RepoContext& ctx, bool clean_temp) {
   if (clean_temp) {
@@ -60,10 +54,7 @@ void RecoverPending(RepoContext& ctx, bool clean_temp) {
                          false});
     }
   }
-  if (pending.empty()) {
-    DrainLegacyStaging(ctx, *w);
-    return;
-  }
+  if (pending.empty()) return;
   // Originals first: one is kept if its id term reached its shard (its
   // group's index commit happened); a copy is kept if its original stays.
   std::map<std::string, bool> kept;
@@ -122,7 +113,6 @@ void RecoverPending(RepoContext& ctx, bool clean_temp) {
     if (col::IsId(blob, col::IdKind::kStoredFile)) ctx.blobs->Remove(blob);
     if (col::IsId(text, col::IdKind::kStoredFile)) ctx.text_files->Remove(text);
   }
-  DrainLegacyStaging(ctx, *w);
 }
 
 }  // namespace dossier::repo

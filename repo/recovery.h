@@ -13,5 +13,9 @@ namespace dossier::repo {
 // `clean_temp`: also discard unpublished files (only when no write is under
 // way: at open, or after the one ingest running has stopped).
 void RecoverPending(RepoContext& ctx, bool clean_temp = true);
+// Before the current move order, moves went through a staging shard; a
+// crash could leave documents only there. They go to their destination,
+// and the staging shard goes. At open only.
+void DrainLegacyStaging(RepoContext& ctx);
 
 }  // namespace dossier::repo

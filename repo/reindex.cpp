@@ -4,6 +4,7 @@
 #include "indexer/document_builder.h"
 #include "repo/documents.h"
 #include "repo/key_ring.h"
+#include "repo/moves.h"
 #include "repo/sealed_json.h"
 
 namespace dossier::repo {
@@ -31,16 +32,9 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       continue;
     }
     auto w = ctx_.db->Write();
-    {
-      // A moving document is in two shards for a while, and a rebuild of
-      // either would miss or keep the wrong copy.
-      sql::Stmt m(*w,
-                  "SELECT 1 FROM documents WHERE move_to IS NOT NULL OR move_from IS NOT NULL "
-                  "LIMIT 1");
-      if (m.Step()) {
-        throw Error(ErrorCode::kConflict,
-                    "a grant or revoke is still moving documents; reindex once it ends");
-      }
+    if (DocumentsMoving(*w, "")) {
+      throw Error(ErrorCode::kConflict,
+                  "a grant or revoke is still moving documents; reindex once it ends");
     }
     std::vector<std::string> ids;
     {

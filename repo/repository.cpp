@@ -138,6 +138,7 @@ std::unique_ptr<Repository> Repository::Open(const std::string& dir, const OpenO
     if (impl->ctx->writable) {
       // Finish what a crash interrupted before anyone reads.
       RecoverPending(*impl->ctx);
+      DrainLegacyStaging(*impl->ctx);
       impl->moves.Resume();
     }
     return std::unique_ptr<Repository>(new Repository(std::move(impl)));

@@ -13,40 +13,27 @@
 
 namespace dossier::repo {
 
-class LinkService {
+// What every room starts from: the context it shares.
+class Room {
  public:
-  explicit LinkService(RepoContext& ctx) : ctx_(ctx) {}
+  explicit Room(RepoContext& ctx) : ctx_(ctx) {}
   RepoContext& context() { return ctx_; }
 
  private:
   RepoContext& ctx_;
 };
 
-class WorkflowService {
- public:
-  explicit WorkflowService(RepoContext& ctx) : ctx_(ctx) {}
-  RepoContext& context() { return ctx_; }
-
- private:
-  RepoContext& ctx_;
+class LinkService : public Room {
+  using Room::Room;
 };
-
-class AuditService {
- public:
-  explicit AuditService(RepoContext& ctx) : ctx_(ctx) {}
-  RepoContext& context() { return ctx_; }
-
- private:
-  RepoContext& ctx_;
+class WorkflowService : public Room {
+  using Room::Room;
 };
-
-class DisclosureService {
- public:
-  explicit DisclosureService(RepoContext& ctx) : ctx_(ctx) {}
-  RepoContext& context() { return ctx_; }
-
- private:
-  RepoContext& ctx_;
+class AuditService : public Room {
+  using Room::Room;
+};
+class DisclosureService : public Room {
+  using Room::Room;
 };
 
 }  // namespace dossier::repo

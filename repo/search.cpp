@@ -151,11 +151,10 @@ std::optional<SearchResults> SearchService::SearchOnce(sql::Db& db, const Actor&
       if (!d.row.text.empty()) {
         // The chunk holding the first match: headers only, then that one
         // chunk; a hit never reads a whole text.
-        const TextStore::Index index = ctx_.texts->ReadIndex(d.row.text);
         const crypto::SecretBytes text_key =
             crypto::DeriveDataSubkey(d.key, crypto::DataKeyUse::kText);
-        std::string chunk = ctx_.texts->OpenChunk(d.row.text, d.row.id, text_key, index,
-                                                  TextStore::ChunkAt(index, hit.first_match_pos));
+        std::string chunk =
+            ctx_.texts->OpenChunkAt(d.row.text, d.row.id, text_key, hit.first_match_pos);
         h.snippet = found.matcher->Snippet(chunk, JsonString(d.meta, "language", "en"));
         crypto::Wipe(chunk);
       }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 
 #include "base/error.h"
@@ -17,7 +18,44 @@ namespace {
 constexpr char kMagic[4] = {'D', 'S', 'K', '1'};
 constexpr std::size_t kSigningKeyBytes = 64;
 constexpr std::size_t kPayload = crypto::kIndexKeySize + kSigningKeyBytes;
+constexpr std::string_view kRecoveryHeader = "DOSSIER-RECOVERY-KEY-V1";
 }  // namespace
+
+void WriteRecoveryKey(const std::string& path, const std::string& repo_id,
+                      const crypto::SecretBytes& secret_key) {
+  std::string text = "# Dossier recovery key for repository " + repo_id +
+                     ".\n# It opens every document in the repository. Move this file offline\n"
+                     "# (a safe, a hardware token) and delete it from this machine.\n";
+  text.append(kRecoveryHeader).append(" ").append(repo_id).append(" ");
+  text += crypto::ToBase64(secret_key.data(), secret_key.size());
+  text += "\n";
+  WriteFileAtomically(path, text.data(), text.size(), 0600);
+  crypto::Wipe(text);
+}
+
+RecoveryKey ReadRecoveryKey(const std::string& path) {
+  const crypto::SecretBytes file = crypto::ReadSecretFile(path, 4096, ErrorCode::kNotFound);
+  const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+  const auto at = text.find(kRecoveryHeader);
+  if (at == std::string_view::npos) {
+    throw Error(ErrorCode::kUnauthenticated, "that file is not a Dossier recovery key");
+  }
+  // Tokens parsed in place, so the key's text never leaves the guarded buffer.
+  std::string_view rest = text.substr(at + kRecoveryHeader.size());
+  auto token = [&rest]() {
+    const auto b = rest.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos) return std::string_view();
+    rest.remove_prefix(b);
+    const auto e = std::min(rest.find_first_of(" \t\r\n"), rest.size());
+    const std::string_view t = rest.substr(0, e);
+    rest.remove_prefix(e);
+    return t;
+  };
+  RecoveryKey key;
+  key.repo_id = std::string(token());
+  key.secret_key = crypto::SecretFromBase64(token());
+  return key;
+}
 
 void WriteFileAtomically(const std::string& path, const void* data, std::size_t n,
                          unsigned mode) {

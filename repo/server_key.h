@@ -34,6 +34,18 @@ bool ServerKeyFileProtected(const std::string& path);
 // The value dossier.db keeps to check the key against (meta server_key_check).
 std::string ServerKeyCheck(const ServerKey& key);
 
+// The recovery key file, written beside (never inside) the repository:
+//   comment lines, then "DOSSIER-RECOVERY-KEY-V1 <repo id> <base64 key>".
+void WriteRecoveryKey(const std::string& path, const std::string& repo_id,
+                      const crypto::SecretBytes& secret_key);
+struct RecoveryKey {
+  std::string repo_id;
+  crypto::SecretBytes secret_key;
+};
+// Throws Error(kNotFound) for a missing file, Error(kUnauthenticated) for
+// one that is not a recovery key. The key's text stays in guarded memory.
+RecoveryKey ReadRecoveryKey(const std::string& path);
+
 // Writes a small file (a key) to a temporary name, fsyncs and renames it.
 void WriteFileAtomically(const std::string& path, const void* data, std::size_t n,
                          unsigned mode);

@@ -70,6 +70,10 @@ class Actor {
   std::int64_t user_id() const { return session_.user_id; }
   bool recovery() const { return session_.recovery; }
   bool admin() const { return admin_; }
+  // Throws Error(kForbidden) unless the actor has the admin permission.
+  void RequireAdmin() const {
+    if (!admin_) throw Error(ErrorCode::kForbidden, "this needs the admin permission");
+  }
   // Whether the actor holds role `id` (the recovery key holds every role).
   bool Holds(RoleId id) const { return recovery() || roles_->keys.count(id) > 0; }
   bool HoldsAny(const AccessSet& set) const {

@@ -25,14 +25,6 @@ std::uint32_t GetU32(const unsigned char* p) {
   return v;
 }
 
-std::string ChunkAd(int version, const std::string& doc_id, std::size_t i, std::size_t count,
-                    const TextStore::Chunk& c) {
-  const auto index = static_cast<std::uint32_t>(i);
-  const bool last = i + 1 == count;
-  return version == 1 ? crypto::TextChunkAd(doc_id, index, last)
-                      : crypto::TextChunkAdV2(doc_id, index, last, c.first_pos, c.end_pos);
-}
-
 }  // namespace
 
 TextStore::Writer::Writer(BlobStore& files, crypto::SecretBytes text_key, std::string doc_id)
@@ -77,11 +69,23 @@ std::unique_ptr<PendingBlob> TextStore::Writer::Finish() {
   return std::move(file_);
 }
 
-TextStore::Index TextStore::ReadIndex(const std::string& name) const {
-  auto in = files_.Open(name);
+namespace {
+
+struct Chunk {
+  std::uint32_t first_pos = 0, end_pos = 0;  // word positions covered
+  std::uint64_t offset = 0;                  // of the sealed message
+  std::uint32_t length = 0;
+};
+struct Index {
+  int version = 2;
+  std::vector<Chunk> chunks;
+};
+
+// The record headers of a stored text.
+Index ReadIndex(BlobReader& in) {
   char magic[4];
   Index index;
-  if (in->Read(magic, 4) != 4) throw Error(ErrorCode::kCorrupt, "stored text has a malformed header");
+  if (!in.ReadAt(0, magic, 4)) throw Error(ErrorCode::kCorrupt, "stored text has a malformed header");
   if (std::memcmp(magic, kMagicV2, 4) == 0) {
     index.version = 2;
   } else if (std::memcmp(magic, kMagicV1, 4) == 0) {
@@ -89,11 +93,11 @@ TextStore::Index TextStore::ReadIndex(const std::string& name) const {
   } else {
     throw Error(ErrorCode::kCorrupt, "stored text has a malformed header");
   }
-  const std::uint64_t size = in->Size();
+  const std::uint64_t size = in.Size();
   std::uint64_t at = 4;
   while (at < size) {
     unsigned char head[kHeader];
-    if (!in->ReadAt(at, head, sizeof head)) throw Error(ErrorCode::kCorrupt, "stored text is truncated");
+    if (!in.ReadAt(at, head, sizeof head)) throw Error(ErrorCode::kCorrupt, "stored text is truncated");
     Chunk c;
     c.first_pos = GetU32(head);
     c.end_pos = GetU32(head + 4);
@@ -110,41 +114,50 @@ TextStore::Index TextStore::ReadIndex(const std::string& name) const {
   return index;
 }
 
-std::size_t TextStore::ChunkAt(const Index& index, std::optional<std::uint32_t> pos) {
-  if (pos) {
-    for (std::size_t i = 0; i < index.chunks.size(); ++i) {
-      if (*pos >= index.chunks[i].first_pos && *pos < index.chunks[i].end_pos) return i;
-    }
-  }
-  return 0;
-}
-
-std::string TextStore::OpenChunk(const std::string& name, const std::string& doc_id,
-                                 const crypto::SecretBytes& key, const Index& index,
-                                 std::size_t i) const {
-  const Chunk& c = index.chunks.at(i);
-  auto in = files_.Open(name);
+// Chunk `i`, opened and verified.
+std::string OpenChunk(BlobReader& in, const Index& index, std::size_t i, const std::string& doc_id,
+                      const crypto::SecretBytes& key) {
+  const Chunk& c = index.chunks[i];
   crypto::Bytes sealed(c.length);
-  if (!in->ReadAt(c.offset, sealed.data(), sealed.size())) {
+  if (!in.ReadAt(c.offset, sealed.data(), sealed.size())) {
     throw Error(ErrorCode::kCorrupt, "stored text is truncated");
   }
-  return crypto::OpenMessage(key, ChunkAd(index.version, doc_id, i, index.chunks.size(), c), sealed);
+  const auto n = static_cast<std::uint32_t>(i);
+  const bool last = i + 1 == index.chunks.size();
+  // The last flag in the associated data: a list cut short fails here.
+  return crypto::OpenMessage(key,
+                             index.version == 1
+                                 ? crypto::TextChunkAd(doc_id, n, last)
+                                 : crypto::TextChunkAdV2(doc_id, n, last, c.first_pos, c.end_pos),
+                             sealed);
+}
+
+}  // namespace
+
+std::string TextStore::OpenChunkAt(const std::string& name, const std::string& doc_id,
+                                   const crypto::SecretBytes& key,
+                                   std::optional<std::uint32_t> pos) const {
+  auto in = files_.Open(name);
+  const Index index = ReadIndex(*in);
+  std::size_t pick = 0;
+  if (pos) {
+    for (std::size_t i = 0; i < index.chunks.size(); ++i) {
+      if (*pos >= index.chunks[i].first_pos && *pos < index.chunks[i].end_pos) {
+        pick = i;
+        break;
+      }
+    }
+  }
+  return OpenChunk(*in, index, pick, doc_id, key);
 }
 
 void TextStore::ReadAll(const std::string& name, const std::string& doc_id,
                         const crypto::SecretBytes& key,
                         const std::function<void(std::string_view)>& sink) const {
-  const Index index = ReadIndex(name);
   auto in = files_.Open(name);
+  const Index index = ReadIndex(*in);
   for (std::size_t i = 0; i < index.chunks.size(); ++i) {
-    const Chunk& c = index.chunks[i];
-    crypto::Bytes sealed(c.length);
-    if (!in->ReadAt(c.offset, sealed.data(), sealed.size())) {
-      throw Error(ErrorCode::kCorrupt, "stored text is truncated");
-    }
-    // The last flag in the associated data: a list cut short fails here.
-    std::string chunk = crypto::OpenMessage(
-        key, ChunkAd(index.version, doc_id, i, index.chunks.size(), c), sealed);
+    std::string chunk = OpenChunk(*in, index, i, doc_id, key);
     try {
       sink(chunk);
     } catch (...) {

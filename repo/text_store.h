@@ -30,7 +30,6 @@ class TextStore {
   static constexpr std::size_t kChunkBytes = 16 * 1024;
 
   explicit TextStore(BlobStore& files) : files_(files) {}
-  BlobStore& files() { return files_; }
 
   // Seals a document's chunks, in order, into a pending file. Each chunk is
   // sealed once the next arrives, so the last can carry the last flag.
@@ -54,24 +53,13 @@ class TextStore {
   };
   Writer Write(const crypto::SecretBytes& text_key, const std::string& doc_id);
 
-  struct Chunk {
-    std::uint32_t first_pos = 0, end_pos = 0;  // word positions covered
-    std::uint64_t offset = 0;                  // of the sealed message
-    std::uint32_t length = 0;
-  };
-  struct Index {
-    int version = 2;
-    std::vector<Chunk> chunks;
-  };
-  // Reads only the record headers. Throws Error(kCorrupt) for a malformed
-  // or truncated file.
-  Index ReadIndex(const std::string& name) const;
-  // The chunk covering word position `pos` (the first chunk without one).
-  static std::size_t ChunkAt(const Index& index, std::optional<std::uint32_t> pos);
-  // Opens and verifies chunk `i`; the caller wipes the result.
-  std::string OpenChunk(const std::string& name, const std::string& doc_id,
-                        const crypto::SecretBytes& text_key, const Index& index,
-                        std::size_t i) const;
+  // The chunk covering word position `pos` (the first chunk without one),
+  // opened and verified, reading only the record headers before it; the
+  // caller wipes the result. Throws Error(kCorrupt) for a malformed,
+  // truncated or altered text.
+  std::string OpenChunkAt(const std::string& name, const std::string& doc_id,
+                          const crypto::SecretBytes& text_key,
+                          std::optional<std::uint32_t> pos) const;
   // Every chunk in order, verified; each is wiped after `sink` sees it.
   void ReadAll(const std::string& name, const std::string& doc_id,
                const crypto::SecretBytes& text_key,

@@ -4,23 +4,11 @@
 #include <cstring>
 
 #include "repo/key_ring.h"
+#include "repo/server_key.h"
 
 namespace dossier::repo {
 
 namespace {
-
-constexpr const char* kRecoveryHeader = "DOSSIER-RECOVERY-KEY-V1";
-
-void RequireAdmin(const Actor& a) {
-  if (!a.admin()) throw Error(ErrorCode::kForbidden, "this needs the admin permission");
-}
-
-void RequireValidName(const std::string& name, const char* what) {
-  if (!ValidName(name)) {
-    throw Error(ErrorCode::kInvalidArgument,
-                std::string(what) + " names use 1-64 letters, digits, '.', '_' or '-'");
-  }
-}
 
 void RequirePassword(std::string_view password) {
   if (password.size() < 8) {
@@ -122,27 +110,8 @@ Session UserService::Login(std::string_view user, std::string_view password) {
 }
 
 Session UserService::LoginWithRecoveryKey(const std::string& key_file) {
-  const crypto::SecretBytes file = crypto::ReadSecretFile(key_file, 4096, ErrorCode::kNotFound);
-  const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
-  const auto at = text.find(kRecoveryHeader);
-  if (at == std::string_view::npos) {
-    throw Error(ErrorCode::kUnauthenticated, "that file is not a Dossier recovery key");
-  }
-  // "<header> <repo id> <base64 secret key>": tokens parsed in place, so
-  // the key's text never leaves the guarded buffer.
-  std::string_view rest = text.substr(at + std::strlen(kRecoveryHeader));
-  auto token = [&rest]() {
-    const auto b = rest.find_first_not_of(" \t\r\n");
-    if (b == std::string_view::npos) return std::string_view();
-    rest.remove_prefix(b);
-    const auto e = std::min(rest.find_first_of(" \t\r\n"), rest.size());
-    const std::string_view t = rest.substr(0, e);
-    rest.remove_prefix(e);
-    return t;
-  };
-  const std::string_view repo_id = token();
-  const std::string_view b64 = token();
-  if (repo_id != ctx_.repo_id) {
+  RecoveryKey key = ReadRecoveryKey(key_file);
+  if (key.repo_id != ctx_.repo_id) {
     throw Error(ErrorCode::kUnauthenticated, "that recovery key belongs to another repository");
   }
   auto impl = std::make_shared<Session::Impl>();
@@ -152,7 +121,7 @@ Session UserService::LoginWithRecoveryKey(const std::string& key_file) {
   impl->repo_id = ctx_.repo_id;
   impl->roles = std::make_shared<RoleKeys>();
   impl->recovery_key = std::make_unique<crypto::KeyPair>();
-  impl->recovery_key->secret_key = crypto::SecretFromBase64(b64);
+  impl->recovery_key->secret_key = std::move(key.secret_key);
   if (impl->recovery_key->secret_key.size() != 32 ||
       crypto::PublicKeyOf(impl->recovery_key->secret_key) != ctx_.recovery_public) {
     throw Error(ErrorCode::kUnauthenticated, "that recovery key does not match this repository");
@@ -273,7 +242,7 @@ Session UserService::Detach(const Session& session) {
 void UserService::AddUser(const Actor& actor, const std::string& name, std::string_view password,
                           const std::vector<std::string>& roles, bool admin) {
   ctx_.RequireWritable();
-  RequireAdmin(actor);
+  actor.RequireAdmin();
   RequireValidName(name, "user");
   RequirePassword(password);
   // Argon2id before taking the writer: it takes a second, and holds no lock.
@@ -311,7 +280,7 @@ void UserService::AddUser(const Actor& actor, const std::string& name, std::stri
 
 void UserService::AddRole(const Actor& actor, const std::string& name, bool join) {
   ctx_.RequireWritable();
-  RequireAdmin(actor);
+  actor.RequireAdmin();
   RequireValidName(name, "role");
   crypto::KeyPair kp = crypto::GenerateKeyPair();
   auto w = ctx_.db->Write();
@@ -343,7 +312,7 @@ void UserService::AddRole(const Actor& actor, const std::string& name, bool join
 
 void UserService::AddMember(const Actor& actor, const std::string& role, const std::string& user) {
   ctx_.RequireWritable();
-  RequireAdmin(actor);
+  actor.RequireAdmin();
   auto w = ctx_.db->Write();
   sql::Transaction t(*w);
   std::map<RoleId, crypto::KeyPair> scratch;
@@ -422,7 +391,7 @@ void UserService::Rotate(sql::Db& w, const Actor& actor, RoleId id, std::int64_t
 void UserService::RemoveMember(const Actor& actor, const std::string& role,
                                const std::string& user) {
   ctx_.RequireWritable();
-  RequireAdmin(actor);
+  actor.RequireAdmin();
   auto w = ctx_.db->Write();
   sql::Transaction t(*w);
   const RoleId id = RoleIdOf(*w, role);
@@ -439,7 +408,7 @@ void UserService::RemoveMember(const Actor& actor, const std::string& role,
 
 std::int64_t UserService::DisableUser(const Actor& actor, const std::string& user) {
   ctx_.RequireWritable();
-  RequireAdmin(actor);
+  actor.RequireAdmin();
   if (!actor.recovery() && user == actor.name()) {
     throw Error(ErrorCode::kInvalidArgument, "you cannot disable yourself");
   }

@@ -55,6 +55,14 @@ void WriteNotes(Fixture& f, int n) {
   }
 }
 
+// Starts an ingest of in/ (the notes) into the investigators' case.
+std::string StartNotes(Fixture& f, const repo::Session& s) {
+  repo::IngestRequest req;
+  req.case_id = f.inv_case;
+  req.paths = {f.tmp / "in"};
+  return f.repo->StartIngest(s, req);
+}
+
 repo::JobInfo WaitEnd(repo::Repository& r, const repo::Session& s, const std::string& id) {
   for (;;) {
     auto info = r.WaitJob(s, id, SIZE_MAX, std::chrono::milliseconds(500), nullptr);
@@ -70,10 +78,7 @@ TEST_CASE("an ingest job starts at once, reports progress and ends with its summ
   WriteNotes(f, 6);
   f.Reopen(GatedAt(gate, "after_index_commit"));
   auto ivan = f.Ivan();
-  repo::IngestRequest req;
-  req.case_id = f.inv_case;
-  req.paths = {f.tmp / "in"};
-  const std::string id = f.repo->StartIngest(ivan, req);
+  const std::string id = StartNotes(f, ivan);
   gate.AwaitArrival();  // the job is inside its first group commit
   auto running = f.repo->GetJob(ivan, id);
   CHECK(running.state == repo::JobState::kRunning);
@@ -103,10 +108,7 @@ TEST_CASE("a cancelled ingest keeps what it acknowledged and rolls back the rest
   // Held after the first group (two documents) committed, with more staged.
   f.Reopen(GatedAt(gate, "after_blob_written", 5));
   auto ivan = f.Ivan();
-  repo::IngestRequest req;
-  req.case_id = f.inv_case;
-  req.paths = {f.tmp / "in"};
-  const std::string id = f.repo->StartIngest(ivan, req);
+  const std::string id = StartNotes(f, ivan);
   gate.AwaitArrival();
   f.repo->CancelJob(ivan, id);
   gate.Open();
@@ -132,10 +134,7 @@ TEST_CASE("a job is visible to its starter and to admins, to nobody else") {
   Fixture f;
   WriteNotes(f, 2);
   auto ivan = f.Ivan();
-  repo::IngestRequest req;
-  req.case_id = f.inv_case;
-  req.paths = {f.tmp / "in"};
-  const std::string id = f.repo->StartIngest(ivan, req);
+  const std::string id = StartNotes(f, ivan);
   WaitEnd(*f.repo, ivan, id);
   CHECK(f.repo->GetJob(f.Alice(), id).state == repo::JobState::kDone);  // admin
   auto lena = f.Lena();
@@ -151,10 +150,7 @@ TEST_CASE("a job keeps its keys after its starter logs out") {
   WriteNotes(f, 4);
   f.Reopen(GatedAt(gate, "after_blob_written"));
   auto ivan = f.Ivan();
-  repo::IngestRequest req;
-  req.case_id = f.inv_case;
-  req.paths = {f.tmp / "in"};
-  const std::string id = f.repo->StartIngest(ivan, req);
+  const std::string id = StartNotes(f, ivan);
   gate.AwaitArrival();
   f.repo->Logout(ivan);
   CHECK(CodeOf([&] { f.Search(ivan, "lighthouse"); }) == ErrorCode::kUnauthenticated);
@@ -176,10 +172,7 @@ TEST_CASE("a failed job says why, and finished jobs are forgotten after their re
   Fixture f(o);
   WriteNotes(f, 2);
   auto ivan = f.Ivan();
-  repo::IngestRequest req;
-  req.case_id = f.inv_case;
-  req.paths = {f.tmp / "in"};
-  const std::string id = f.repo->StartIngest(ivan, req);
+  const std::string id = StartNotes(f, ivan);
   const auto end = WaitEnd(*f.repo, ivan, id);
   CHECK(end.state == repo::JobState::kFailed);
   CHECK(end.error == "the disk went away (test)");
@@ -190,7 +183,7 @@ TEST_CASE("a failed job says why, and finished jobs are forgotten after their re
   CHECK(f.Search(ivan, "lighthouse").total == 2);
   // The blocking call throws the job's error.
   WriteFile(f.tmp / "in/late.txt", "A late note about the lighthouse.");
-  CHECK(CodeOf([&] { f.repo->Ingest(ivan, req); }) == ErrorCode::kIo);
+  CHECK(CodeOf([&] { f.Ingest(ivan, f.inv_case, f.tmp / "in"); }) == ErrorCode::kIo);
   clock->Advance(3599);
   CHECK(f.repo->GetJob(ivan, id).state == repo::JobState::kFailed);
   clock->Advance(2);
@@ -224,10 +217,7 @@ TEST_CASE("a case being ingested into takes no grant or revoke until the ingest 
   WriteNotes(f, 3);
   f.Reopen(GatedAt(gate, "after_blob_written"));
   auto ivan = f.Ivan();
-  repo::IngestRequest req;
-  req.case_id = f.inv_case;
-  req.paths = {f.tmp / "in"};
-  const std::string id = f.repo->StartIngest(ivan, req);
+  const std::string id = StartNotes(f, ivan);
   gate.AwaitArrival();
   // Its documents' keys are being wrapped for the roles it started with.
   CHECK(CodeOf([&] { f.repo->GrantRole(f.Alice(), f.inv_case, "legal"); }) == ErrorCode::kConflict);
