@@ -9,6 +9,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument: return "invalid_argument";
     case ErrorCode::kUnauthenticated: return "unauthenticated";
+    case ErrorCode::kSecondFactor: return "totp_required";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kForbidden: return "forbidden";
     case ErrorCode::kConflict: return "conflict";

@@ -17,6 +17,7 @@ namespace dossier {
 enum class ErrorCode {
   kInvalidArgument,
   kUnauthenticated,
+  kSecondFactor,  // the password was right; a one-time code is needed too
   kNotFound,
   kForbidden,
   kConflict,

@@ -19,7 +19,8 @@ RepoContext::RepoContext(std::string d, const OpenOptions& o)
       options(o),
       writable(!o.read_only),
       clock(o.clock ? o.clock : SystemClock()),
-      events(o.on_event, clock) {}
+      events(o.on_event, clock),
+      plaintext(o.plaintext_budget) {}
 
 void RepoContext::RequireWritable() const {
   if (!writable) throw Error(ErrorCode::kInternal, "the repository was opened read-only");

@@ -11,6 +11,7 @@
 #include <memory>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -124,6 +125,59 @@ class IndexGate {
   bool writer_ = false;
 };
 
+// Plaintext held in memory for the extraction workers (uploads and stored
+// originals decrypted into sealed memfds), counted in bytes across the
+// process. A grant always succeeds when nothing is held, so one file
+// larger than the budget still runs, alone.
+// Thread-safety: any thread.
+class PlaintextBudget {
+ public:
+  class Grant {
+   public:
+    Grant() = default;
+    Grant(PlaintextBudget* owner, std::uint64_t n) : owner_(owner), n_(n) {}
+    Grant(Grant&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)), n_(o.n_) {}
+    Grant& operator=(Grant&& o) noexcept {
+      if (this != &o) {
+        Release();
+        owner_ = std::exchange(o.owner_, nullptr);
+        n_ = o.n_;
+      }
+      return *this;
+    }
+    ~Grant() { Release(); }
+
+   private:
+    void Release() {
+      if (owner_) owner_->Give(n_);
+      owner_ = nullptr;
+    }
+    PlaintextBudget* owner_ = nullptr;
+    std::uint64_t n_ = 0;
+  };
+  explicit PlaintextBudget(std::uint64_t cap) : cap_(cap) {}
+  // A grant of `n` bytes if they fit now (or nothing is held).
+  std::optional<Grant> TryTake(std::uint64_t n) {
+    std::lock_guard lock(mu_);
+    if (used_ != 0 && used_ + n > cap_) return std::nullopt;
+    used_ += n;
+    return Grant(this, n);
+  }
+  std::uint64_t used() const {
+    std::lock_guard lock(mu_);
+    return used_;
+  }
+
+ private:
+  void Give(std::uint64_t n) {
+    std::lock_guard lock(mu_);
+    used_ -= n;
+  }
+  mutable std::mutex mu_;
+  const std::uint64_t cap_;
+  std::uint64_t used_ = 0;
+};
+
 struct RepoContext {
   RepoContext(std::string dir, const OpenOptions& options);
 
@@ -147,6 +201,7 @@ struct RepoContext {
   EventSink events;
   IngestingCases ingesting;
   IndexGate index_gate;
+  PlaintextBudget plaintext;
 
   void Fault(std::string_view point) const {
     if (options.fault) options.fault(point);

@@ -166,6 +166,40 @@ std::vector<DocumentInfo> DocumentService::List(const Actor& actor, const std::s
                "ORDER BY created_at, rowid");
 }
 
+DocumentFamily DocumentService::Family(const Actor& actor, const std::string& doc_id) {
+  auto db = ctx_.db->Read();
+  sql::ReadTransaction snapshot(*db);
+  const DocumentInfo self = InfoOf(OpenDocument(*db, actor, doc_id));
+  DocumentFamily family;
+  auto one = [&](const std::string& id) -> std::optional<DocumentInfo> {
+    try {
+      return InfoOf(OpenDocument(*db, actor, id));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+      return std::nullopt;
+    }
+  };
+  if (!self.parent_id.empty()) family.parent = one(self.parent_id);
+  {
+    sql::Stmt st(*db,
+                 "SELECT id FROM documents WHERE parent_id=? AND status != 'pending' "
+                 "ORDER BY created_at, rowid");
+    st.Bind(1, doc_id);
+    family.children = Openable(*db, actor, st);
+  }
+  {
+    // Its copies, and the document it copies with that one's other copies.
+    const std::string original = self.duplicate_of.empty() ? doc_id : self.duplicate_of;
+    sql::Stmt st(*db,
+                 "SELECT id FROM documents WHERE (id=?1 OR duplicate_of=?1) AND id != ?2 AND "
+                 "status != 'pending' ORDER BY created_at, rowid");
+    st.Bind(1, original).Bind(2, doc_id);
+    family.duplicates = Openable(*db, actor, st);
+  }
+  ctx_.events.Read(EventKind::kDocumentRead, actor.name(), doc_id);
+  return family;
+}
+
 std::vector<DocumentInfo> DocumentService::Failures(const Actor& actor,
                                                     const std::string& case_id) {
   return Query(actor, case_id,

@@ -48,6 +48,9 @@ class DocumentService {
   explicit DocumentService(RepoContext& ctx) : ctx_(ctx) {}
   DocumentInfo Get(const Actor& actor, const std::string& doc_id);
   std::vector<DocumentInfo> List(const Actor& actor, const std::string& case_id);
+  // What the actor may open of the document's family (Error(kNotFound)
+  // unless they may open the document itself).
+  DocumentFamily Family(const Actor& actor, const std::string& doc_id);
   std::vector<DocumentInfo> Failures(const Actor& actor, const std::string& case_id);
   void ReadContent(const Actor& actor, const std::string& doc_id,
                    const std::function<void(std::string_view)>& sink);

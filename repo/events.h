@@ -23,6 +23,9 @@ enum class EventKind {
   kRoleAdded,
   kMemberAdded,
   kMemberRemoved,  // the role's keys were rotated
+  kPasswordChanged,
+  kPasswordReset,  // by an admin: a new key pair
+  kSecondFactorChanged,
   // Cases and access.
   kCaseCreated,
   kCaseRead,

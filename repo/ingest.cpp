@@ -2,6 +2,7 @@
 // this thread encrypts, stages and hands groups to the committer), the
 // families of what the workers send back, progress and cancellation.
 #include "repo/ingest.h"
+#include "repo/uploads.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -73,7 +74,8 @@ std::vector<SourceFile> StoredFailures(sql::Db& db, const Actor& actor, const In
 
 }  // namespace
 
-IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req) {
+IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req,
+                               std::shared_ptr<const Upload::Impl> upload) {
   ctx_.RequireWritable();
   IngestPlan plan;
   plan.case_id = req.case_id;
@@ -82,7 +84,7 @@ IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req) {
   if (plan.fallback_language != "none" && !indexer::IsSupportedLanguage(plan.fallback_language)) {
     throw Error(ErrorCode::kInvalidArgument, "unsupported language code");
   }
-  if (req.paths.empty() && !req.retry_failed) {
+  if (req.paths.empty() && !req.retry_failed && !upload) {
     throw Error(ErrorCode::kInvalidArgument, "nothing to ingest");
   }
   plan.text_cap = ctx_.options.indexed_text_cap ? ctx_.options.indexed_text_cap
@@ -126,7 +128,14 @@ IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req) {
     // leave it half-created.
     ctx_.shards->Create(plan.shard);
   }
-  if (!req.paths.empty()) {
+  if (upload) {
+    SourceFile f;
+    f.rel = upload->rel;
+    f.custodian = req.custodian;
+    f.size = upload->size;
+    f.upload = std::move(upload);
+    plan.files.push_back(std::move(f));
+  } else if (!req.paths.empty()) {
     ExpandPaths(req.paths, req.relative_to, &plan.files, &plan.skipped);
     for (auto& f : plan.files) f.custodian = req.custodian;
   } else {
@@ -142,6 +151,7 @@ namespace {
 struct Family {
   const SourceFile* src = nullptr;
   Fd fd;
+  PlaintextBudget::Grant plaintext;  // for a memfd of decrypted bytes
   std::optional<std::int64_t> mtime;
   std::uint64_t size = 0;
   std::map<int, std::string> ids;  // item index -> document id
@@ -251,15 +261,30 @@ class Pipeline {
     Acknowledge(d);
   }
 
-  // A stored original is decrypted into memory for its job: those only go
-  // to a worker with nothing queued, so at most one per worker is held.
+  // A stored original or an upload is decrypted into memory for its job:
+  // those only go to a worker with nothing queued, so at most one per
+  // worker is held, and only while the process's plaintext budget has room.
   void SubmitWhatFits() {
-    while (next_ < plan_.files.size() &&
-           (plan_.files[next_].stored_id.empty() ? pool_.HasIdleWorker() : pool_.HasFreeWorker())) {
-      const SourceFile& src = plan_.files[next_++];
+    while (next_ < plan_.files.size()) {
+      const SourceFile& src = plan_.files[next_];
+      const bool in_memory = !src.stored_id.empty() || src.upload;
+      if (!(in_memory ? pool_.HasIdleWorker() : pool_.HasFreeWorker())) break;
       Family f;
       f.src = &src;
-      if (!src.stored_id.empty()) {
+      if (in_memory) {
+        std::optional<PlaintextBudget::Grant> grant = ctx_.plaintext.TryTake(src.size);
+        if (!grant) {
+          // Another job's files hold the budget: wait for them.
+          if (pool_.running() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          break;
+        }
+        f.plaintext = std::move(*grant);
+      }
+      ++next_;
+      if (src.upload) {
+        f.fd = DecryptUpload(*src.upload);
+        f.size = src.size;
+      } else if (!src.stored_id.empty()) {
         try {
           f.fd = StoredOriginal(ctx_, actor_, src.stored_id);
         } catch (const Error& e) {

@@ -53,6 +53,8 @@ struct SourceFile {
   // decrypted into memory (a memfd) when its turn comes, with what its
   // first ingest recorded.
   std::string stored_id;
+  // An upload (Repository::BeginUpload): decrypted into memory the same way.
+  std::shared_ptr<const Upload::Impl> upload;
   std::string custodian;
   std::optional<std::int64_t> mtime;
   std::uint64_t size = 0;
@@ -126,7 +128,10 @@ class IngestService {
   // Checks a request and plans it: the access set, its shard (recorded
   // now), and the files (paths walked, or the stored failures to retry).
   // Throws for a bad request, before any job starts.
-  IngestPlan Plan(const Actor& actor, const IngestRequest& request);
+  // With `upload`, the request names no paths and the plan's one file is
+  // the upload.
+  IngestPlan Plan(const Actor& actor, const IngestRequest& request,
+                  std::shared_ptr<const Upload::Impl> upload = nullptr);
   // Runs a planned ingest to its end, or until `job` is cancelled.
   void Run(const Actor& actor, IngestPlan& plan, JobControl& job);
 

@@ -15,6 +15,7 @@
 #include "repo/reindex.h"
 #include "repo/rooms.h"
 #include "repo/search.h"
+#include "repo/uploads.h"
 #include "repo/users.h"
 
 namespace dossier::repo {
@@ -65,6 +66,18 @@ struct Repository::Impl {
 
   // A job keeps the keys it started with until it ends, even if the
   // session that started it logs out (it works on a detached copy).
+  // Runs a planned ingest as a job, with keys of its own.
+  std::string StartIngestJob(const Session& s, const Actor& actor,
+                             std::shared_ptr<IngestPlan> plan) {
+    const Session detached = users.Detach(s);
+    ctx->events.Read(EventKind::kIngestStarted, actor.name(), plan->case_id);
+    return jobs.Start(actor, JobKind::kIngest, plan->case_id, [this, plan, detached](JobControl& job) {
+      const Actor a = JobActor(detached);
+      ingest.Run(a, *plan, job);
+      ctx->events.Read(EventKind::kIngestFinished, a.name(), plan->case_id);
+    });
+  }
+
   static Actor JobActor(const Session& detached) {
     const Session::Impl& si = detached.impl();
     bool admin;
@@ -151,8 +164,34 @@ const std::string& Repository::dir() const { return impl_->ctx->dir; }
 
 // ---- Sessions, users and roles ----------------------------------------------------
 
-Session Repository::Login(std::string_view user, std::string_view password) {
-  return Guarded([&] { return impl_->users.Login(user, password); });
+Session Repository::Login(std::string_view user, std::string_view password,
+                          std::string_view totp) {
+  return Guarded([&] { return impl_->users.Login(user, password, totp); });
+}
+void Repository::ChangePassword(const Session& s, std::string_view old_password,
+                                std::string_view new_password) {
+  Guarded([&] {
+    impl_->users.ChangePassword(impl_->users.Resolve(s), old_password, new_password);
+  });
+}
+void Repository::ResetPassword(const Session& s, const std::string& user,
+                               std::string_view new_password) {
+  Guarded([&] { impl_->users.ResetPassword(impl_->users.Resolve(s), user, new_password); });
+}
+std::vector<UserInfo> Repository::ListUsers(const Session& s) {
+  return Guarded([&] { return impl_->users.ListUsers(impl_->users.Resolve(s)); });
+}
+std::vector<RoleInfo> Repository::ListRoles(const Session& s) {
+  return Guarded([&] { return impl_->users.ListRoles(impl_->users.Resolve(s)); });
+}
+TotpEnrollment Repository::BeginTotp(const Session& s) {
+  return Guarded([&] { return impl_->users.BeginTotp(impl_->users.Resolve(s)); });
+}
+void Repository::ConfirmTotp(const Session& s, std::string_view code) {
+  Guarded([&] { impl_->users.ConfirmTotp(impl_->users.Resolve(s), code); });
+}
+void Repository::RemoveTotp(const Session& s, std::string_view code) {
+  Guarded([&] { impl_->users.RemoveTotp(impl_->users.Resolve(s), code); });
 }
 Session Repository::LoginWithRecoveryKey(const std::string& key_file) {
   return Guarded([&] { return impl_->users.LoginWithRecoveryKey(key_file); });
@@ -218,15 +257,58 @@ std::string Repository::StartIngest(const Session& s, const IngestRequest& reque
   return Guarded([&] {
     const Actor actor = impl_->users.Resolve(s);
     auto plan = std::make_shared<IngestPlan>(impl_->ingest.Plan(actor, request));
-    const Session detached = impl_->users.Detach(s);
-    impl_->ctx->events.Read(EventKind::kIngestStarted, actor.name(), request.case_id);
-    return impl_->jobs.Start(actor, JobKind::kIngest, request.case_id,
-                             [this, plan, detached](JobControl& job) {
-                               const Actor a = Impl::JobActor(detached);
-                               impl_->ingest.Run(a, *plan, job);
-                               impl_->ctx->events.Read(EventKind::kIngestFinished, a.name(),
-                                                       plan->case_id);
-                             });
+    return impl_->StartIngestJob(s, actor, std::move(plan));
+  });
+}
+
+Upload::Upload(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Upload::~Upload() = default;
+std::unique_ptr<Upload::Impl> Upload::Release() { return std::move(impl_); }
+void Upload::Write(std::string_view bytes) {
+  Guarded([&] {
+    if (!impl_ || impl_->finished || impl_->failed) {
+      throw Error(ErrorCode::kInvalidArgument, "this upload is closed");
+    }
+    if (bytes.size() > impl_->request.max_bytes - impl_->size) {
+      impl_->failed = true;
+      throw Error(ErrorCode::kTooLarge, "the upload is larger than the server accepts");
+    }
+    try {
+      impl_->encryptor->Write(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    } catch (...) {
+      impl_->failed = true;
+      throw;
+    }
+    impl_->size += bytes.size();
+  });
+}
+std::uint64_t Upload::size() const { return impl_ ? impl_->size : 0; }
+
+std::unique_ptr<Upload> Repository::BeginUpload(const Session& s, const UploadRequest& request) {
+  return Guarded([&] {
+    const Actor actor = impl_->users.Resolve(s);
+    impl_->ctx->RequireWritable();
+    (void)impl_->cases.Get(actor, request.case_id);  // Error(kNotFound) unless visible
+    return std::make_unique<Upload>(OpenUpload(*impl_->ctx, request));
+  });
+}
+
+std::string Repository::FinishUpload(const Session& s, std::unique_ptr<Upload> upload) {
+  return Guarded([&] {
+    if (!upload) throw Error(ErrorCode::kInvalidArgument, "no upload");
+    std::shared_ptr<Upload::Impl> up = upload->Release();
+    if (!up || up->finished || up->failed) {
+      throw Error(ErrorCode::kInvalidArgument, "this upload is closed");
+    }
+    up->Finish();
+    const Actor actor = impl_->users.Resolve(s);
+    IngestRequest request;
+    request.case_id = up->request.case_id;
+    request.custodian = up->request.custodian;
+    request.restrict_to = up->request.restrict_to;
+    request.language = up->request.language;
+    auto plan = std::make_shared<IngestPlan>(impl_->ingest.Plan(actor, request, up));
+    return impl_->StartIngestJob(s, actor, std::move(plan));
   });
 }
 
@@ -268,6 +350,9 @@ SearchResults Repository::Search(const Session& s, const SearchRequest& request)
 }
 DocumentInfo Repository::GetDocument(const Session& s, const std::string& doc_id) {
   return Guarded([&] { return impl_->documents.Get(impl_->users.Resolve(s), doc_id); });
+}
+DocumentFamily Repository::GetFamily(const Session& s, const std::string& doc_id) {
+  return Guarded([&] { return impl_->documents.Family(impl_->users.Resolve(s), doc_id); });
 }
 std::vector<DocumentInfo> Repository::ListFailures(const Session& s, const std::string& case_id) {
   return Guarded([&] { return impl_->documents.Failures(impl_->users.Resolve(s), case_id); });

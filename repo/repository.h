@@ -93,6 +93,10 @@ struct OpenOptions {
   // Finished jobs stay readable this long (and at most this many).
   std::int64_t job_retention_seconds = 24 * 3600;
   std::size_t job_retention_count = 100;
+  // Plaintext of uploads and stored originals held in memory for the
+  // extraction workers at once (one file larger than this still runs,
+  // alone).
+  std::uint64_t plaintext_budget = std::uint64_t{2} << 30;
   // How this process describes itself to a second writer.
   std::string holder = "dossier";
 };
@@ -117,6 +121,24 @@ class Session {
   std::shared_ptr<Impl> impl_;
 };
 
+// An upload being received (Repository::BeginUpload). Not thread-safe:
+// one writer. Destroying it unfinished discards every byte.
+class Upload {
+ public:
+  ~Upload();
+  // Encrypts and appends; Error(kTooLarge) once past the request's cap
+  // (what came before is discarded too).
+  void Write(std::string_view bytes);
+  std::uint64_t size() const;
+  struct Impl;
+  explicit Upload(std::unique_ptr<Impl> impl);
+  Impl& impl() { return *impl_; }
+  std::unique_ptr<Impl> Release();
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 class Repository {
  public:
   // Creates a new repository in `dir` (which must not exist or be empty),
@@ -131,8 +153,13 @@ class Repository {
 
   // ---- Sessions, users and roles ----
   // Throws Error(kUnauthenticated) for an unknown user or a wrong password
-  // (the same message for both), Error(kForbidden) for a disabled user.
-  Session Login(std::string_view user, std::string_view password);
+  // (the same message for both, after the same key derivation),
+  // Error(kForbidden) for a disabled user. A user with a second factor
+  // also needs `totp`, the code their authenticator shows now (RFC 6238,
+  // 30 s steps, one step of drift either way, each code once):
+  // Error(kSecondFactor) without it, Error(kUnauthenticated) for a wrong
+  // or replayed one.
+  Session Login(std::string_view user, std::string_view password, std::string_view totp = {});
   // Reads a recovery key file; throws Error(kUnauthenticated) if it is not
   // this repository's.
   Session LoginWithRecoveryKey(const std::string& key_file);
@@ -161,6 +188,28 @@ class Repository {
   // did stays, under their name.
   void DisableUser(const Session& actor, const std::string& user);
 
+  // The session's user changes their own password (the key pair stays, so
+  // nothing is re-sealed). Error(kUnauthenticated) if `old_password` is
+  // wrong. Other sessions of the user keep working: a server ends them.
+  void ChangePassword(const Session& session, std::string_view old_password,
+                      std::string_view new_password);
+  // Admin holding the key of each of the user's roles (or the recovery
+  // key): a forgotten password is replaced. The user gets a new key pair,
+  // their role keys are re-sealed to it, their second factor is removed,
+  // and their sessions end at their next call.
+  void ResetPassword(const Session& actor, const std::string& user,
+                     std::string_view new_password);
+  // Admin: every user and role, by name.
+  std::vector<UserInfo> ListUsers(const Session& actor);
+  std::vector<RoleInfo> ListRoles(const Session& actor);
+  // A second factor for the session's user: BeginTotp makes a secret (kept
+  // in the session until confirmed), ConfirmTotp stores it once `code`
+  // proves the authenticator has it, RemoveTotp removes it (given a
+  // current code). Error(kUnauthenticated) for a wrong code.
+  TotpEnrollment BeginTotp(const Session& session);
+  void ConfirmTotp(const Session& session, std::string_view code);
+  void RemoveTotp(const Session& session, std::string_view code);
+
   // ---- Cases ----
   CaseInfo CreateCase(const Session& actor, const NewCase& c);
   std::vector<CaseInfo> ListCases(const Session& actor);
@@ -185,6 +234,16 @@ class Repository {
   IngestSummary Ingest(const Session& actor, const IngestRequest& request,
                        const std::function<void(const IngestedDocument&)>&
                            on_acknowledged = {});
+
+  // Uploads: BeginUpload checks the request (the case must be visible) and
+  // returns an Upload that encrypts bytes as they arrive into an unnamed
+  // file of the repository, so an upload that is never finished (a client
+  // that went away, a crash) leaves nothing behind. FinishUpload starts
+  // its ingest job (as StartIngest) and returns the job id; the worker
+  // gets the bytes decrypted into sealed memory, within the process's
+  // budget of plaintext memory (OpenOptions::plaintext_budget).
+  std::unique_ptr<Upload> BeginUpload(const Session& actor, const UploadRequest& request);
+  std::string FinishUpload(const Session& actor, std::unique_ptr<Upload> upload);
 
   // ---- Jobs ----
   // A job is visible to the user who started it and to admins; to anyone
@@ -211,6 +270,8 @@ class Repository {
   // ---- Search and documents ----
   SearchResults Search(const Session& actor, const SearchRequest& request);
   DocumentInfo GetDocument(const Session& actor, const std::string& doc_id);
+  // The document's parent, children and duplicates the actor may open.
+  DocumentFamily GetFamily(const Session& actor, const std::string& doc_id);
   // Documents whose extraction failed or is unsupported, across the cases
   // the actor can see (or one case): the failure report.
   std::vector<DocumentInfo> ListFailures(const Session& actor,

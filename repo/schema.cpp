@@ -97,6 +97,14 @@ CREATE INDEX documents_unsettled ON documents(id)
 INSERT OR IGNORE INTO meta(key, value) VALUES('index_epoch', CAST('0' AS BLOB));
 INSERT OR IGNORE INTO meta(key, value) VALUES('membership_epoch', CAST('0' AS BLOB));
 )sql",
+    // A user's second factor: the TOTP secret sealed to their own public
+    // key, so only their password (which opens their secret key) opens it.
+    // A document page shows its family: children and duplicates by index.
+    R"sql(
+ALTER TABLE users ADD COLUMN totp_sealed BLOB;
+CREATE INDEX documents_parent ON documents(parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX documents_duplicate ON documents(duplicate_of) WHERE duplicate_of IS NOT NULL;
+)sql",
 };
 
 }  // namespace

@@ -49,6 +49,7 @@ struct Session::Impl {
   bool ended = false;                     // guarded by mu
   bool admin = false;                     // guarded by mu
   std::shared_ptr<const RoleKeys> roles;  // guarded by mu
+  crypto::SecretBytes pending_totp;       // guarded by mu: BeginTotp's secret
 
   // Batch keys opened so far, by (batch, role or kRecoveryRecipient).
   mutable std::mutex batch_mu;

@@ -175,6 +175,50 @@ struct DocumentInfo {
   std::string created_at;
 };
 
+// A user as an admin sees them.
+struct UserInfo {
+  std::string name;
+  bool admin = false;
+  bool disabled = false;
+  bool totp = false;  // a second factor is enrolled
+  std::vector<std::string> roles;
+  std::string created_at;
+};
+
+struct RoleInfo {
+  std::string name;
+  std::vector<std::string> members;
+};
+
+// A second factor being enrolled: shown once, as text and as a QR code of
+// `uri` (otpauth://totp/...), until ConfirmTotp proves the user's
+// authenticator has it.
+struct TotpEnrollment {
+  std::string secret_base32;
+  std::string uri;
+};
+
+// A document's family as the actor may see it: its parent, its children
+// (attachments, archive members), and the documents recorded as
+// duplicates of it or of which it is a duplicate.
+struct DocumentFamily {
+  std::optional<DocumentInfo> parent;
+  std::vector<DocumentInfo> children;
+  std::vector<DocumentInfo> duplicates;
+};
+
+// One file arriving over the network (an archive or a mailbox brings its
+// whole family), ingested as if it were at `path` inside a dropped folder.
+struct UploadRequest {
+  std::string case_id;
+  std::string filename;  // its name; the last part of `path` if empty
+  std::string path;      // where it was inside the dropped folder; `filename` if empty
+  std::string custodian;
+  std::vector<std::string> restrict_to;
+  std::string language = "en";
+  std::uint64_t max_bytes = std::uint64_t{2} << 30;  // Error(kTooLarge) past this
+};
+
 struct ReindexSummary {
   std::uint64_t shards_rebuilt = 0;
   std::uint64_t shards_skipped = 0;  // the actor cannot open all their documents

@@ -47,8 +47,8 @@ std::string Cases(const std::vector<CaseInfo>& cases, int indent) {
   return Dump(json{{"cases", arr}}, indent);
 }
 
-std::string Document(const DocumentInfo& d, int indent) {
-  return Dump({{"id", d.id},
+json DocumentJson(const DocumentInfo& d) {
+  return {{"id", d.id},
                {"case_id", d.case_id},
                {"parent_id", NullIfEmpty(d.parent_id)},
                {"filename", d.filename},
@@ -65,8 +65,73 @@ std::string Document(const DocumentInfo& d, int indent) {
                {"duplicate_of", NullIfEmpty(d.duplicate_of)},
                {"indexed_bytes", d.indexed_bytes},
                {"fields", d.fields},
-               {"error", NullIfEmpty(d.error)}},
-              indent);
+               {"error", NullIfEmpty(d.error)}};
+}
+
+json BriefJson(const DocumentInfo& d) {
+  return {{"id", d.id},         {"case_id", d.case_id}, {"filename", d.filename},
+          {"path", d.path},     {"mime", d.mime},       {"status", StatusName(d.status)},
+          {"size", d.size}};
+}
+
+std::string Document(const DocumentInfo& d, int indent) { return Dump(DocumentJson(d), indent); }
+
+std::string DocumentWithFamily(const DocumentInfo& d, const DocumentFamily& f, int indent) {
+  json body = DocumentJson(d);
+  json children = json::array(), duplicates = json::array();
+  for (const auto& c : f.children) children.push_back(BriefJson(c));
+  for (const auto& c : f.duplicates) duplicates.push_back(BriefJson(c));
+  body["family"] = {{"parent", f.parent ? BriefJson(*f.parent) : json(nullptr)},
+                    {"children", children},
+                    {"duplicates", duplicates}};
+  return Dump(body, indent);
+}
+
+std::string Documents(const std::vector<DocumentInfo>& docs, int indent) {
+  json arr = json::array();
+  for (const auto& d : docs) arr.push_back(DocumentJson(d));
+  return Dump(json{{"documents", arr}}, indent);
+}
+
+std::string Users(const std::vector<UserInfo>& users, int indent) {
+  json arr = json::array();
+  for (const auto& u : users) {
+    arr.push_back({{"user", u.name},
+                   {"admin", u.admin},
+                   {"disabled", u.disabled},
+                   {"totp", u.totp},
+                   {"roles", u.roles},
+                   {"created_at", u.created_at}});
+  }
+  return Dump(json{{"users", arr}}, indent);
+}
+
+std::string Roles(const std::vector<RoleInfo>& roles, int indent) {
+  json arr = json::array();
+  for (const auto& r : roles) arr.push_back({{"name", r.name}, {"members", r.members}});
+  return Dump(json{{"roles", arr}}, indent);
+}
+
+std::string FailuresCsv(const std::vector<IngestedDocument>& failures) {
+  auto cell = [](std::string v) {
+    // A cell starting like a formula is defused (CSV injection).
+    if (!v.empty() && std::string_view("=+-@\t\r").find(v.front()) != std::string_view::npos) {
+      v.insert(v.begin(), '\'');
+    }
+    std::string out = "\"";
+    for (char c : v) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    return out + "\"";
+  };
+  std::string csv = "path,status,error,mime,sha256,document_id,parent_id\r\n";
+  for (const auto& d : failures) {
+    csv += cell(d.path) + "," + cell(std::string(StatusName(d.status))) + "," + cell(d.error) +
+           "," + cell(d.mime) + "," + cell(d.sha256) + "," + cell(d.id) + "," +
+           cell(d.parent_id) + "\r\n";
+  }
+  return csv;
 }
 
 std::string IngestSummaryBody(const IngestSummary& s, int indent) {
@@ -104,7 +169,7 @@ std::string Search(const SearchResults& r, int indent) {
   return Dump(body, indent);
 }
 
-std::string Job(const JobInfo& j, int indent) {
+std::string Job(const JobInfo& j, int indent, const IngestSummary* summary) {
   const auto& p = j.progress;
   json body = {{"id", j.id},
                {"kind", JobKindName(j.kind)},
@@ -122,6 +187,11 @@ std::string Job(const JobInfo& j, int indent) {
                  {"items", p.items},
                  {"errors", p.errors}}}};
   if (!j.error.empty()) body["error"] = j.error;
+  if (summary) {
+    json docs = json::array();
+    for (const auto& d : summary->documents) docs.push_back(IngestedJson(d));
+    body["summary"] = {{"documents", docs}};
+  }
   return Dump(body, indent);
 }
 

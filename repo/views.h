@@ -19,6 +19,18 @@ std::string IngestSummaryBody(const IngestSummary& s, int indent = 2);
 // {"failures": [...]}: the failure report.
 std::string Failures(const std::vector<DocumentInfo>& failures, int indent = 2);
 std::string Search(const SearchResults& r, int indent = 2);
-std::string Job(const JobInfo& j, int indent = 2);
+// A job; with `summary` (an ingest that ended) its documents too.
+std::string Job(const JobInfo& j, int indent = 2, const IngestSummary* summary = nullptr);
+// An ingest job's failure report as CSV (RFC 4180; a header line, then
+// path, status, error, mime, sha256, document_id, parent_id). Cells that
+// a spreadsheet would run as a formula are quoted with a leading '.
+std::string FailuresCsv(const std::vector<IngestedDocument>& failures);
+// A document with `family`: {parent, children, duplicates}.
+std::string DocumentWithFamily(const DocumentInfo& d, const DocumentFamily& family,
+                               int indent = 2);
+// {"documents": [...]}: a case's documents.
+std::string Documents(const std::vector<DocumentInfo>& docs, int indent = 2);
+std::string Users(const std::vector<UserInfo>& users, int indent = 2);
+std::string Roles(const std::vector<RoleInfo>& roles, int indent = 2);
 
 }  // namespace dossier::repo::views
