@@ -252,6 +252,31 @@ Bytes FromHex(std::string_view hex) {
   return out;
 }
 
+std::string RandomToken(std::size_t n) {
+  EnsureSodium();
+  std::vector<unsigned char> raw(n);
+  randombytes_buf(raw.data(), raw.size());
+  const auto variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+  std::string out(sodium_base64_ENCODED_LEN(n, variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), raw.data(), raw.size(), variant);
+  out.resize(std::strlen(out.c_str()));
+  sodium_memzero(raw.data(), raw.size());
+  return out;
+}
+
+std::string TokenDigest(std::string_view token) {
+  EnsureSodium();
+  std::string out(crypto_generichash_BYTES, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr, 0);
+  return out;
+}
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  EnsureSodium();
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 std::string ToBase64(const unsigned char* data, std::size_t n) {
   EnsureSodium();
   const auto variant = sodium_base64_VARIANT_ORIGINAL;

@@ -68,6 +68,14 @@ Bytes FromHex(std::string_view hex);
 std::string ToBase64(const unsigned char* data, std::size_t n);
 SecretBytes SecretFromBase64(std::string_view b64);
 
+// A bearer token: `n` random bytes as unpadded URL-safe base64.
+std::string RandomToken(std::size_t n = 32);
+// The digest a token is kept under (BLAKE2b-256, unkeyed: the token itself
+// has 256 bits of entropy, so no key or slow hash is needed), 32 bytes.
+std::string TokenDigest(std::string_view token);
+// Compares two strings in time that depends only on their lengths.
+bool ConstantTimeEqual(std::string_view a, std::string_view b);
+
 // Reads a whole small file (a key file, a password file) straight into
 // guarded memory: no stream buffer or string ever holds a copy. Throws
 // Error(`missing`) if it cannot be opened, Error(kTooLarge) past

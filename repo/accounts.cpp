@@ -184,6 +184,19 @@ void UserService::ResetPassword(const Actor& actor, const std::string& user,
   last_totp_step_.erase(u->id);
 }
 
+UserInfo UserService::CurrentUser(const Actor& actor) {
+  UserInfo u;
+  u.name = actor.name();
+  u.admin = actor.admin();
+  u.roles = actor.roles().names;
+  if (actor.recovery()) return u;
+  auto db = ctx_.db->Read();
+  const std::optional<UserRow> row = FindUser(*db, actor.name(), nullptr);
+  if (!row) throw Error(ErrorCode::kUnauthenticated, "this session has ended; log in again");
+  u.totp = row->totp;
+  return u;
+}
+
 std::vector<UserInfo> UserService::ListUsers(const Actor& actor) {
   actor.RequireAdmin();
   auto db = ctx_.db->Read();

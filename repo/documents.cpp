@@ -166,6 +166,19 @@ std::vector<DocumentInfo> DocumentService::List(const Actor& actor, const std::s
                "ORDER BY created_at, rowid");
 }
 
+RepositoryStats DocumentService::Count() {
+  auto db = ctx_.db->Read();
+  RepositoryStats stats;
+  sql::Stmt st(*db,
+               "SELECT count(*), coalesce(sum(status = 'error'), 0) FROM documents "
+               "WHERE status != 'pending'");
+  if (st.Step()) {
+    stats.documents = static_cast<std::uint64_t>(st.Int(0));
+    stats.extraction_errors = static_cast<std::uint64_t>(st.Int(1));
+  }
+  return stats;
+}
+
 DocumentFamily DocumentService::Family(const Actor& actor, const std::string& doc_id) {
   auto db = ctx_.db->Read();
   sql::ReadTransaction snapshot(*db);

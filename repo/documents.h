@@ -51,6 +51,8 @@ class DocumentService {
   // What the actor may open of the document's family (Error(kNotFound)
   // unless they may open the document itself).
   DocumentFamily Family(const Actor& actor, const std::string& doc_id);
+  // Every case's documents and errors, counted (no keys needed).
+  RepositoryStats Count();
   std::vector<DocumentInfo> Failures(const Actor& actor, const std::string& case_id);
   void ReadContent(const Actor& actor, const std::string& doc_id,
                    const std::function<void(std::string_view)>& sink);

@@ -102,6 +102,16 @@ std::string JobService::Start(const Actor& starter, JobKind kind, const std::str
   return job->id_;
 }
 
+std::size_t JobService::Active() {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (auto& [id, job] : jobs_) {
+    std::lock_guard l(job->mu_);
+    n += job->state_ == JobState::kQueued || job->state_ == JobState::kRunning;
+  }
+  return n;
+}
+
 void JobService::Prune() {
   const std::int64_t now = ctx_.Now();
   std::vector<std::pair<std::int64_t, std::string>> finished;

@@ -69,6 +69,8 @@ class JobService {
   void Cancel(const Actor& actor, const std::string& id);
   // Cancels every running job a user started (the user was disabled).
   void CancelStartedBy(std::int64_t user_id);
+  // Jobs queued or running now.
+  std::size_t Active();
   // For blocking callers: throws the error a failed job ended with.
   void ThrowIfFailed(const Actor& actor, const std::string& id);
 

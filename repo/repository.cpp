@@ -29,6 +29,10 @@ bool Session::is_admin() const {
   return impl_->admin;
 }
 bool Session::is_recovery() const { return impl_->recovery; }
+bool Session::ended() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->ended;
+}
 
 // ---- Impl ------------------------------------------------------------------------
 
@@ -66,6 +70,10 @@ struct Repository::Impl {
 
   // A job keeps the keys it started with until it ends, even if the
   // session that started it logs out (it works on a detached copy).
+  std::mutex stats_mu;
+  RepositoryStats stats;      // guarded by stats_mu
+  std::int64_t stats_at = 0;  // guarded by stats_mu: when `stats` was counted
+
   // Runs a planned ingest as a job, with keys of its own.
   std::string StartIngestJob(const Session& s, const Actor& actor,
                              std::shared_ptr<IngestPlan> plan) {
@@ -177,6 +185,9 @@ void Repository::ChangePassword(const Session& s, std::string_view old_password,
 void Repository::ResetPassword(const Session& s, const std::string& user,
                                std::string_view new_password) {
   Guarded([&] { impl_->users.ResetPassword(impl_->users.Resolve(s), user, new_password); });
+}
+UserInfo Repository::CurrentUser(const Session& s) {
+  return Guarded([&] { return impl_->users.CurrentUser(impl_->users.Resolve(s)); });
 }
 std::vector<UserInfo> Repository::ListUsers(const Session& s) {
   return Guarded([&] { return impl_->users.ListUsers(impl_->users.Resolve(s)); });
@@ -351,6 +362,20 @@ SearchResults Repository::Search(const Session& s, const SearchRequest& request)
 DocumentInfo Repository::GetDocument(const Session& s, const std::string& doc_id) {
   return Guarded([&] { return impl_->documents.Get(impl_->users.Resolve(s), doc_id); });
 }
+RepositoryStats Repository::Stats() {
+  return Guarded([&] {
+    std::lock_guard lock(impl_->stats_mu);
+    const std::int64_t now = impl_->ctx->Now();
+    if (impl_->stats_at == 0 || now - impl_->stats_at >= 5) {
+      impl_->stats = impl_->documents.Count();
+      impl_->stats_at = now;
+    }
+    RepositoryStats s = impl_->stats;
+    s.active_jobs = impl_->jobs.Active();
+    return s;
+  });
+}
+
 DocumentFamily Repository::GetFamily(const Session& s, const std::string& doc_id) {
   return Guarded([&] { return impl_->documents.Family(impl_->users.Resolve(s), doc_id); });
 }

@@ -113,6 +113,8 @@ class Session {
   std::vector<std::string> roles() const;
   bool is_admin() const;
   bool is_recovery() const;
+  // Logged out, or ended by the repository (user disabled, password reset).
+  bool ended() const;
   struct Impl;
   explicit Session(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   Impl& impl() const { return *impl_; }
@@ -199,6 +201,8 @@ class Repository {
   // and their sessions end at their next call.
   void ResetPassword(const Session& actor, const std::string& user,
                      std::string_view new_password);
+  // The session's own user (the recovery key: a user named "recovery").
+  UserInfo CurrentUser(const Session& session);
   // Admin: every user and role, by name.
   std::vector<UserInfo> ListUsers(const Session& actor);
   std::vector<RoleInfo> ListRoles(const Session& actor);
@@ -290,6 +294,10 @@ class Repository {
   // Rebuilds every shard whose documents the actor can all open, from the
   // encrypted text store.
   ReindexSummary Reindex(const Session& actor);
+
+  // Totals for monitoring (/metrics): no session, and nothing per role or
+  // case. Counted at most once every few seconds; cheap to call often.
+  RepositoryStats Stats();
 
   const std::string& dir() const;
 

@@ -175,6 +175,12 @@ struct DocumentInfo {
   std::string created_at;
 };
 
+struct RepositoryStats {
+  std::uint64_t documents = 0;          // stored, of every case
+  std::uint64_t extraction_errors = 0;  // of them, status error
+  std::uint64_t active_jobs = 0;        // queued or running
+};
+
 // A user as an admin sees them.
 struct UserInfo {
   std::string name;

@@ -43,6 +43,7 @@ class UserService {
   void ChangePassword(const Actor& actor, std::string_view old_password,
                       std::string_view new_password);
   void ResetPassword(const Actor& actor, const std::string& user, std::string_view new_password);
+  UserInfo CurrentUser(const Actor& actor);
   std::vector<UserInfo> ListUsers(const Actor& actor);
   std::vector<RoleInfo> ListRoles(const Actor& actor);
   TotpEnrollment BeginTotp(const Actor& actor);

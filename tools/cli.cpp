@@ -38,8 +38,7 @@ std::unique_ptr<repo::Repository> OpenRepo(const Options& o, bool read_only) {
   return repo::Repository::Open(o.dir, opts);
 }
 
-repo::Session Act(repo::Repository& r, const Options& o) {
-  if (!o.recovery_key.empty()) return r.LoginWithRecoveryKey(o.recovery_key);
+std::string ActingUser(const Options& o) {
   std::string user = o.user;
   if (user.empty()) {
     if (const char* u = std::getenv("DOSSIER_USER")) user = u;
@@ -47,8 +46,20 @@ repo::Session Act(repo::Repository& r, const Options& o) {
   if (user.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "say who acts: --user USER or DOSSIER_USER");
   }
+  return user;
+}
+
+std::string TotpCode(const Options& o) {
+  if (!o.totp.empty()) return o.totp;
+  const char* t = std::getenv("DOSSIER_TOTP");
+  return t ? t : "";
+}
+
+repo::Session Act(repo::Repository& r, const Options& o) {
+  if (!o.recovery_key.empty()) return r.LoginWithRecoveryKey(o.recovery_key);
+  const std::string user = ActingUser(o);
   crypto::SecretBytes pw = ObtainSecret(o.password_file, "DOSSIER_PASSWORD", "Password for " + user);
-  return r.Login(user, View(pw));
+  return r.Login(user, View(pw), TotpCode(o));
 }
 
 }  // namespace dossier::tools

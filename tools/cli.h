@@ -46,6 +46,15 @@ struct Options {
   int interval = 5;
   bool once = false;
   std::string folder;
+  // login
+  std::string totp;
+  // serve
+  std::string listen = "127.0.0.1:8080";
+  int threads = 0;
+  std::string tls_cert, tls_key, web_root, clock_offset_file;
+  std::vector<std::string> trusted_proxies;
+  std::uint64_t upload_cap = std::uint64_t{2} << 30;
+  bool metrics_public = false;
 };
 
 // The one place that maps error codes to exit codes.
@@ -55,6 +64,10 @@ std::vector<std::string> SplitList(const std::string& s);
 // interactive is for test suites only (much faster, much weaker).
 crypto::PasswordCost CostFromEnv();
 std::unique_ptr<repo::Repository> OpenRepo(const Options& o, bool read_only);
+// The acting user (--user or $DOSSIER_USER) and their one-time code
+// (--totp or $DOSSIER_TOTP; "" if none).
+std::string ActingUser(const Options& o);
+std::string TotpCode(const Options& o);
 // The acting user's session (or the recovery key's).
 repo::Session Act(repo::Repository& r, const Options& o);
 
@@ -62,6 +75,11 @@ repo::Session Act(repo::Repository& r, const Options& o);
 int RunInit(const Options& o);
 int RunUserAdd(const Options& o);
 int RunUserDisable(const Options& o);
+int RunUserPasswd(const Options& o);
+int RunUserResetPassword(const Options& o);
+int RunUserList(const Options& o);
+int RunRoleList(const Options& o);
+int RunServe(const Options& o);
 int RunRoleAdd(const Options& o);
 int RunRoleRemoveMember(const Options& o);
 int RunCaseCreate(const Options& o);

@@ -1,6 +1,7 @@
-// init, user add|disable, role add|remove-member.
+// init, user add|disable|passwd|reset-password|list, role add|remove-member|list.
 #include <iostream>
 
+#include "repo/views.h"
 #include "tools/cli.h"
 #include "tools/secrets.h"
 
@@ -46,6 +47,62 @@ int RunUserDisable(const Options& o) {
   r->DisableUser(s, o.name);
   std::cout << "Disabled user " << o.name
             << "; the keys of every role they held were rotated.\n";
+  return 0;
+}
+
+int RunUserPasswd(const Options& o) {
+  auto r = OpenRepo(o, false);
+  const std::string user = ActingUser(o);
+  crypto::SecretBytes old_pw =
+      ObtainSecret(o.password_file, "DOSSIER_PASSWORD", "Current password for " + user);
+  repo::Session s = r->Login(user, View(old_pw), TotpCode(o));
+  crypto::SecretBytes pw = ObtainSecret(o.new_password_file, nullptr, "New password for " + user, true);
+  r->ChangePassword(s, View(old_pw), View(pw));
+  std::cout << "Changed the password of " << user << ".\n";
+  return 0;
+}
+
+int RunUserResetPassword(const Options& o) {
+  auto r = OpenRepo(o, false);
+  repo::Session s = Act(*r, o);
+  crypto::SecretBytes pw = ObtainSecret(o.new_password_file, nullptr, "New password for " + o.name, true);
+  r->ResetPassword(s, o.name, View(pw));
+  std::cout << "Reset the password of " << o.name
+            << ": their roles were re-sealed to a new key pair, their second factor removed, "
+               "and their sessions end.\n";
+  return 0;
+}
+
+int RunUserList(const Options& o) {
+  auto r = OpenRepo(o, true);
+  repo::Session s = Act(*r, o);
+  const auto users = r->ListUsers(s);
+  if (o.json) {
+    std::cout << repo::views::Users(users) << "\n";
+    return 0;
+  }
+  for (const auto& u : users) {
+    std::cout << u.name << (u.admin ? "  admin" : "") << (u.disabled ? "  disabled" : "")
+              << (u.totp ? "  2fa" : "") << "  roles:";
+    for (const auto& role : u.roles) std::cout << " " << role;
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+int RunRoleList(const Options& o) {
+  auto r = OpenRepo(o, true);
+  repo::Session s = Act(*r, o);
+  const auto roles = r->ListRoles(s);
+  if (o.json) {
+    std::cout << repo::views::Roles(roles) << "\n";
+    return 0;
+  }
+  for (const auto& role : roles) {
+    std::cout << role.name << ":";
+    for (const auto& m : role.members) std::cout << " " << m;
+    std::cout << "\n";
+  }
   return 0;
 }
 

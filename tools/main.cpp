@@ -23,6 +23,8 @@ void Acting(CLI::App* c, Options& o) {
                 "file holding the acting user's password (or $DOSSIER_PASSWORD, or a prompt)");
   c->add_option("--passphrase-file", o.passphrase_file,
                 "file holding the server-key passphrase (or $DOSSIER_PASSPHRASE, or a prompt)");
+  c->add_option("--totp", o.totp,
+                "the acting user's one-time code, if they have a second factor (or $DOSSIER_TOTP)");
 }
 void WithDir(CLI::App* c, Options& o) {
   c->add_option("DIR", o.dir, "repository directory")->required();
@@ -69,6 +71,29 @@ void DeclareUsersAndRoles(CLI::App& app, Options& o, Action& action) {
   Acting(disable, o);
   Runs(disable, action, [&o] { return RunUserDisable(o); });
 
+  auto* passwd = user->add_subcommand("passwd", "change the acting user's own password");
+  WithDir(passwd, o);
+  passwd->add_option("--new-password-file", o.new_password_file,
+                     "file holding the new password (or a prompt)");
+  Acting(passwd, o);
+  Runs(passwd, action, [&o] { return RunUserPasswd(o); });
+  auto* reset = user->add_subcommand(
+      "reset-password", "replace a user's forgotten password (admin holding each of their roles, "
+                        "or --recovery-key): their role keys are re-sealed to a new key pair");
+  WithDir(reset, o);
+  reset->add_option("USER", o.name, "the user")->required();
+  reset->add_option("--new-password-file", o.new_password_file,
+                    "file holding the new password (or a prompt)");
+  WithRecovery(reset, o);
+  Acting(reset, o);
+  Runs(reset, action, [&o] { return RunUserResetPassword(o); });
+  auto* ulist = user->add_subcommand("list", "list users (admin)");
+  WithDir(ulist, o);
+  ulist->add_flag("--json", o.json, "print the API's JSON body");
+  WithRecovery(ulist, o);
+  Acting(ulist, o);
+  Runs(ulist, action, [&o] { return RunUserList(o); });
+
   auto* role = app.add_subcommand("role", "manage roles");
   role->require_subcommand(1);
   auto* radd = role->add_subcommand("add", "add a role (admin); you become its first member");
@@ -87,6 +112,35 @@ void DeclareUsersAndRoles(CLI::App& app, Options& o, Action& action) {
   WithRecovery(rm, o);
   Acting(rm, o);
   Runs(rm, action, [&o] { return RunRoleRemoveMember(o); });
+  auto* rlist = role->add_subcommand("list", "list roles and their members (admin)");
+  WithDir(rlist, o);
+  rlist->add_flag("--json", o.json, "print the API's JSON body");
+  WithRecovery(rlist, o);
+  Acting(rlist, o);
+  Runs(rlist, action, [&o] { return RunRoleList(o); });
+}
+
+void DeclareServe(CLI::App& app, Options& o, Action& action) {
+  auto* sv = app.add_subcommand("serve", "serve the HTTP API and the web page (Ctrl-C stops)");
+  WithDir(sv, o);
+  sv->add_option("--listen", o.listen, "ADDRESS:PORT to listen on (port 0 picks a free one)")
+      ->capture_default_str();
+  sv->add_option("--threads", o.threads, "network threads and query workers (default: one per core)")
+      ->check(CLI::Range(0, 256));
+  sv->add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve HTTPS");
+  sv->add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert");
+  sv->add_option("--trusted-proxy", o.trusted_proxies,
+                 "address of a reverse proxy whose X-Forwarded-For names the client (repeatable)");
+  sv->add_option("--upload-cap", o.upload_cap, "largest upload in bytes (default 2 GiB)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+  sv->add_option("--web", o.web_root, "folder of the web page's files (default: web/ beside the binary)");
+  sv->add_flag("--metrics-public", o.metrics_public, "answer /metrics to any client, not only loopback");
+  sv->add_option("--passphrase-file", o.passphrase_file,
+                 "file holding the server-key passphrase (or $DOSSIER_PASSPHRASE, or a prompt)");
+  // Tests only: the server's clock runs this many seconds (read from the
+  // file at each use) ahead of the system's, to test expiry without waiting.
+  sv->add_option("--test-clock-offset-file", o.clock_offset_file)->group("");
+  Runs(sv, action, [&o] { return RunServe(o); });
 }
 
 void DeclareCases(CLI::App& app, Options& o, Action& action) {
@@ -199,6 +253,7 @@ int Run(int argc, char** argv) {
   DeclareCases(app, o, action);
   DeclareIngest(app, o, action);
   DeclareReading(app, o, action);
+  DeclareServe(app, o, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
