@@ -79,6 +79,25 @@ Response Me(Call& c) {
                          {"expires_at", found ? Rfc3339(found->expires_at) : ""}}));
 }
 
+// The page asks this first: whether its cookie still holds a session,
+// answered with 200 either way (a 401 would be a console error).
+Response SessionState(Call& c) {
+  std::vector<repo::Session> expired;
+  auto found = c.svc.sessions.Find(TokenOf(c.req, nullptr), &expired);
+  c.svc.LogOut(expired);
+  if (!found || found->session.ended()) return Json(200, R"({"authenticated":false})");
+  const repo::UserInfo u = c.svc.repo.CurrentUser(found->session);
+  Response r = Json(200, Dump({{"authenticated", true},
+                               {"user", u.name},
+                               {"roles", u.roles},
+                               {"admin", u.admin},
+                               {"totp", u.totp},
+                               {"csrf_token", found->csrf_token},
+                               {"expires_at", Rfc3339(found->expires_at)}}));
+  r.user = u.name;
+  return r;
+}
+
 Response ChangePassword(Call& c) {
   const JsonBody b(c.req.body, {"old_password", "new_password"});
   c.svc.repo.ChangePassword(c.session(), b.Str("old_password", 1024), b.Str("new_password", 1024));
@@ -163,6 +182,9 @@ void AddAccountRoutes(std::vector<Route>& r) {
                "Log in: {user, password, totp?} -> {token, csrf_token, expires_at, user, roles, admin}",
                Login});
   r.push_back({"POST", "/api/v1/auth/logout", B::kNone, L::kQuery, true, "End this session", Logout});
+  r.push_back({"GET", "/api/v1/auth/session", B::kNone, L::kQuery, false,
+               "Whether this request carries a live session: {authenticated, user?, roles?, ...}",
+               SessionState});
   r.push_back({"GET", "/api/v1/me", B::kNone, L::kQuery, true,
                "The session's user: {user, roles, admin, totp, csrf_token, expires_at}", Me});
   r.push_back({"POST", "/api/v1/me/password", B::kJson, L::kLogin, true,

@@ -62,21 +62,6 @@ bool Matches(const Route& r, const std::vector<std::string>& segments,
   return true;
 }
 
-std::string CookieToken(const std::string& cookie_header) {
-  std::size_t at = 0;
-  while (at < cookie_header.size()) {
-    std::size_t end = cookie_header.find(';', at);
-    if (end == std::string::npos) end = cookie_header.size();
-    std::string pair = cookie_header.substr(at, end - at);
-    const std::size_t first = pair.find_first_not_of(' ');
-    pair = first == std::string::npos ? "" : pair.substr(first);
-    const std::string prefix = std::string(kCookie) + "=";
-    if (pair.rfind(prefix, 0) == 0) return pair.substr(prefix.size());
-    at = end + 1;
-  }
-  return "";
-}
-
 bool StateChanging(const std::string& method) {
   return method != "GET" && method != "HEAD" && method != "OPTIONS";
 }
@@ -145,6 +130,30 @@ void AddOpsRoutes(std::vector<Route>& routes) {
 }
 
 }  // namespace
+
+static std::string CookieToken(const std::string& cookie_header) {
+  std::size_t at = 0;
+  while (at < cookie_header.size()) {
+    std::size_t end = cookie_header.find(';', at);
+    if (end == std::string::npos) end = cookie_header.size();
+    std::string pair = cookie_header.substr(at, end - at);
+    const std::size_t first = pair.find_first_not_of(' ');
+    pair = first == std::string::npos ? "" : pair.substr(first);
+    const std::string prefix = std::string(kCookie) + "=";
+    if (pair.rfind(prefix, 0) == 0) return pair.substr(prefix.size());
+    at = end + 1;
+  }
+  return "";
+}
+
+std::string TokenOf(const Request& req, bool* via_cookie) {
+  const std::string& authz = req.Header("authorization");
+  if (via_cookie) *via_cookie = false;
+  if (authz.rfind("Bearer ", 0) == 0) return authz.substr(7);
+  std::string token = CookieToken(req.Header("cookie"));
+  if (via_cookie) *via_cookie = !token.empty();
+  return token;
+}
 
 // ---- Impl ------------------------------------------------------------------------
 
@@ -260,15 +269,8 @@ Prepared Service::Prepare(Request& req) {
     p.lane = route.lane;
 
     if (route.auth) {
-      std::string token;
       bool via_cookie = false;
-      const std::string& authz = req.Header("authorization");
-      if (authz.rfind("Bearer ", 0) == 0) {
-        token = authz.substr(7);
-      } else {
-        token = CookieToken(req.Header("cookie"));
-        via_cookie = !token.empty();
-      }
+      const std::string token = TokenOf(req, &via_cookie);
       std::vector<repo::Session> expired;
       auto found = impl_->sessions.Find(token, &expired);
       impl_->LogOut(expired);

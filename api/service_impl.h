@@ -79,6 +79,9 @@ void AddAccountRoutes(std::vector<Route>& routes);
 void AddCaseRoutes(std::vector<Route>& routes);
 
 // Helpers the route functions share.
+// The session token of a request: its bearer token, else its session
+// cookie (then *via_cookie is set).
+std::string TokenOf(const Request& req, bool* via_cookie);
 std::uint32_t QueryNumber(const Request& req, const char* name, std::uint32_t fallback,
                           std::uint32_t max);
 std::string OpenApiDocument(const std::vector<Route>& routes);

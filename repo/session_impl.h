@@ -47,6 +47,7 @@ struct Session::Impl {
 
   mutable std::mutex mu;
   bool ended = false;                     // guarded by mu
+  bool key_replaced = false;              // guarded by mu: ended by a password reset
   bool admin = false;                     // guarded by mu
   std::shared_ptr<const RoleKeys> roles;  // guarded by mu
   crypto::SecretBytes pending_totp;       // guarded by mu: BeginTotp's secret

@@ -115,6 +115,9 @@ Actor UserService::Resolve(const Session& session) {
   if (ReadEpoch(*db, kMembershipEpoch) != roles->epoch) {
     Refresh(si, *db);
     std::lock_guard lock(si.mu);
+    if (si.ended && si.key_replaced) {
+      throw Error(ErrorCode::kUnauthenticated, "this user's password was reset; log in again");
+    }
     if (si.ended) throw Error(ErrorCode::kForbidden, "this user is disabled");
     roles = si.roles;
     admin = si.admin;
@@ -147,6 +150,7 @@ void UserService::Refresh(Session::Impl& si, sql::Db& db) {
   if (si.ended) return;  // logged out meanwhile: nothing goes back in
   if (!fresh) {
     si.ended = true;
+    si.key_replaced = row && row->id == si.user_id && !row->disabled;
     si.roles = std::make_shared<RoleKeys>();
     si.user_key.secret_key = crypto::SecretBytes();
     return;
