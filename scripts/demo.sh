@@ -2,7 +2,9 @@
 # Sets everything up and runs Dossier's main job on the embedded default:
 # a demo repository made from fixtures/demo (a made-up invoice-fraud
 # investigation in English, Portuguese and Spanish, and privileged legal
-# advice about it), searched as two users whose roles differ.
+# advice about it), searched as two users whose roles differ, then served
+# on 127.0.0.1:8080 (DEMO_LISTEN changes it) with the web page, until
+# Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -64,12 +66,17 @@ step "What is on disk is ciphertext and hashes"
 if grep -raqi corvo "$REPO"; then echo "plaintext found on disk!"; exit 1; fi
 echo "grep -ri corvo $REPO: no match (content, titles, filenames, index terms are encrypted or hashed)"
 
+LISTEN="${DEMO_LISTEN:-127.0.0.1:8080}"
+step "Serve the demo repository: the API and the web page"
 cat <<EOT
-
-Demo repository: $REPO
-Logins (password files in $SECRETS):
-  alice (admin, investigator, legal)  password: $(pw alice)
-  ivan  (investigator)                password: $(pw ivan)
-  lena  (legal)                       password: $(pw lena)
-Try:  DOSSIER_USER=ivan DOSSIER_PASSWORD=\$(cat $SECRETS/ivan) $DOSSIER search $REPO 'Falcão'
+Open http://$LISTEN/ in a browser and log in as:
+  alice  (admin; investigator, legal)  password: $(pw alice)
+  ivan   (investigator)                password: $(pw ivan)
+  lena   (legal)                       password: $(pw lena)
+(password files in $SECRETS). The CLI's searches and reads work beside the
+server, e.g. in another terminal:
+  DOSSIER_USER=ivan DOSSIER_PASSWORD=\$(cat $SECRETS/ivan) $DOSSIER search $REPO 'Falcão'
+(commands that write wait until the server stops: it holds the write lock)
+Ctrl-C stops the server.
 EOT
+exec "$DOSSIER" serve "$REPO" --listen "$LISTEN"
