@@ -21,6 +21,7 @@
 #include <array>
 #include <atomic>
 #include <future>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -56,6 +57,7 @@ struct Shared {
   std::atomic<std::size_t> connections{0};
   std::atomic<int> in_flight{0};
   std::atomic<bool> draining{false};
+  std::atomic<bool> stopped{false};  // the network threads returned
 
   net::thread_pool& PoolFor(Lane lane) {
     switch (lane) {
@@ -102,6 +104,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
+    // No body limit while the header is read (Beast's default, 1 MiB,
+    // would refuse a larger Content-Length as a parse error): the route's
+    // cap is checked by Prepare and set before the body is read. (Not
+    // boost::none: Beast 1.74 compares the length with it as if it were
+    // smaller than any number.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     req_ = Request();
     prep_ = Prepared();
     body_.clear();
@@ -121,6 +129,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     in_request_ = true;
     shared_.in_flight.fetch_add(1);
     keep_alive_ = false;
+    if (ec == http::error::body_limit) {
+      return WriteEarly(ErrorResponse(ErrorCode::kTooLarge, "the body is larger than this route accepts"));
+    }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return WriteEarly(ErrorResponse(431, "header_too_large",
                                       "the request's headers are larger than 8 KiB"));
@@ -224,6 +235,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     Write(std::move(resp));
   }
 
+  // The request's HTTP version, or 1.1 when its header did not parse.
+  unsigned Version() const {
+    const unsigned v = parser_ ? parser_->get().version() : 0;
+    return v == 10 || v == 11 ? v : 11;
+  }
+
   template <class Body>
   void SetHeaders(http::response<Body>& res, const Response& resp) {
     for (const auto& [name, value] : resp.headers) res.set(name, value);
@@ -232,13 +249,33 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void Write(Response resp) {
     shared_.service.Decorate(req_, resp);
+    if (resp.stream && req_.method == "HEAD") {
+      // The header a GET would get, without running the producer.
+      auto res = std::make_shared<http::response<http::empty_body>>(
+          static_cast<http::status>(resp.status), Version());
+      SetHeaders(*res, resp);
+      res->content_length(resp.stream_size);
+      auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+      Lowest().expires_after(shared_.options.write_timeout);
+      http::async_write_header(stream_, *sr,
+                               [self = this->shared_from_this(), res, sr, resp](error_code ec,
+                                                                               std::size_t) {
+                                 self->shared_.service.Record(self->req_, &self->prep_, resp, 0);
+                                 self->AfterWrite(ec);
+                               });
+      return;
+    }
     if (resp.stream) return WriteStreamed(std::move(resp));
     auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(resp.status), parser_ ? parser_->get().version() : 11);
+        static_cast<http::status>(resp.status), Version());
     SetHeaders(*res, resp);
     res->body() = std::move(resp.body);
     res->prepare_payload();
-    const std::uint64_t bytes = res->body().size();
+    std::uint64_t bytes = res->body().size();
+    if (req_.method == "HEAD") {
+      res->body().clear();  // Content-Length stays the GET's
+      bytes = 0;
+    }
     resp.body.clear();
     Lowest().expires_after(shared_.options.write_timeout);
     http::async_write(stream_, *res,
@@ -253,7 +290,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // come, one in flight at a time (the producer waits for each).
   void WriteStreamed(Response resp) {
     auto res = std::make_shared<http::response<http::empty_body>>(
-        static_cast<http::status>(resp.status), parser_->get().version());
+        static_cast<http::status>(resp.status), Version());
     SetHeaders(*res, resp);
     res->content_length(resp.stream_size);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
@@ -309,9 +346,14 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       net::async_write(self->stream_, net::buffer(*data),
                        [data, done](error_code ec, std::size_t) { done->set_value(ec); });
     });
-    if (result.wait_for(shared_.options.write_timeout + std::chrono::seconds(5)) !=
-        std::future_status::ready) {
-      throw Error(ErrorCode::kIo, "the client stopped reading");
+    // Waits in short steps, so a server that stops does not wait out the
+    // whole write timeout here.
+    const auto deadline = std::chrono::steady_clock::now() + shared_.options.write_timeout +
+                          std::chrono::seconds(5);
+    while (result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (shared_.stopped.load() || std::chrono::steady_clock::now() > deadline) {
+        throw Error(ErrorCode::kIo, "the client stopped reading");
+      }
     }
     if (result.get()) throw Error(ErrorCode::kIo, "the client went away");
   }
@@ -341,7 +383,24 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     } else {
       error_code ignored;
       Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      Linger();
     }
+  }
+
+  // After an answer sent before the body was read (413, 401...): reads and
+  // drops what the client still sends, for a moment, so that closing the
+  // socket with unread data does not reset the connection before the
+  // client has read the answer.
+  void Linger() {
+    if (linger_deadline_ == std::chrono::steady_clock::time_point()) {
+      linger_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    }
+    if (std::chrono::steady_clock::now() > linger_deadline_) return;
+    Lowest().expires_at(linger_deadline_);
+    Lowest().async_read_some(net::buffer(piece_),
+                             [self = this->shared_from_this()](error_code ec, std::size_t) {
+                               if (!ec) self->Linger();
+                             });
   }
 
   Stream stream_;
@@ -355,6 +414,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::string body_;
   bool keep_alive_ = false;
   bool in_request_ = false;
+  std::chrono::steady_clock::time_point linger_deadline_{};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -498,6 +558,7 @@ void Serve(Service& service, const ServerOptions& options) {
   for (int i = 1; i < threads; ++i) runners.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : runners) t.join();
+  shared.stopped.store(true);
   shared.queries.join();
   shared.logins.join();
   shared.transfers.join();

@@ -241,11 +241,14 @@ Prepared Service::Prepare(Request& req) {
     ParseTarget(req.target, req);
     const std::vector<std::string> segments = Split(req.path);
     std::vector<std::string> allowed;
+    // HEAD is GET without the body (the listener drops it).
+    const std::string method = req.method == "HEAD" ? std::string("GET") : req.method;
     for (const auto& r : impl_->routes) {
       std::map<std::string, std::string> params;
       if (!Matches(r, segments, &params)) continue;
-      if (r.method != req.method) {
+      if (r.method != method) {
         allowed.push_back(r.method);
+        if (r.method == "GET") allowed.push_back("HEAD");
         continue;
       }
       match->route = &r;
