@@ -1,6 +1,7 @@
 #include "indexer/searcher.h"
 
 #include <algorithm>
+#include <limits>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -44,13 +45,14 @@ void CollectTerms(const Xapian::Query& q, std::set<std::string>& terms,
 
 struct Word {
   std::size_t begin, end;  // byte offsets in the text
-  std::string term;        // blind hash part
+  std::string term;        // blind hash part ("" for a word too long to index)
 };
 
 // Splits text into words the way TermGenerator does for ordinary text
 // (runs of Unicode word characters, with an apostrophe between letters kept
-// inside the word) and hashes each one with the document's stemmer.
-std::vector<Word> HashWords(std::string_view text, Xapian::Stem& stem) {
+// inside the word). Only finds their edges: hashing is the costly part.
+std::vector<Word> SplitWords(std::string_view text,
+                             std::size_t max_words = std::numeric_limits<std::size_t>::max()) {
   std::vector<Word> words;
   Xapian::Utf8Iterator it(text.data(), text.size()), end;
   const char* base = text.data();
@@ -71,21 +73,26 @@ std::vector<Word> HashWords(std::string_view text, Xapian::Stem& stem) {
       }
       break;
     }
-    // TermGenerator reads U+2019 inside a word as an apostrophe.
-    std::string word;
-    const std::string_view raw = text.substr(b, e - b);
-    for (std::size_t k = 0; k < raw.size();) {
-      if (raw.compare(k, 3, "\xE2\x80\x99") == 0) {
-        word.push_back('\'');
-        k += 3;
-      } else {
-        word.push_back(raw[k++]);
-      }
-    }
-    std::string lowered = Xapian::Unicode::tolower(word);
-    if (lowered.size() <= 64) words.push_back({b, e, stem(lowered)});
+    words.push_back({b, e, {}});
+    if (words.size() >= max_words) break;
   }
   return words;
+}
+
+// The word's blind term, as the document's stemmer made it when indexing.
+std::string HashWord(std::string_view raw, Xapian::Stem& stem) {
+  // TermGenerator reads U+2019 inside a word as an apostrophe.
+  std::string word;
+  for (std::size_t k = 0; k < raw.size();) {
+    if (raw.compare(k, 3, "\xE2\x80\x99") == 0) {
+      word.push_back('\'');
+      k += 3;
+    } else {
+      word.push_back(raw[k++]);
+    }
+  }
+  std::string lowered = Xapian::Unicode::tolower(word);
+  return lowered.size() <= 64 ? stem(lowered) : std::string();
 }
 
 }  // namespace
@@ -98,20 +105,54 @@ QueryMatcher::QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms
 QueryMatcher::~QueryMatcher() = default;
 
 std::string QueryMatcher::Snippet(std::string_view text, const std::string& language,
-                                  std::size_t max_chars) const {
+                                  std::size_t max_chars,
+                                  std::optional<std::size_t> near_word) const {
   Xapian::Stem stem = internal::MakeBlindStem(keys_, language);
-  const std::vector<Word> words = HashWords(text, stem);
-  std::vector<bool> marked(words.size(), false);
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    if (std::binary_search(terms_.begin(), terms_.end(), words[i].term)) marked[i] = true;
-    for (const auto& phrase : phrases_) {
-      if (i + phrase.size() > words.size()) continue;
-      bool match = true;
-      for (std::size_t j = 0; j < phrase.size() && match; ++j) {
-        match = words[i + j].term == phrase[j];
+  // The index says where the first match is: splitting the text up to a
+  // little past it and hashing the words around it is enough (a chunk
+  // holds thousands of words, and each hash costs a normalisation, a stem
+  // and a keyed hash). If that window holds no match (the word count
+  // drifted from the index's positions), the whole text is hashed.
+  constexpr std::size_t kBefore = 24, kAfter = 64;  // a snippet is ~40 words
+  std::vector<Word> words =
+      near_word ? SplitWords(text, *near_word + kAfter) : SplitWords(text);
+  std::vector<bool> marked;
+  auto mark = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) words[i].term = HashWord(
+        text.substr(words[i].begin, words[i].end - words[i].begin), stem);
+    marked.assign(words.size(), false);
+    bool any = false;
+    for (std::size_t i = from; i < to; ++i) {
+      if (!words[i].term.empty() && std::binary_search(terms_.begin(), terms_.end(), words[i].term)) {
+        marked[i] = any = true;
       }
-      if (match) for (std::size_t j = 0; j < phrase.size(); ++j) marked[i + j] = true;
+      for (const auto& phrase : phrases_) {
+        if (i + phrase.size() > to) continue;
+        bool match = true;
+        for (std::size_t j = 0; j < phrase.size() && match; ++j) {
+          match = words[i + j].term == phrase[j];
+        }
+        if (match) {
+          for (std::size_t j = 0; j < phrase.size(); ++j) marked[i + j] = true;
+          any = true;
+        }
+      }
     }
+    return any;
+  };
+  bool found = false;
+  if (near_word && *near_word < words.size()) {
+    const std::size_t from = *near_word > kBefore ? *near_word - kBefore : 0;
+    const std::size_t to = words.size();
+    found = mark(from, to);
+    if (found) {
+      words = std::vector<Word>(words.begin() + from, words.begin() + to);
+      marked = std::vector<bool>(marked.begin() + from, marked.begin() + to);
+    }
+  }
+  if (!found) {
+    if (near_word) words = SplitWords(text);
+    mark(0, words.size());
   }
   // Window: start a little before the first mark, cut at word edges.
   std::size_t first = words.size();

@@ -58,8 +58,11 @@ class QueryMatcher {
   // An HTML-escaped excerpt of `text` of about `max_chars` characters around
   // the first match, with every match wrapped in <mark>…</mark>. Words are
   // hashed with `language`'s stemmer, as the document was indexed.
+  // `near_word`: the index's word position of the first match within
+  // `text`, if known (only the words around it are hashed then).
   std::string Snippet(std::string_view text, const std::string& language,
-                      std::size_t max_chars = 240) const;
+                      std::size_t max_chars = 240,
+                      std::optional<std::size_t> near_word = std::nullopt) const;
   bool empty() const { return terms_.empty() && phrases_.empty(); }
 
  private:

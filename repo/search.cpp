@@ -153,9 +153,14 @@ std::optional<SearchResults> SearchService::SearchOnce(sql::Db& db, const Actor&
         // chunk; a hit never reads a whole text.
         const crypto::SecretBytes text_key =
             crypto::DeriveDataSubkey(d.key, crypto::DataKeyUse::kText);
-        std::string chunk =
-            ctx_.texts->OpenChunkAt(d.row.text, d.row.id, text_key, hit.first_match_pos);
-        h.snippet = found.matcher->Snippet(chunk, JsonString(d.meta, "language", "en"));
+        std::uint32_t chunk_pos = 0;
+        std::string chunk = ctx_.texts->OpenChunkAt(d.row.text, d.row.id, text_key,
+                                                    hit.first_match_pos, &chunk_pos);
+        std::optional<std::size_t> near;
+        if (hit.first_match_pos && *hit.first_match_pos >= chunk_pos) {
+          near = *hit.first_match_pos - chunk_pos;
+        }
+        h.snippet = found.matcher->Snippet(chunk, JsonString(d.meta, "language", "en"), 240, near);
         crypto::Wipe(chunk);
       }
       out.hits.push_back(std::move(h));

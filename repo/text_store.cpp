@@ -136,7 +136,8 @@ std::string OpenChunk(BlobReader& in, const Index& index, std::size_t i, const s
 
 std::string TextStore::OpenChunkAt(const std::string& name, const std::string& doc_id,
                                    const crypto::SecretBytes& key,
-                                   std::optional<std::uint32_t> pos) const {
+                                   std::optional<std::uint32_t> pos,
+                                   std::uint32_t* first_pos) const {
   auto in = files_.Open(name);
   const Index index = ReadIndex(*in);
   std::size_t pick = 0;
@@ -148,6 +149,7 @@ std::string TextStore::OpenChunkAt(const std::string& name, const std::string& d
       }
     }
   }
+  if (first_pos) *first_pos = index.chunks.empty() ? 0 : index.chunks[pick].first_pos;
   return OpenChunk(*in, index, pick, doc_id, key);
 }
 

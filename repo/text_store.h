@@ -56,10 +56,12 @@ class TextStore {
   // The chunk covering word position `pos` (the first chunk without one),
   // opened and verified, reading only the record headers before it; the
   // caller wipes the result. Throws Error(kCorrupt) for a malformed,
-  // truncated or altered text.
+  // truncated or altered text. `first_pos`, if given, receives the word
+  // position the chunk starts at.
   std::string OpenChunkAt(const std::string& name, const std::string& doc_id,
                           const crypto::SecretBytes& text_key,
-                          std::optional<std::uint32_t> pos) const;
+                          std::optional<std::uint32_t> pos,
+                          std::uint32_t* first_pos = nullptr) const;
   // Every chunk in order, verified; each is wiped after `sink` sees it.
   void ReadAll(const std::string& name, const std::string& doc_id,
                const crypto::SecretBytes& text_key,
