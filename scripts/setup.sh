@@ -10,10 +10,19 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev catch2
   libarchive-dev libxml2-dev libpoppler-cpp-dev libgmime-3.0-dev
   libmagic-dev libuchardet-dev libexttextcat-dev libssl-dev
+  libboost-dev prometheus-cpp-dev liboath-dev libqrencode-dev
+  openssl python3 curl nodejs npm chromium
 )
+# npm comes with Debian's nodejs on a fresh machine; where a newer Node.js
+# from elsewhere already provides npm, the Debian package is not needed.
+if command -v npm >/dev/null 2>&1; then
+  PACKAGES=("${PACKAGES[@]/npm}")
+  command -v node >/dev/null 2>&1 && PACKAGES=("${PACKAGES[@]/nodejs}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  [ -n "$p" ] || continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -22,6 +31,12 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The browser test's one npm dependency (playwright-core drives Debian's
+# chromium; it downloads no browser). Installed from the lock file.
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"

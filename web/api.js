@@ -12,7 +12,7 @@ const FINAL_JOB_STATES = new Set(['done', 'failed', 'cancelled']);
 let csrfToken = '';
 let sessionEndedHandler = () => {};
 
-/** Remembers the CSRF token from login or GET /me ('' forgets it). */
+/** Remembers the CSRF token from login or GET /auth/session ('' forgets it). */
 export function setCsrfToken(token) {
   csrfToken = typeof token === 'string' ? token : '';
 }

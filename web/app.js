@@ -169,7 +169,7 @@ function loginPage(view, ctx, message, kind) {
   });
   const password = el('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
   const code = el('input', {
-    type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: '6',
+    type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: '6', class: 'code',
   });
   const codeField = field('Authentication code', code, 'The 6-digit code shown by your authenticator app.');
   codeField.hidden = true;
@@ -189,10 +189,11 @@ function loginPage(view, ctx, message, kind) {
     try {
       const answer = await request('POST', apiPath('auth', 'login'), { json: body, sessionCheck: false, signal: ctx.signal });
       setCsrfToken(answer.csrf_token);
-      // GET /me adds what login does not say (whether TOTP is on).
+      // The session adds what login does not say (whether TOTP is on).
       let me = {};
       try {
-        me = await request('GET', apiPath('me'), { sessionCheck: false, signal: ctx.signal });
+        const session = await request('GET', apiPath('auth', 'session'), { sessionCheck: false, signal: ctx.signal });
+        if (session && session.authenticated === true) me = session;
       } catch (err) {
         if (err.name === 'AbortError') throw err;
       }
@@ -211,6 +212,10 @@ function loginPage(view, ctx, message, kind) {
         return;
       }
       setBanner(banner, 'error', loginErrorMessage(err));
+      if (err instanceof ApiError && err.status === 401) {
+        password.focus();
+        password.select();
+      }
     }
   });
 
@@ -258,8 +263,7 @@ function syntaxHelp() {
     el('summary', {}, 'Query syntax'),
     el('table', { class: 'data' },
       el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Write'), el('th', { scope: 'col' }, 'To find'))),
-      el('tbody', {}, rows)),
-    el('p', { class: 'hint' }, 'An empty query lists every document you may open. Press / to jump to the query box, ↑ and ↓ to move through the results, Enter to open one.'));
+      el('tbody', {}, rows)));
 }
 
 function searchHash({ q, caseId, sort, offset }) {
@@ -292,7 +296,10 @@ function searchPage(view, ctx, _args, params) {
   const next = el('button', { type: 'button' }, 'Next');
   const range = el('span', { class: 'range' });
   const pager = el('nav', { class: 'pager', 'aria-label': 'Result pages', hidden: true }, previous, range, next);
-  view.append(heading('Search'), form, syntaxHelp(), banner, note, count, hits, pager);
+  const keys = el('p', { class: 'hint keys' },
+    el('kbd', {}, '/'), ' jumps to the query box; ', el('kbd', {}, '↑'), ' ', el('kbd', {}, '↓'), ' select a result; ',
+    el('kbd', {}, 'Enter'), ' opens it.');
+  view.append(heading('Search'), form, el('div', { class: 'search-aids' }, syntaxHelp(), keys), banner, note, count, hits, pager);
 
   let shown = { q: '', caseId: '', sort: 'relevance', offset: 0 }; // the search on screen
   let wantedCase = '';
@@ -328,8 +335,30 @@ function searchPage(view, ctx, _args, params) {
     if (location.hash === before) ctx.update(parseHash().params);
   }
 
+  // The server refuses an empty query, so none is sent: a hint says what to type.
+  const EMPTY_HINT = 'Type a word, a "phrase" or a field such as filename:ledger, then press Enter; Query syntax lists the rest.';
+
+  function clearResults() {
+    count.textContent = '';
+    note.hidden = true;
+    hits.replaceChildren();
+    pager.hidden = true;
+    selected = -1;
+  }
+
+  function askForQuery() {
+    searchSeq += 1; // a search still under way must not fill the page
+    clearResults();
+    setBanner(banner, 'info', EMPTY_HINT);
+    query.focus();
+  }
+
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    if (!query.value.trim()) {
+      askForQuery();
+      return;
+    }
     go({ q: query.value, caseId: caseSelect.value, sort: sortSelect.value, offset: 0 });
   });
   previous.addEventListener('click', () => go({ ...shown, offset: Math.max(0, shown.offset - PAGE_SIZE) }));
@@ -341,7 +370,9 @@ function searchPage(view, ctx, _args, params) {
     query.value = shown.q;
     sortSelect.value = shown.sort;
     selectCase(shown.caseId);
-    if (p.has('q')) runSearch(shown);
+    if (!p.has('q')) return;
+    if (shown.q.trim()) runSearch(shown);
+    else askForQuery();
   };
 
   async function runSearch(search) {
@@ -360,10 +391,7 @@ function searchPage(view, ctx, _args, params) {
       if (seq === searchSeq) showResults(data, search);
     } catch (err) {
       if (seq !== searchSeq || isQuiet(err)) return;
-      count.textContent = '';
-      note.hidden = true;
-      hits.replaceChildren();
-      pager.hidden = true;
+      clearResults();
       setBanner(banner, 'error', describeError(err));
     } finally {
       if (seq === searchSeq) hits.removeAttribute('aria-busy');
@@ -509,6 +537,7 @@ async function documentPage(view, ctx, [id]) {
     el('p', { class: 'actions' },
       el('a', { class: 'button', href: apiPath('documents', doc.id, 'content'), download: '' }, 'Download original')),
     banner,
+    el('section', {}, el('h2', {}, 'Text'), text),
     el('div', { class: 'columns' },
       el('section', {}, el('h2', {}, 'Metadata'), metadata),
       el('section', {}, el('h2', {}, 'Custody hashes'), custody,
@@ -516,9 +545,16 @@ async function documentPage(view, ctx, [id]) {
         fields.length
           ? propertyTable(fields.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))
           : el('p', { class: 'empty' }, 'No fields were extracted.'))),
-    el('section', {}, el('h2', {}, 'Family'), familyTree(doc)),
-    el('section', {}, el('h2', {}, 'Text'), text));
+    el('section', {}, el('h2', {}, 'Family'), familyTree(doc)));
 
+  // Only ask for text the document has: nothing was extracted from a file
+  // that failed, was skipped or is of a type the extractor does not read.
+  if (!hasText(doc)) {
+    text.textContent = FAILED_STATUSES.has(doc.status) || doc.status === 'pending'
+      ? `No text is available: the document is ${humanize(doc.status)}.`
+      : 'No text was extracted from this document.';
+    return;
+  }
   try {
     const body = await request('GET', apiPath('documents', doc.id, 'text'), { signal });
     text.textContent = body ? String(body) : 'No text was extracted from this document.';
@@ -526,6 +562,13 @@ async function documentPage(view, ctx, [id]) {
     if (isQuiet(err)) throw err;
     text.textContent = err.status === 404 ? 'No text is available for this document.' : `The text could not be loaded: ${describeError(err)}`;
   }
+}
+
+/** Whether a document has extracted text to fetch (when the server says how much, it must be some). */
+function hasText(doc) {
+  if (FAILED_STATUSES.has(doc.status) || doc.status === 'pending') return false;
+  const indexed = Number(doc.indexed_bytes);
+  return !(doc.indexed_bytes !== undefined && doc.indexed_bytes !== null && Number.isFinite(indexed) && indexed <= 0);
 }
 
 function entityList(entities) {
@@ -691,24 +734,25 @@ async function casePage(view, ctx, [caseId]) {
   docsSlot.replaceChildren(documentsTable(documents.documents || []));
   view.append(
     el('section', {}, el('h2', {}, 'Documents'), docsBanner, docsSlot),
-    uploadPanel(caseId, ctx, reloadDocuments),
-    grants ? grants.root : null);
+    uploadPanel(caseId, ctx, reloadDocuments));
+  if (grants) view.append(grants.root);
 }
 
 function caseSummary(c) {
+  const facts = [
+    ['Stage', humanize(c.stage)],
+    ['Risk', humanize(c.risk)],
+    ['Status', humanize(c.status)],
+    ['Owner', c.owner],
+    ['Assignees', c.assignees],
+    ['Roles', c.roles],
+    ['Documents', Number(c.document_count || 0).toLocaleString()],
+    ['Created', formatDate(c.created_at)],
+    ['Updated', formatDate(c.updated_at)],
+  ];
   return el('div', { class: 'summary' },
     c.description ? el('p', { class: 'description' }, c.description) : null,
-    propertyTable([
-      ['Stage', humanize(c.stage)],
-      ['Risk', humanize(c.risk)],
-      ['Status', humanize(c.status)],
-      ['Owner', c.owner],
-      ['Assignees', c.assignees],
-      ['Roles', c.roles],
-      ['Documents', Number(c.document_count || 0).toLocaleString()],
-      ['Created', formatDate(c.created_at)],
-      ['Updated', formatDate(c.updated_at)],
-    ]));
+    el('dl', { class: 'facts' }, facts.map(([label, value]) => el('div', {}, el('dt', {}, label), el('dd', {}, orDash(value))))));
 }
 
 function statusBadge(status) {
@@ -755,9 +799,9 @@ function jobCard(title) {
     const label = { queued: 'Queued', running: 'Running', done: 'Finished', failed: 'Failed', cancelled: 'Cancelled' }[job.state] || humanize(job.state);
     say(job.state === 'running' && job.phase ? `${label}: ${humanize(job.phase)}` : label);
     counts.textContent = [
-      p.files_total > 0 ? `${p.files_done || 0} of ${p.files_total} files` : null,
+      p.files_total > 0 ? `${p.files_done || 0} of ${p.files_total} ${p.files_total === 1 ? 'file' : 'files'}` : null,
       p.bytes_total > 0 ? `${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes_total)}` : null,
-      p.items > 0 ? `${p.items} items` : null,
+      p.items > 0 ? `${p.items} ${p.items === 1 ? 'item' : 'items'}` : null,
       p.errors > 0 ? `${p.errors} ${p.errors === 1 ? 'error' : 'errors'}` : null,
     ].filter(Boolean).join(' · ');
   }
@@ -812,9 +856,9 @@ function jobReport(jobId, docs) {
     parts.push(el('div', { class: 'failures' },
       el('h4', {}, `Failure report (${failures.length})`),
       el('ul', {}, failures.map((d) => el('li', {}, el('span', { class: 'path' }, d.path || '(no path)'),
-        ` — ${humanize(d.status)}${d.error ? `: ${d.error}` : ''}`)))));
+        ` — ${humanize(d.status)}${d.error ? `: ${d.error}` : ''}`)))),
+      el('p', {}, el('a', { href: `${apiPath('jobs', jobId)}?failures=csv`, download: 'failures.csv' }, 'Download the failure report (CSV)')));
   }
-  parts.push(el('p', {}, el('a', { href: `${apiPath('jobs', jobId)}?failures=csv`, download: 'failures.csv' }, 'Download the failure report (CSV)')));
   return parts;
 }
 
@@ -1002,10 +1046,11 @@ function grantsPanel(caseId, ctx, allRoles, reloadCase) {
   const select = el('select', { name: 'role' });
   const grantButton = el('button', { type: 'submit' }, 'Grant access');
   const form = el('form', { class: 'inline-form' }, field('Role to grant', select), el('div', { class: 'actions' }, grantButton));
+  const noneLeft = el('p', { class: 'hint', hidden: true });
   const jobs = el('ol', { class: 'jobs' });
   const root = el('section', { class: 'panel' }, el('h2', {}, 'Access'),
     el('p', { class: 'hint' }, 'Members of these roles may open the case’s documents. Granting or revoking re-seals its keys.'),
-    banner, list, form, jobs);
+    banner, list, form, noneLeft, jobs);
   let busy = false;
   let available = [];
 
@@ -1024,6 +1069,9 @@ function grantsPanel(caseId, ctx, allRoles, reloadCase) {
     if (!granted.length) list.append(el('li', { class: 'empty' }, 'No role is granted.'));
     available = allRoles.filter((r) => !granted.includes(r));
     select.replaceChildren(...available.map((r) => el('option', { value: r }, r)));
+    // Say why the form is unavailable rather than leave an empty list.
+    noneLeft.hidden = available.length > 0;
+    noneLeft.textContent = allRoles.length ? 'Every role already has access to this case.' : 'There is no role to grant.';
     applyAvailability();
   }
 
@@ -1281,7 +1329,7 @@ function passwordSection(signal) {
 
 function codeInput() {
   return el('input', {
-    type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: '6', required: true,
+    type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: '6', required: true, class: 'code',
   });
 }
 
@@ -1321,6 +1369,7 @@ function renderTotp(section, signal, message) {
       const secret = await request('POST', apiPath('me', 'totp'), { signal });
       start.hidden = true;
       enrolment.replaceChildren(enrolForm(secret));
+      enrolment.querySelector('input')?.focus();
     } catch (err) {
       start.disabled = false;
       if (!isQuiet(err)) setBanner(banner, 'error', describeError(err));
@@ -1389,12 +1438,18 @@ function qrCanvas(qr) {
 async function boot() {
   onSessionEnded(() => showLogin('Your session ended. Please sign in again.'));
   window.addEventListener('hashchange', route);
+  // GET /auth/session answers 200 whether or not a session is live, so a
+  // first visit does not start with a refused request.
+  let session;
   try {
-    startSession(await request('GET', apiPath('me'), { sessionCheck: false }));
+    session = await request('GET', apiPath('auth', 'session'), { sessionCheck: false });
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) showLogin();
     else showLogin(`Could not check whether you are signed in: ${describeError(err)}`, 'error');
+    return;
   }
+  if (session && session.authenticated === true) startSession(session);
+  else showLogin();
 }
 
 boot();

@@ -163,7 +163,7 @@ TEST_CASE("routes, methods and sessions are checked before any work", "[api]") {
   CHECK(Body(r)["error"]["code"] == "no_route");
   r = s.Call("PUT", "/api/v1/cases");
   CHECK(r.status == 405);
-  CHECK(*r.Find("Allow") == "GET, POST");
+  CHECK(*r.Find("Allow") == "GET, HEAD, POST");
   r = s.Call("GET", "/api/v1/cases");
   CHECK(r.status == 401);
   CHECK(Body(r)["error"]["code"] == "unauthenticated");
