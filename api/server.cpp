@@ -63,7 +63,8 @@ struct Shared {
     switch (lane) {
       case Lane::kLogin: return logins;
       case Lane::kTransfer: return transfers;
-      case Lane::kQuery: break;
+      case Lane::kQuery:
+      case Lane::kInline: break;
     }
     return queries;
   }
@@ -217,6 +218,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // The handler runs on its lane's pool; the answer comes back to the strand.
   void Dispatch() {
     req_.body = std::move(body_);
+    if (prep_.lane == Lane::kInline) return Write(shared_.service.Handle(req_, prep_));
     net::post(shared_.PoolFor(prep_.lane), [self = this->shared_from_this()] {
       Response resp = self->shared_.service.Handle(self->req_, self->prep_);
       net::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {

@@ -4,8 +4,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <mutex>
+
+#include <unistd.h>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -98,7 +99,7 @@ std::map<std::string, std::pair<std::string, std::string>> LoadFiles(const std::
 }
 
 void AddOpsRoutes(std::vector<Route>& routes) {
-  routes.push_back({"GET", "/healthz", BodyKind::kNone, Lane::kQuery, false,
+  routes.push_back({"GET", "/healthz", BodyKind::kNone, Lane::kInline, false,
                     "Liveness: {ok: true}", [](Call&) { return Json(200, R"({"ok":true})"); }});
   routes.push_back({"GET", "/metrics", BodyKind::kNone, Lane::kQuery, false,
                     "Prometheus metrics (loopback clients only unless --metrics-public)",
@@ -124,8 +125,8 @@ void AddOpsRoutes(std::vector<Route>& routes) {
     r.Set("Content-Security-Policy", kPageCsp);
     return r;
   };
-  routes.push_back({"GET", "/", BodyKind::kNone, Lane::kQuery, false, "The web page", file});
-  routes.push_back({"GET", "/static/{file}", BodyKind::kNone, Lane::kQuery, false,
+  routes.push_back({"GET", "/", BodyKind::kNone, Lane::kInline, false, "The web page", file});
+  routes.push_back({"GET", "/static/{file}", BodyKind::kNone, Lane::kInline, false,
                     "The web page's scripts and styles", file});
 }
 
@@ -201,9 +202,10 @@ void Service::Impl::Log(const std::string& line) {
     options.log(line);
     return;
   }
-  static std::mutex mu;
-  std::lock_guard lock(mu);
-  std::cerr << line << '\n';
+  // One write(2) per line: lines from many threads never interleave.
+  std::string out = line;
+  out += '\n';
+  (void)!::write(2, out.data(), out.size());
 }
 
 // ---- Service ---------------------------------------------------------------------

@@ -49,7 +49,9 @@ enum class BodyKind { kNone, kJson, kStream };
 // Which pool runs the handler: people's queries, key derivations for
 // logins, or transfers of document bytes; a slow one never holds up the
 // others.
-enum class Lane { kQuery, kLogin, kTransfer };
+// kInline: answered on the network thread itself (liveness, the page's
+// files: nothing that touches the repository or blocks).
+enum class Lane { kQuery, kLogin, kTransfer, kInline };
 
 // Receives a streamed body (an upload) piece by piece.
 class BodyReceiver {

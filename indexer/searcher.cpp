@@ -113,7 +113,9 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
   // holds thousands of words, and each hash costs a normalisation, a stem
   // and a keyed hash). If that window holds no match (the word count
   // drifted from the index's positions), the whole text is hashed.
-  constexpr std::size_t kBefore = 24, kAfter = 64;  // a snippet is ~40 words
+  // A snippet starts max_chars/4 before its first match and runs
+  // max_chars: about 10 words before it and 40 after.
+  constexpr std::size_t kBefore = 16, kAfter = 48;
   std::vector<Word> words =
       near_word ? SplitWords(text, *near_word + kAfter) : SplitWords(text);
   std::vector<bool> marked;
