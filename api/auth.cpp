@@ -24,21 +24,27 @@ std::int64_t SessionStore::ExpiresAt(const Entry& e) const {
   return std::min(e.last_used + limits_.idle_seconds, e.created + limits_.absolute_seconds);
 }
 
-SessionStore::Issued SessionStore::Create(repo::Session session) {
+SessionStore::Issued SessionStore::Create(repo::Session session,
+                                          std::vector<repo::Session>* evicted) {
   Issued out;
   out.token = crypto::RandomToken(32);
   out.csrf_token = crypto::RandomToken(32);
+  const std::string user = session.user();
   Entry e{std::move(session), crypto::TokenDigest(out.token), out.csrf_token, clock_->Now(), 0};
   e.last_used = e.created;
   out.expires_at = ExpiresAt(e);
-  if (size() >= limits_.max_sessions) {
-    // The table is full: the least recently used session makes room.
+  // Room: one user may not push everybody else out, and the table has a
+  // size. The least recently used session (of this user first) goes.
+  auto evict_oldest = [&](bool same_user) {
     Shard* oldest_shard = nullptr;
     std::string oldest;
     std::int64_t when = INT64_MAX;
+    std::size_t count = 0;
     for (auto& s : shards_) {
       std::lock_guard lock(s.mu);
       for (const auto& [d, entry] : s.by_digest) {
+        if (same_user && entry.session.user() != user) continue;
+        ++count;
         if (entry.last_used < when) {
           when = entry.last_used;
           oldest = d;
@@ -46,11 +52,16 @@ SessionStore::Issued SessionStore::Create(repo::Session session) {
         }
       }
     }
-    if (oldest_shard) {
-      std::lock_guard lock(oldest_shard->mu);
-      oldest_shard->by_digest.erase(oldest);
-    }
-  }
+    const std::size_t limit = same_user ? limits_.max_per_user : limits_.max_sessions;
+    if (count < limit || !oldest_shard) return;
+    std::lock_guard lock(oldest_shard->mu);
+    auto it = oldest_shard->by_digest.find(oldest);
+    if (it == oldest_shard->by_digest.end()) return;
+    if (evicted) evicted->push_back(it->second.session);
+    oldest_shard->by_digest.erase(it);
+  };
+  evict_oldest(true);
+  if (size() >= limits_.max_sessions) evict_oldest(false);
   Shard& shard = ShardOf(e.digest);
   std::lock_guard lock(shard.mu);
   const std::string digest = e.digest;

@@ -30,7 +30,8 @@ namespace dossier::api {
 struct SessionLimits {
   std::int64_t idle_seconds = 30 * 60;
   std::int64_t absolute_seconds = 12 * 3600;
-  std::size_t max_sessions = 10000;  // then the oldest idle one goes
+  std::size_t max_sessions = 10000;  // then the least recently used one goes
+  std::size_t max_per_user = 32;     // then that user's least recently used one goes
 };
 
 class SessionStore {
@@ -42,7 +43,8 @@ class SessionStore {
     std::string csrf_token;  // sent back in X-CSRF-Token by browsers
     std::int64_t expires_at = 0;
   };
-  Issued Create(repo::Session session);
+  // Sessions it pushed out to make room go to `evicted`, to be logged out.
+  Issued Create(repo::Session session, std::vector<repo::Session>* evicted);
 
   struct Found {
     repo::Session session;

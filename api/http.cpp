@@ -59,8 +59,10 @@ Response ErrorResponse(ErrorCode code, const std::string& message) {
   if (code == ErrorCode::kNotFound) return NotFound();
   // Internal failures say nothing about what failed inside.
   const int status = StatusFor(code);
-  return ErrorResponse(status, ErrorCodeName(code),
-                       status == 500 && code == ErrorCode::kInternal ? "internal error" : message);
+  Response r = ErrorResponse(status, ErrorCodeName(code),
+                             status == 500 && code == ErrorCode::kInternal ? "internal error" : message);
+  if (code == ErrorCode::kRateLimited && !r.Find("Retry-After")) r.Set("Retry-After", "60");
+  return r;
 }
 
 Response NotFound() {

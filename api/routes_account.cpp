@@ -28,6 +28,23 @@ std::string ClearedCookie(bool tls) {
 // Ends every server session of `user` and logs them out of the repository.
 void EndSessionsOf(Call& c, const std::string& user) { c.svc.LogOut(c.svc.sessions.EndUser(user)); }
 
+// Runs `check` (a password or one-time code check for the session's user)
+// under the login throttle: a stolen session may not guess at the
+// password or the second factor any faster than a login may.
+template <typename Fn>
+void Throttled(Call& c, Fn&& check) {
+  const std::string& user = c.session().user();
+  if (const std::int64_t wait = c.svc.throttle.Check(user, c.req.client); wait > 0) {
+    throw Error(ErrorCode::kRateLimited, "too many failed attempts for this account; try again later");
+  }
+  try {
+    check();
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kUnauthenticated) c.svc.throttle.Failed(user, c.req.client);
+    throw;
+  }
+}
+
 Response Login(Call& c) {
   const JsonBody b(c.req.body, {"user", "password", "totp"});
   const std::string user = b.Str("user", 128);
@@ -49,7 +66,9 @@ Response Login(Call& c) {
     throw;
   }
   c.svc.throttle.Succeeded(user, c.req.client);
-  const SessionStore::Issued issued = c.svc.sessions.Create(*session);
+  std::vector<repo::Session> evicted;
+  const SessionStore::Issued issued = c.svc.sessions.Create(*session, &evicted);
+  c.svc.LogOut(evicted);
   Response r = Json(200, Dump({{"token", issued.token},
                                {"csrf_token", issued.csrf_token},
                                {"expires_at", Rfc3339(issued.expires_at)},
@@ -70,7 +89,9 @@ Response Logout(Call& c) {
 
 Response Me(Call& c) {
   const repo::UserInfo u = c.svc.repo.CurrentUser(c.session());
-  auto found = c.svc.sessions.Find(c.match.token, nullptr);
+  std::vector<repo::Session> expired;
+  auto found = c.svc.sessions.Find(c.match.token, &expired);
+  c.svc.LogOut(expired);
   return Json(200, Dump({{"user", u.name},
                          {"roles", u.roles},
                          {"admin", u.admin},
@@ -100,7 +121,9 @@ Response SessionState(Call& c) {
 
 Response ChangePassword(Call& c) {
   const JsonBody b(c.req.body, {"old_password", "new_password"});
-  c.svc.repo.ChangePassword(c.session(), b.Str("old_password", 1024), b.Str("new_password", 1024));
+  Throttled(c, [&] {
+    c.svc.repo.ChangePassword(c.session(), b.Str("old_password", 1024), b.Str("new_password", 1024));
+  });
   EndSessionsOf(c, c.session().user());
   Response r = NoContent();
   r.Set("Set-Cookie", ClearedCookie(c.req.tls));
@@ -117,13 +140,13 @@ Response BeginTotp(Call& c) {
 
 Response ConfirmTotp(Call& c) {
   const JsonBody b(c.req.body, {"code"});
-  c.svc.repo.ConfirmTotp(c.session(), b.Str("code", 16));
+  Throttled(c, [&] { c.svc.repo.ConfirmTotp(c.session(), b.Str("code", 16)); });
   return NoContent();
 }
 
 Response RemoveTotp(Call& c) {
   const JsonBody b(c.req.body, {"code"});
-  c.svc.repo.RemoveTotp(c.session(), b.Str("code", 16));
+  Throttled(c, [&] { c.svc.repo.RemoveTotp(c.session(), b.Str("code", 16)); });
   return NoContent();
 }
 

@@ -215,7 +215,7 @@ std::string SafeType(const std::string& mime) {
 
 Response Content(Call& c) {
   const std::string id = c.param("id");
-  const repo::DocumentInfo d = c.svc.repo.GetDocument(c.session(), id);
+  const repo::DocumentInfo d = c.svc.repo.ContentInfo(c.session(), id);
   Response r;
   r.Set("Content-Type", SafeType(d.mime));
   r.Set("Content-Disposition", Attachment(d.filename));
@@ -264,7 +264,7 @@ void AddCaseRoutes(std::vector<Route>& r) {
   r.push_back({"GET", "/api/v1/cases/{id}", B::kNone, L::kQuery, true, "One case", GetCase});
   r.push_back({"GET", "/api/v1/cases/{id}/documents", B::kNone, L::kQuery, true,
                "A case's documents, oldest first: ?limit=&offset=", CaseDocuments});
-  r.push_back({"POST", "/api/v1/cases/{id}/documents", B::kStream, L::kQuery, true,
+  r.push_back({"POST", "/api/v1/cases/{id}/documents", B::kStream, L::kTransfer, true,
                "Upload one file (raw bytes) ?filename=&path=&custodian=&restrict= -> 202 {job_id}",
                FinishUpload, BeginUpload});
   r.push_back({"POST", "/api/v1/cases/{id}/grants", B::kJson, L::kQuery, true,

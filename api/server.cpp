@@ -17,6 +17,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <csignal>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -26,6 +28,8 @@
 #include <optional>
 #include <thread>
 #include <type_traits>
+
+#include "crypto/secret.h"
 
 namespace dossier::api {
 
@@ -161,7 +165,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     }
     if (!has_body || prep_.body == BodyKind::kNone) return Dispatch();
     parser_->body_limit(prep_.body_limit);
-    if (beast::iequals(msg[http::field::expect], "100-continue")) {
+    // A JSON body has a few seconds in all, however it trickles in (an
+    // upload only a timeout between its pieces).
+    body_deadline_ = prep_.body == BodyKind::kJson
+                         ? std::chrono::steady_clock::now() + std::chrono::seconds(10)
+                         : std::chrono::steady_clock::time_point::max();
+    if (msg.version() == 11 && beast::iequals(msg[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      msg.version());
       Lowest().expires_after(shared_.options.write_timeout);
@@ -179,7 +188,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     auto& body = parser_->get().body();
     body.data = piece_.data();
     body.size = piece_.size();
-    Lowest().expires_after(shared_.options.body_timeout);
+    const auto next = std::chrono::steady_clock::now() + shared_.options.body_timeout;
+    Lowest().expires_at(std::min(next, body_deadline_));
     http::async_read_some(stream_, buffer_, *parser_,
                           [self = this->shared_from_this()](error_code ec, std::size_t) {
                             self->OnBody(ec);
@@ -218,6 +228,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // The handler runs on its lane's pool; the answer comes back to the strand.
   void Dispatch() {
     req_.body = std::move(body_);
+    if (auto busy = shared_.service.Admit(prep_)) return WriteEarly(std::move(*busy));
     if (prep_.lane == Lane::kInline) return Write(shared_.service.Handle(req_, prep_));
     net::post(shared_.PoolFor(prep_.lane), [self = this->shared_from_this()] {
       Response resp = self->shared_.service.Handle(self->req_, self->prep_);
@@ -345,8 +356,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     std::future<error_code> result = done->get_future();
     net::post(stream_.get_executor(), [self = this->shared_from_this(), data, done] {
       self->Lowest().expires_after(self->shared_.options.write_timeout);
-      net::async_write(self->stream_, net::buffer(*data),
-                       [data, done](error_code ec, std::size_t) { done->set_value(ec); });
+      net::async_write(self->stream_, net::buffer(*data), [data, done](error_code ec, std::size_t) {
+        crypto::Wipe(*data);  // a piece of a document: plaintext
+        done->set_value(ec);
+      });
     });
     // Waits in short steps, so a server that stops does not wait out the
     // whole write timeout here.
@@ -367,6 +380,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void EndRequest() {
+    // A login's or a password change's body held a password.
+    if (prep_.lane == Lane::kLogin) {
+      crypto::Wipe(req_.body);
+      crypto::Wipe(body_);
+    }
     prep_ = Prepared();  // releases a login ticket, discards an unfinished upload
     if (in_request_) {
       in_request_ = false;
@@ -417,6 +435,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   bool keep_alive_ = false;
   bool in_request_ = false;
   std::chrono::steady_clock::time_point linger_deadline_{};
+  std::chrono::steady_clock::time_point body_deadline_{};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -447,7 +466,16 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void OnAccept(error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) {
+    if (ec) {
+      // Out of descriptors (or another failure): wait a moment instead of
+      // spinning on accept.
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      backoff_.async_wait([self = shared_from_this()](error_code e) {
+        if (!e) self->Accept();
+      });
+      return;
+    }
+    {
       if (shared_.connections.fetch_add(1) >= shared_.options.max_connections ||
           shared_.draining.load()) {
         shared_.connections.fetch_sub(1);
@@ -474,6 +502,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   net::io_context& ioc_;
   Shared& shared_;
   tcp::acceptor acceptor_;
+  net::steady_timer backoff_{acceptor_.get_executor()};
 };
 
 tcp::endpoint ParseListen(const std::string& listen) {
@@ -497,6 +526,9 @@ tcp::endpoint ParseListen(const std::string& listen) {
 }  // namespace
 
 void Serve(Service& service, const ServerOptions& options) {
+  // A peer gone, or a closed log pipe, is an error to handle, not a signal
+  // that ends the process.
+  ::signal(SIGPIPE, SIG_IGN);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = options.threads > 0 ? options.threads : cores;
   Shared shared(service, options, threads);
@@ -518,8 +550,9 @@ void Serve(Service& service, const ServerOptions& options) {
   auto listener = std::make_shared<Listener>(ioc, shared, ParseListen(options.listen));
   listener->Accept();
 
-  // Housekeeping, and the drain once a signal came.
-  net::steady_timer tick(ioc);
+  // Housekeeping, and the drain once a signal came: both on one strand.
+  auto control = net::make_strand(ioc);
+  net::steady_timer tick(control);
   auto started_drain = std::make_shared<std::chrono::steady_clock::time_point>();
   std::function<void(error_code)> on_tick = [&](error_code ec) {
     if (ec) return;
@@ -539,11 +572,11 @@ void Serve(Service& service, const ServerOptions& options) {
   tick.expires_after(std::chrono::seconds(5));
   tick.async_wait(on_tick);
 
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  net::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](error_code ec, int) {
     if (ec) return;
-    shared.draining.store(true);
     *started_drain = std::chrono::steady_clock::now();
+    shared.draining.store(true);
     listener->Stop();
     tick.cancel();
     tick.expires_after(std::chrono::milliseconds(10));

@@ -308,7 +308,7 @@ Prepared Service::Prepare(Request& req) {
       }
     }
     if (route.body == BodyKind::kNone && has_body) {
-      p.early = ErrorResponse(ErrorCode::kTooLarge, "this route takes no body");
+      p.early = ErrorResponse(ErrorCode::kInvalidArgument, "this route takes no body");
       return p;
     }
     if (route.body == BodyKind::kJson) {
@@ -325,20 +325,28 @@ Prepared Service::Prepare(Request& req) {
       p.early = ErrorResponse(ErrorCode::kTooLarge, "the body is larger than this route accepts");
       return p;
     }
-    if (route.lane == Lane::kLogin) {
-      auto ticket = impl_->logins.Admit();
-      if (!ticket) {
-        Response r = ErrorResponse(503, "busy", "too many logins at once; try again in a moment");
+    if (route.body == BodyKind::kStream) {
+      // Uploads hold a staging file and a network thread's attention: a
+      // few at once, fewer from one user.
+      const std::string& user = match->session->user();
+      std::lock_guard lock(impl_->uploads_mu);
+      if (impl_->uploads_running >= impl_->options.max_uploads ||
+          impl_->uploads_by_user[user] >= impl_->options.max_uploads_per_user) {
+        Response r = ErrorResponse(503, "busy", "too many uploads at once; try again in a moment");
         r.Set("Retry-After", "2");
         p.early = std::move(r);
         return p;
       }
-      // Held until the request ends.
-      match->ticket = std::make_shared<LoginGate::Ticket>(std::move(*ticket));
-    }
-    if (route.body == BodyKind::kStream) {
       Call call{req, *impl_, *match, nullptr};
       p.receiver = route.begin(call);
+      ++impl_->uploads_running;
+      ++impl_->uploads_by_user[user];
+      Impl* impl = impl_.get();
+      match->upload_slot = std::shared_ptr<void>(nullptr, [impl, user](void*) {
+        std::lock_guard l(impl->uploads_mu);
+        --impl->uploads_running;
+        if (--impl->uploads_by_user[user] == 0) impl->uploads_by_user.erase(user);
+      });
     }
   } catch (const Error& e) {
     p.early = ErrorResponse(e.code(), e.what());
@@ -346,6 +354,21 @@ Prepared Service::Prepare(Request& req) {
     p.early = ErrorResponse(ErrorCode::kInternal, "internal error");
   }
   return p;
+}
+
+std::optional<Response> Service::Admit(Prepared& p) {
+  if (p.early || !p.match || !p.match->route || p.match->route->lane != Lane::kLogin) {
+    return std::nullopt;
+  }
+  auto ticket = impl_->logins.Admit();
+  if (!ticket) {
+    Response r = ErrorResponse(503, "busy", "too many logins at once; try again in a moment");
+    r.Set("Retry-After", "2");
+    return r;
+  }
+  // Held until the request ends.
+  p.match->ticket = std::make_shared<LoginGate::Ticket>(std::move(*ticket));
+  return std::nullopt;
 }
 
 Response Service::Handle(Request& req, Prepared& p) {

@@ -32,6 +32,8 @@ struct ServiceOptions {
   std::size_t json_cap = 1 << 20;
   int login_slots = 2;   // Argon2id derivations at once
   int login_queue = 8;   // more waiting for them; past that, 503
+  int max_uploads = 16;          // bodies being received at once, in all
+  int max_uploads_per_user = 4;  // and from one user
   int throttle_per_client = 100;   // failed logins per account and address, per hour
   int throttle_per_account = 1000; // failed logins per account, per hour
   // Peers whose X-Forwarded-For names the client (a reverse proxy).
@@ -83,6 +85,10 @@ class Service {
 
   // Routing, authentication and admission. Cheap: runs on a network thread.
   Prepared Prepare(Request& req);
+  // For Lane::kLogin, once the body is in: a place among the logins
+  // deriving keys, or the 503 to answer instead (taken only now, so a
+  // client sending its body slowly holds no slot).
+  std::optional<Response> Admit(Prepared& prepared);
   // The route's work, on the lane's pool. Never throws.
   Response Handle(Request& req, Prepared& prepared);
   // Adds the security headers (before the response is written).

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +44,7 @@ struct RouteMatch {
   std::optional<repo::Session> session;
   std::string token;  // the bearer or cookie token that found it
   std::shared_ptr<LoginGate::Ticket> ticket;  // Lane::kLogin: admission, until the end
+  std::shared_ptr<void> upload_slot;          // kStream: counted until the end
 };
 
 // One request as a route function sees it.
@@ -68,6 +71,9 @@ struct Service::Impl {
   std::vector<Route> routes;
   std::map<std::string, std::pair<std::string, std::string>> files;  // url -> (type, bytes)
   std::string openapi;  // built once from `routes`
+  std::mutex uploads_mu;
+  int uploads_running = 0;                     // guarded by uploads_mu
+  std::map<std::string, int> uploads_by_user;  // guarded by uploads_mu
 
   // Logs the sessions out of the repository (their keys are wiped).
   void LogOut(const std::vector<repo::Session>& ended);

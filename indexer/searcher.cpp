@@ -73,6 +73,11 @@ std::vector<Word> SplitWords(std::string_view text,
       }
       break;
     }
+    // TermGenerator skips a word over 64 bytes (lower-cased) without
+    // giving it a position: so does this, to keep positions in step.
+    if (e - b > 32 && Xapian::Unicode::tolower(std::string(text.substr(b, e - b))).size() > 64) {
+      continue;
+    }
     words.push_back({b, e, {}});
     if (words.size() >= max_words) break;
   }

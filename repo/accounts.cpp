@@ -39,8 +39,9 @@ std::string Base32(const crypto::SecretBytes& secret) {
       OATH_OK) {
     throw Error(ErrorCode::kInternal, "cannot encode a one-time code secret");
   }
-  std::unique_ptr<char, decltype(&std::free)> owned(out, &std::free);
   std::string text(out, len);
+  crypto::Wipe(out, len);  // the secret, in liboath's buffer
+  std::free(out);
   text.erase(std::remove(text.begin(), text.end(), '='), text.end());
   return text;
 }
@@ -254,6 +255,15 @@ std::vector<RoleInfo> UserService::ListRoles(const Actor& actor) {
 TotpEnrollment UserService::BeginTotp(const Actor& actor) {
   ctx_.RequireWritable();
   RequireUser(actor);
+  {
+    // Replacing a second factor takes removing it first, with a code: a
+    // stolen session alone cannot swap it for the thief's.
+    auto db = ctx_.db->Read();
+    const std::optional<UserRow> row = FindUser(*db, actor.name(), nullptr);
+    if (row && row->totp) {
+      throw Error(ErrorCode::kConflict, "a second factor is enrolled; remove it first (with a code)");
+    }
+  }
   crypto::SecretBytes secret = crypto::RandomSecret(kTotpSecretBytes);
   TotpEnrollment e;
   e.secret_base32 = Base32(secret);

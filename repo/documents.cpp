@@ -124,6 +124,15 @@ OpenedDocument OpenSource(sql::Db& db, const Actor& actor, const std::string& do
 }
 }  // namespace
 
+DocumentInfo DocumentService::ContentInfo(const Actor& actor, const std::string& doc_id) {
+  auto db = ctx_.db->Read();
+  sql::ReadTransaction snapshot(*db);
+  DocumentInfo info = InfoOf(OpenDocument(*db, actor, doc_id));
+  const OpenedDocument src = OpenSource(*db, actor, doc_id);  // throws before any byte goes out
+  info.size = InfoOf(src).size;
+  return info;
+}
+
 DocumentInfo DocumentService::Get(const Actor& actor, const std::string& doc_id) {
   auto db = ctx_.db->Read();
   sql::ReadTransaction snapshot(*db);

@@ -47,6 +47,9 @@ class DocumentService {
  public:
   explicit DocumentService(RepoContext& ctx) : ctx_(ctx) {}
   DocumentInfo Get(const Actor& actor, const std::string& doc_id);
+  // The document as ReadContent would stream it: checked (its stored
+  // bytes exist, a duplicate's original matches) without reading them.
+  DocumentInfo ContentInfo(const Actor& actor, const std::string& doc_id);
   std::vector<DocumentInfo> List(const Actor& actor, const std::string& case_id);
   // What the actor may open of the document's family (Error(kNotFound)
   // unless they may open the document itself).

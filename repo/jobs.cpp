@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "repo/cases.h"
+
 namespace dossier::repo {
 
 void JobControl::SetPhase(JobPhase phase) {
@@ -139,14 +141,29 @@ void JobService::Prune() {
 }
 
 std::shared_ptr<JobControl> JobService::Find(const Actor& actor, const std::string& id) {
-  std::lock_guard lock(mu_);
-  Prune();
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) throw Error(ErrorCode::kNotFound, "no such job");
-  const JobControl& j = *it->second;
-  const bool starter = actor.recovery() ? j.starter_id_ == 0 : j.starter_id_ == actor.user_id();
-  if (!starter && !actor.admin()) throw Error(ErrorCode::kNotFound, "no such job");
-  return it->second;
+  std::shared_ptr<JobControl> job;
+  bool starter = false;
+  {
+    std::lock_guard lock(mu_);
+    Prune();
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) throw Error(ErrorCode::kNotFound, "no such job");
+    job = it->second;
+    starter = actor.recovery() ? job->starter_id_ == 0 : job->starter_id_ == actor.user_id();
+  }
+  if (!starter) {
+    // An admin sees another's job only if they can see its case: its
+    // summary names the case's documents.
+    if (!actor.admin()) throw Error(ErrorCode::kNotFound, "no such job");
+    auto db = ctx_.db->Read();
+    try {
+      RequireCaseVisible(*db, actor, job->case_id_);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) throw Error(ErrorCode::kNotFound, "no such job");
+      throw;
+    }
+  }
+  return job;
 }
 
 JobInfo JobService::InfoOf(const JobControl& j) {

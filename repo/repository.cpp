@@ -385,6 +385,9 @@ std::vector<DocumentInfo> Repository::ListFailures(const Session& s, const std::
 std::vector<DocumentInfo> Repository::ListDocuments(const Session& s, const std::string& case_id) {
   return Guarded([&] { return impl_->documents.List(impl_->users.Resolve(s), case_id); });
 }
+DocumentInfo Repository::ContentInfo(const Session& s, const std::string& doc_id) {
+  return Guarded([&] { return impl_->documents.ContentInfo(impl_->users.Resolve(s), doc_id); });
+}
 void Repository::ReadContent(const Session& s, const std::string& doc_id,
                              const std::function<void(std::string_view)>& sink) {
   Guarded([&] { impl_->documents.ReadContent(impl_->users.Resolve(s), doc_id, sink); });

@@ -283,6 +283,11 @@ class Repository {
   // The documents of a case the actor can open, oldest first.
   std::vector<DocumentInfo> ListDocuments(const Session& actor,
                                           const std::string& case_id);
+  // What ReadContent would stream (name, type, exact size), checked
+  // first: Error(kUnsupported) for a document without stored bytes,
+  // Error(kCorrupt) for a duplicate whose original does not match. A server
+  // answers with these before sending a byte.
+  DocumentInfo ContentInfo(const Session& actor, const std::string& doc_id);
   // Streams the original bytes to `sink`. Throws Error(kCorrupt) if the blob
   // fails authentication at any point: bytes already passed to the sink
   // must then be discarded by the caller.

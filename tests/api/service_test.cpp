@@ -102,7 +102,7 @@ TEST_CASE("sessions end when idle for 30 minutes or 12 hours after login", "[api
   Fixture f;
   auto clock = std::make_shared<ManualClock>(1'000'000);
   api::SessionStore store(clock, {});
-  const auto issued = store.Create(f.Ivan());
+  const auto issued = store.Create(f.Ivan(), nullptr);
   CHECK(issued.token.size() == 43);  // 32 bytes, URL-safe base64
   CHECK(store.Find(issued.token, nullptr));
   std::string tampered = issued.token;
@@ -118,18 +118,38 @@ TEST_CASE("sessions end when idle for 30 minutes or 12 hours after login", "[api
   CHECK_FALSE(store.Find(issued.token, &expired));
   CHECK(expired.size() == 1);
 
-  const auto idle = store.Create(f.Ivan());
+  const auto idle = store.Create(f.Ivan(), nullptr);
   clock->Advance(30 * 60);
   CHECK_FALSE(store.Find(idle.token, nullptr));
   CHECK(store.size() == 0);
 
-  const auto a = store.Create(f.Ivan());
-  const auto b = store.Create(f.Ivan());
-  const auto other = store.Create(f.Lena());
+  const auto a = store.Create(f.Ivan(), nullptr);
+  const auto b = store.Create(f.Ivan(), nullptr);
+  const auto other = store.Create(f.Lena(), nullptr);
   CHECK(store.EndUser("ivan").size() == 2);
   CHECK_FALSE(store.Find(a.token, nullptr));
   CHECK_FALSE(store.Find(b.token, nullptr));
   CHECK(store.Find(other.token, nullptr));
+}
+
+TEST_CASE("one user's sessions cannot push out everyone else's", "[api]") {
+  Fixture f;
+  auto clock = std::make_shared<ManualClock>(1'000'000);
+  api::SessionLimits limits;
+  limits.max_per_user = 3;
+  api::SessionStore store(clock, limits);
+  const auto lena = store.Create(f.Lena(), nullptr);
+  std::vector<api::SessionStore::Issued> ivan;
+  std::vector<repo::Session> evicted;
+  for (int i = 0; i < 5; ++i) {
+    clock->Advance(1);
+    ivan.push_back(store.Create(f.Ivan(), &evicted));
+  }
+  CHECK(evicted.size() == 2);
+  CHECK(store.size() == 4);
+  CHECK(store.Find(lena.token, nullptr));
+  CHECK_FALSE(store.Find(ivan[0].token, nullptr));  // his oldest went first
+  CHECK(store.Find(ivan[4].token, nullptr));
 }
 
 TEST_CASE("failed logins are throttled per account and address, and age out", "[api]") {
@@ -223,7 +243,7 @@ TEST_CASE("bodies over their cap, or of the wrong type, are refused unread", "[a
   req.method = "GET";
   req.target = "/api/v1/cases";
   req.headers["content-length"] = "5";
-  CHECK(s.service->Prepare(req).early->status == 413);  // this route takes no body
+  CHECK(s.service->Prepare(req).early->status == 400);  // this route takes no body
 }
 
 TEST_CASE("a login reveals nothing about unknown users and is logged without secrets", "[api]") {

@@ -1250,6 +1250,24 @@ def test_bad_input(ctx, m, routes, alice, S):
     check("the admin's session survived the bad input", r.status == 200, r)
 
 
+def test_slow_logins(m):
+    section("logins whose bodies trickle in hold no login slot")
+    socks = []
+    try:
+        # More slow logins than there are login slots and places waiting.
+        for _ in range(20):
+            s = m.connect(timeout=5)
+            s.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"us")
+            socks.append(s)
+        time.sleep(0.5)
+        r = m.login("alice", PW["alice"])
+        check("a login succeeds while 20 others send their bodies slowly", r.status == 200, r)
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_limits(ctx, m, alice):
     section("HTTP limits")
     big = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * (HEADER_LIMIT + 1000) + b"\r\n\r\n"
@@ -1488,6 +1506,7 @@ def run(ctx):
     test_upload_limits(ctx, m, bob, S)
     test_bad_input(ctx, m, routes, alice, S)
     test_limits(ctx, m, alice)
+    test_slow_logins(m)
 
     test_tls(ctx)
     test_clock(ctx, m)

@@ -106,6 +106,8 @@ TEST_CASE("a second factor is enrolled, asked for, spent once, and removed", "[a
   CHECK(CodeOf([&] { f.repo->ConfirmTotp(ivan, "000000x"); }) == ErrorCode::kUnauthenticated);
   f.repo->ConfirmTotp(ivan, TotpAt(e.secret_base32, clock->Now()));
   CHECK(f.repo->CurrentUser(ivan).totp);
+  // A session alone cannot swap the factor for another: removing it takes a code.
+  CHECK(CodeOf([&] { f.repo->BeginTotp(ivan); }) == ErrorCode::kConflict);
 
   clock->Advance(60);
   CHECK(CodeOf([&] { f.repo->Login("ivan", "ivan-password"); }) == ErrorCode::kSecondFactor);
