@@ -21,29 +21,30 @@ struct Served {
   std::unique_ptr<api::Service> service;
   std::vector<std::string> log;
 
-  Served() {
+  explicit Served(api::ServiceOptions so = {}) {
     repo::OpenOptions o;
     o.clock = clock;
     f = std::make_unique<Fixture>(o);
-    api::ServiceOptions so;
     so.clock = clock;
     so.log = [this](const std::string& line) { log.push_back(line); };
     service = std::make_unique<api::Service>(*f->repo, so);
   }
 
   api::Response Call(const std::string& method, const std::string& target,
-                     const std::string& body = "", std::map<std::string, std::string> headers = {}) {
+                     const std::string& body = "", std::map<std::string, std::string> headers = {},
+                     const std::string& client = "127.0.0.1") {
     api::Request req;
     req.method = method;
     req.target = target;
     req.headers = std::move(headers);
-    req.client = "127.0.0.1";
+    req.client = client;
     if (!body.empty()) {
       req.headers.emplace("content-type", "application/json");
       req.headers["content-length"] = std::to_string(body.size());
     }
     api::Prepared p = service->Prepare(req);
     req.body = body;
+    if (auto busy = service->Admit(p)) return *busy;
     api::Response r = service->Handle(req, p);
     service->Decorate(req, r);
     service->Record(req, &p, r, r.body.size());
@@ -280,4 +281,24 @@ TEST_CASE("the OpenAPI document lists every route with its methods", "[api]") {
     CAPTURE(r.method, r.path);
     CHECK(doc["paths"][r.path].contains(m));
   }
+}
+
+TEST_CASE("behind a trusted proxy, throttling goes by the forwarded client address", "[api]") {
+  api::ServiceOptions so;
+  so.trusted_proxies = {"10.9.9.9"};
+  so.throttle_per_client = 3;
+  Served s(so);
+  const std::string wrong = R"({"user":"ivan","password":"wrong-password"})";
+  const std::string right = R"({"user":"ivan","password":"ivan-password"})";
+  auto via = [&](const std::string& peer, const std::string& forwarded, const std::string& body) {
+    std::map<std::string, std::string> h;
+    if (!forwarded.empty()) h["x-forwarded-for"] = forwarded;
+    return s.Call("POST", "/api/v1/auth/login", body, h, peer).status;
+  };
+  for (int i = 0; i < 3; ++i) CHECK(via("10.9.9.9", "spoofed, 192.0.2.1", wrong) == 401);
+  CHECK(via("10.9.9.9", "192.0.2.1", right) == 429);  // the last hop the proxy added counts
+  CHECK(via("10.9.9.9", "192.0.2.2", right) == 200);  // another client behind the proxy
+  // A peer that is not the proxy cannot pick its address with the header.
+  for (int i = 0; i < 3; ++i) CHECK(via("198.51.100.7", "192.0.2.9", wrong) == 401);
+  CHECK(via("198.51.100.7", "192.0.2.10", right) == 429);
 }
