@@ -6,6 +6,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <mutex>
+#include <unordered_map>
+
 namespace dossier::api {
 
 struct Metrics::Impl {
@@ -35,6 +38,10 @@ struct Metrics::Impl {
           .Help("Connections closed at once because the server had too many open")
           .Register(*registry)
           .Add({});
+  // The series of each (method, route, status) once made: Family::Add
+  // builds a label map and hashes it on every call.
+  std::mutex series_mu;
+  std::unordered_map<std::string, std::pair<prometheus::Counter*, prometheus::Histogram*>> series;
   // Latency buckets from half a millisecond to ten seconds.
   const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                         0.05,   0.1,   0.25,   0.5,   1,    2.5,
@@ -48,9 +55,25 @@ Metrics::~Metrics() = default;
 
 void Metrics::Request(const std::string& method, const std::string& route, int status,
                       double seconds) {
-  impl_->requests.Add({{"method", method}, {"route", route}, {"status", std::to_string(status)}})
-      .Increment();
-  impl_->latency.Add({{"route", route}}, impl_->buckets).Observe(seconds);
+  std::string key = method;
+  key += ' ';
+  key += route;
+  key += ' ';
+  key += std::to_string(status);
+  std::pair<prometheus::Counter*, prometheus::Histogram*> s;
+  {
+    std::lock_guard lock(impl_->series_mu);
+    auto it = impl_->series.find(key);
+    if (it == impl_->series.end()) {
+      s = {&impl_->requests.Add({{"method", method}, {"route", route}, {"status", std::to_string(status)}}),
+           &impl_->latency.Add({{"route", route}}, impl_->buckets)};
+      impl_->series.emplace(std::move(key), s);
+    } else {
+      s = it->second;
+    }
+  }
+  s.first->Increment();
+  s.second->Observe(seconds);
 }
 
 void Metrics::ConnectionOpened() { impl_->open_connections.Increment(); }
