@@ -74,6 +74,48 @@ std::vector<SourceFile> StoredFailures(sql::Db& db, const Actor& actor, const In
 
 }  // namespace
 
+AccessSet IngestService::AccessFor(sql::Db& db, const Actor& actor, const IngestRequest& req,
+                                   std::string* restrict_text) {
+  RequireCaseVisible(db, actor, req.case_id);
+  if (DocumentsMoving(db, req.case_id)) {
+    throw Error(ErrorCode::kConflict,
+                "a grant or revoke is still moving this case's documents; ingest once it ends");
+  }
+  // The access set: the case's roles, narrowed by --restrict.
+  const AccessSet case_roles = CaseRoles(db, req.case_id);
+  AccessSet set = case_roles;
+  if (!req.restrict_to.empty()) {
+    AccessSet restrict;
+    for (const auto& name : req.restrict_to) {
+      const RoleId id = RoleIdOf(db, name);
+      if (!case_roles.count(id)) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "a restricted document's roles must be granted on its case");
+      }
+      restrict.insert(id);
+    }
+    set = restrict;
+    if (restrict_text) *restrict_text = EncodeSet(restrict);
+  }
+  // Deduplication within a set the uploader cannot open would reveal
+  // what it holds, so nobody writes where they cannot read.
+  if (!actor.HoldsAny(set)) {
+    throw Error(ErrorCode::kForbidden, "you must hold one of the document's roles to ingest it");
+  }
+  return set;
+}
+
+void IngestService::Check(const Actor& actor, const IngestRequest& req) {
+  ctx_.RequireWritable();
+  const std::string language = req.language.empty() ? "en" : req.language;
+  if (language != "none" && !indexer::IsSupportedLanguage(language)) {
+    throw Error(ErrorCode::kInvalidArgument, "unsupported language code");
+  }
+  auto db = ctx_.db->Read();
+  sql::ReadTransaction snapshot(*db);
+  (void)AccessFor(*db, actor, req, nullptr);
+}
+
 IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req,
                                std::shared_ptr<const Upload::Impl> upload) {
   ctx_.RequireWritable();
@@ -92,32 +134,7 @@ IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req,
   {
     auto w = ctx_.db->Write();
     sql::Transaction t(*w);
-    RequireCaseVisible(*w, actor, req.case_id);
-    if (DocumentsMoving(*w, req.case_id)) {
-      throw Error(ErrorCode::kConflict,
-                  "a grant or revoke is still moving this case's documents; ingest once it ends");
-    }
-    // The access set: the case's roles, narrowed by --restrict.
-    const AccessSet case_roles = CaseRoles(*w, req.case_id);
-    AccessSet set = case_roles;
-    if (!req.restrict_to.empty()) {
-      AccessSet restrict;
-      for (const auto& name : req.restrict_to) {
-        const RoleId id = RoleIdOf(*w, name);
-        if (!case_roles.count(id)) {
-          throw Error(ErrorCode::kInvalidArgument,
-                      "a restricted document's roles must be granted on its case");
-        }
-        restrict.insert(id);
-      }
-      set = restrict;
-      plan.restrict_text = EncodeSet(restrict);
-    }
-    // Deduplication within a set the uploader cannot open would reveal
-    // what it holds, so nobody writes where they cannot read.
-    if (!actor.HoldsAny(set)) {
-      throw Error(ErrorCode::kForbidden, "you must hold one of the document's roles to ingest it");
-    }
+    const AccessSet set = AccessFor(*w, actor, req, &plan.restrict_text);
     std::vector<std::pair<RoleId, crypto::PublicKey>> recipients;
     for (RoleId r : set) recipients.emplace_back(r, RolePublicKey(*w, r));
     plan.batch = std::make_unique<KeyBatch>(std::move(recipients), ctx_.recovery_public);

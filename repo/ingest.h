@@ -132,10 +132,18 @@ class IngestService {
   // the upload.
   IngestPlan Plan(const Actor& actor, const IngestRequest& request,
                   std::shared_ptr<const Upload::Impl> upload = nullptr);
+  // What Plan checks of a request without planning it (no writes): an
+  // upload is checked so before its bytes arrive.
+  void Check(const Actor& actor, const IngestRequest& request);
   // Runs a planned ingest to its end, or until `job` is cancelled.
   void Run(const Actor& actor, IngestPlan& plan, JobControl& job);
 
  private:
+  // The request's access set: the case's roles, narrowed by its
+  // restriction (encoded into `restrict_text` if given), after checking
+  // that the case is visible and settled and the actor holds one of them.
+  AccessSet AccessFor(sql::Db& db, const Actor& actor, const IngestRequest& req,
+                      std::string* restrict_text);
   RepoContext& ctx_;
   std::unique_ptr<indexer::ExtractPool> pool_;  // started by the first run
 };

@@ -298,8 +298,11 @@ std::uint64_t Upload::size() const { return impl_ ? impl_->size : 0; }
 std::unique_ptr<Upload> Repository::BeginUpload(const Session& s, const UploadRequest& request) {
   return Guarded([&] {
     const Actor actor = impl_->users.Resolve(s);
-    impl_->ctx->RequireWritable();
-    (void)impl_->cases.Get(actor, request.case_id);  // Error(kNotFound) unless visible
+    IngestRequest check;
+    check.case_id = request.case_id;
+    check.restrict_to = request.restrict_to;
+    check.language = request.language;
+    impl_->ingest.Check(actor, check);  // before any byte arrives
     return std::make_unique<Upload>(OpenUpload(*impl_->ctx, request));
   });
 }

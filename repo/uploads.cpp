@@ -10,7 +10,6 @@
 #include <filesystem>
 
 #include "crypto/secret.h"
-#include "indexer/blind_terms.h"
 
 namespace dossier::repo {
 
@@ -68,11 +67,6 @@ std::unique_ptr<Upload::Impl> OpenUpload(const RepoContext& ctx, const UploadReq
   if (!req.filename.empty() && !req.path.empty() &&
       std::filesystem::path(up->rel).filename().string() != req.filename) {
     throw Error(ErrorCode::kInvalidArgument, "an upload's file name must end its path");
-  }
-  // What can be checked before the bytes arrive is checked now (the
-  // roles of `restrict` when the job is planned, after the body).
-  if (req.language != "none" && !indexer::IsSupportedLanguage(req.language.empty() ? "en" : req.language)) {
-    throw Error(ErrorCode::kInvalidArgument, "unsupported language code");
   }
   up->file = UnnamedFile(ctx.dir + "/uploads");
   up->key = crypto::RandomSecret(32);

@@ -209,6 +209,14 @@ TEST_CASE("an upload's names are checked and its case must be visible", "[upload
   req.path = "folder/a.txt";
   req.filename = "b.txt";
   CHECK(CodeOf([&] { f.repo->BeginUpload(ivan, req); }) == ErrorCode::kInvalidArgument);
+  // Refused before any byte is sent: a restriction to a role not granted on
+  // the case, an unknown language.
+  req.filename = "a.txt";
+  req.restrict_to = {"legal"};
+  CHECK(CodeOf([&] { f.repo->BeginUpload(ivan, req); }) == ErrorCode::kInvalidArgument);
+  req.restrict_to = {};
+  req.language = "xx";
+  CHECK(CodeOf([&] { f.repo->BeginUpload(ivan, req); }) == ErrorCode::kInvalidArgument);
 }
 
 TEST_CASE("a document's family lists its parent, children and duplicates", "[family]") {
