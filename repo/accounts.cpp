@@ -83,12 +83,29 @@ bool UserService::SpendTotp(std::int64_t user_id, const crypto::SecretBytes& sec
                                      otp.c_str());
   if (rc < 0) return false;
   const std::int64_t step = now / kTotpStep + offset;
-  std::lock_guard lock(totp_mu_);
-  auto [it, fresh] = last_totp_step_.emplace(user_id, step);
-  if (!fresh) {
-    if (step <= it->second) return false;  // that code (or a later one) was spent
-    it->second = step;
+  {
+    // This process's record, for a read-only one that cannot write it down.
+    std::lock_guard lock(totp_mu_);
+    auto [it, fresh] = last_totp_step_.emplace(user_id, step);
+    if (!fresh) {
+      if (step <= it->second) return false;  // that code (or a later one) was spent
+      it->second = step;
+    }
   }
+  if (!ctx_.writable) {
+    auto db = ctx_.db->Read();
+    sql::Stmt st(*db, "SELECT totp_step FROM users WHERE id=?");
+    st.Bind(1, user_id);
+    return st.Step() && (st.TypeOf(0) == sql::Stmt::Type::kNull || st.Int(0) < step);
+  }
+  // The repository's record: a code spent once stays spent across
+  // restarts and processes.
+  auto w = ctx_.db->Write();
+  sql::Transaction t(*w);
+  sql::Stmt u(*w, "UPDATE users SET totp_step=? WHERE id=? AND (totp_step IS NULL OR totp_step < ?)");
+  u.Bind(1, step).Bind(2, user_id).Bind(3, step).Run();
+  if (w->Changes() != 1) return false;
+  t.Commit();
   return true;
 }
 
@@ -173,7 +190,8 @@ void UserService::ResetPassword(const Actor& actor, const std::string& user,
     m.Bind(1, crypto::SealTo(kp.public_key, rk.secret_key)).Bind(2, id).Bind(3, u->id).Run();
   }
   sql::Stmt up(*w,
-               "UPDATE users SET public_key=?, wrapped_secret=?, totp_sealed=NULL WHERE id=?");
+               "UPDATE users SET public_key=?, wrapped_secret=?, totp_sealed=NULL, totp_step=NULL "
+               "WHERE id=?");
   up.Bind(1, crypto::Bytes(kp.public_key.begin(), kp.public_key.end()))
       .Bind(2, wrapped)
       .Bind(3, u->id)

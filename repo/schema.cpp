@@ -98,10 +98,12 @@ INSERT OR IGNORE INTO meta(key, value) VALUES('index_epoch', CAST('0' AS BLOB));
 INSERT OR IGNORE INTO meta(key, value) VALUES('membership_epoch', CAST('0' AS BLOB));
 )sql",
     // A user's second factor: the TOTP secret sealed to their own public
-    // key, so only their password (which opens their secret key) opens it.
+    // key, so only their password (which opens their secret key) opens it,
+    // and the time step of the last code spent (each code works once).
     // A document page shows its family: children and duplicates by index.
     R"sql(
 ALTER TABLE users ADD COLUMN totp_sealed BLOB;
+ALTER TABLE users ADD COLUMN totp_step INTEGER;
 CREATE INDEX documents_parent ON documents(parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX documents_duplicate ON documents(duplicate_of) WHERE duplicate_of IS NOT NULL;
 )sql",

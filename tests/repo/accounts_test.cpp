@@ -116,7 +116,16 @@ TEST_CASE("a second factor is enrolled, asked for, spent once, and removed", "[a
   const std::string code = TotpAt(e.secret_base32, clock->Now());
   auto s = f.repo->Login("ivan", "ivan-password", code);
   CHECK(s.roles() == std::vector<std::string>{"investigator"});
-  // The same code, again: refused (each code works once).
+  // The same code, again: refused (each code works once), also after a
+  // restart: the last step spent is kept in the repository.
+  CHECK(CodeOf([&] { f.repo->Login("ivan", "ivan-password", code); }) ==
+        ErrorCode::kUnauthenticated);
+  {
+    repo::OpenOptions again;
+    again.clock = clock;
+    f.Reopen(again);
+    s = f.repo->Login("ivan", "ivan-password", TotpAt(e.secret_base32, clock->Now() + 30));
+  }
   CHECK(CodeOf([&] { f.repo->Login("ivan", "ivan-password", code); }) ==
         ErrorCode::kUnauthenticated);
   // One step of drift either way is accepted, two are not.

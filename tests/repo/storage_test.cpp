@@ -294,7 +294,7 @@ TEST_CASE("a reader upgrades a repository of the previous schema, unless a write
     // Back to schema version 1 (no documents yet, so no key rows to convert).
     repo::sql::Db db(f.dir + "/dossier.db", false);
     db.Exec("DROP INDEX documents_parent; DROP INDEX documents_duplicate; "
-            "ALTER TABLE users DROP COLUMN totp_sealed; "
+            "ALTER TABLE users DROP COLUMN totp_sealed; ALTER TABLE users DROP COLUMN totp_step; "
             "DROP INDEX documents_shard; DROP INDEX documents_unsettled; "
             "DROP INDEX documents_place; CREATE INDEX documents_place ON documents(place_key); "
             "DROP INDEX documents_dedup; CREATE INDEX documents_dedup ON documents(dedup_key); "
