@@ -87,17 +87,23 @@ Response Logout(Call& c) {
   return r;
 }
 
+// What /me and /auth/session tell about a live session.
+json SessionBody(const repo::UserInfo& u, const SessionStore::Found& found) {
+  return {{"user", u.name},
+          {"roles", u.roles},
+          {"admin", u.admin},
+          {"totp", u.totp},
+          {"csrf_token", found.csrf_token},
+          {"expires_at", Rfc3339(found.expires_at)}};
+}
+
 Response Me(Call& c) {
   const repo::UserInfo u = c.svc.repo.CurrentUser(c.session());
   std::vector<repo::Session> expired;
   auto found = c.svc.sessions.Find(c.match.token, &expired);
   c.svc.LogOut(expired);
-  return Json(200, Dump({{"user", u.name},
-                         {"roles", u.roles},
-                         {"admin", u.admin},
-                         {"totp", u.totp},
-                         {"csrf_token", found ? found->csrf_token : ""},
-                         {"expires_at", found ? Rfc3339(found->expires_at) : ""}}));
+  if (!found) throw Error(ErrorCode::kUnauthenticated, "this session has ended; log in again");
+  return Json(200, Dump(SessionBody(u, *found)));
 }
 
 // The page asks this first: whether its cookie still holds a session,
@@ -108,13 +114,9 @@ Response SessionState(Call& c) {
   c.svc.LogOut(expired);
   if (!found || found->session.ended()) return Json(200, R"({"authenticated":false})");
   const repo::UserInfo u = c.svc.repo.CurrentUser(found->session);
-  Response r = Json(200, Dump({{"authenticated", true},
-                               {"user", u.name},
-                               {"roles", u.roles},
-                               {"admin", u.admin},
-                               {"totp", u.totp},
-                               {"csrf_token", found->csrf_token},
-                               {"expires_at", Rfc3339(found->expires_at)}}));
+  json body = SessionBody(u, *found);
+  body["authenticated"] = true;
+  Response r = Json(200, Dump(body));
   r.user = u.name;
   return r;
 }

@@ -262,22 +262,6 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void Write(Response resp) {
     shared_.service.Decorate(req_, resp);
-    if (resp.stream && req_.method == "HEAD") {
-      // The header a GET would get, without running the producer.
-      auto res = std::make_shared<http::response<http::empty_body>>(
-          static_cast<http::status>(resp.status), Version());
-      SetHeaders(*res, resp);
-      res->content_length(resp.stream_size);
-      auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
-      Lowest().expires_after(shared_.options.write_timeout);
-      http::async_write_header(stream_, *sr,
-                               [self = this->shared_from_this(), res, sr, resp](error_code ec,
-                                                                               std::size_t) {
-                                 self->shared_.service.Record(self->req_, &self->prep_, resp, 0);
-                                 self->AfterWrite(ec);
-                               });
-      return;
-    }
     if (resp.stream) return WriteStreamed(std::move(resp));
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(resp.status), Version());
@@ -300,7 +284,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   // A header with the exact length, then the producer's pieces as they
-  // come, one in flight at a time (the producer waits for each).
+  // come, one in flight at a time (the producer waits for each). For HEAD,
+  // the header alone: the producer never runs.
   void WriteStreamed(Response resp) {
     auto res = std::make_shared<http::response<http::empty_body>>(
         static_cast<http::status>(resp.status), Version());
@@ -312,9 +297,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         stream_, *sr,
         [self = this->shared_from_this(), res, sr, resp = std::move(resp)](error_code ec,
                                                                           std::size_t) mutable {
-          if (ec) {
+          if (ec || self->req_.method == "HEAD") {
             self->shared_.service.Record(self->req_, &self->prep_, resp, 0);
-            return self->Close();
+            return ec ? self->Close() : self->AfterWrite({});
           }
           self->Produce(std::move(resp));
         });

@@ -177,10 +177,8 @@ struct Family {
   bool skip = false;               // the whole family exists already
 };
 
-// A stored original goes to the worker as a memfd: plaintext in memory for
-// as long as its extraction takes, never in a file; sealed before the
-// worker sees it, so a compromised parser cannot change the bytes the
-// custody hashes and the new blob are made from.
+// A stored original goes to the worker as a sealed memfd: plaintext in
+// memory for as long as its extraction takes, never in a file.
 Fd StoredOriginal(RepoContext& ctx, const Actor& actor, const std::string& id) {
   OpenedDocument doc;
   {
@@ -189,22 +187,10 @@ Fd StoredOriginal(RepoContext& ctx, const Actor& actor, const std::string& id) {
     doc = OpenDocument(*db, actor, id);
   }
   if (doc.row.blob.empty()) throw Error(ErrorCode::kCorrupt, "a stored original is missing");
-  Fd fd(::memfd_create("dossier-retry", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) throw Error(ErrorCode::kIo, "cannot hold a stored original in memory");
   auto in = ctx.blobs->Open(doc.row.blob);
   crypto::BlobDecryptor dec(crypto::DeriveDataSubkey(doc.key, crypto::DataKeyUse::kBlob),
                             [&](unsigned char* p, std::size_t n) { return in->Read(p, n); });
-  std::string chunk;
-  std::uint64_t at = 0;
-  while (dec.Next(chunk)) {
-    PwriteAll(fd.get(), chunk.data(), chunk.size(), at);
-    at += chunk.size();
-    crypto::Wipe(chunk);
-  }
-  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    throw Error(ErrorCode::kIo, "cannot seal a stored original in memory");
-  }
-  return fd;
+  return DecryptToSealedMemory(dec, "a stored original");
 }
 
 // A family's top-level file as the stage step sees it.

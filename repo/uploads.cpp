@@ -79,9 +79,23 @@ std::unique_ptr<Upload::Impl> OpenUpload(const RepoContext& ctx, const UploadReq
   return up;
 }
 
+Fd DecryptToSealedMemory(crypto::BlobDecryptor& dec, const char* what) {
+  Fd fd(::memfd_create("dossier-plaintext", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) throw Error(ErrorCode::kIo, std::string("cannot hold ") + what + " in memory");
+  std::string chunk;
+  std::uint64_t at = 0;
+  while (dec.Next(chunk)) {
+    PwriteAll(fd.get(), chunk.data(), chunk.size(), at);
+    at += chunk.size();
+    crypto::Wipe(chunk);
+  }
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    throw Error(ErrorCode::kIo, std::string("cannot seal ") + what + " in memory");
+  }
+  return fd;
+}
+
 Fd DecryptUpload(const Upload::Impl& up) {
-  Fd fd(::memfd_create("dossier-upload", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) throw Error(ErrorCode::kIo, "cannot hold an upload in memory");
   std::uint64_t in_at = 0;
   crypto::BlobDecryptor dec(up.key, [&](unsigned char* p, std::size_t n) -> std::size_t {
     const std::size_t want =
@@ -93,17 +107,7 @@ Fd DecryptUpload(const Upload::Impl& up) {
     in_at += want;
     return want;
   });
-  std::string chunk;
-  std::uint64_t at = 0;
-  while (dec.Next(chunk)) {
-    PwriteAll(fd.get(), chunk.data(), chunk.size(), at);
-    at += chunk.size();
-    crypto::Wipe(chunk);
-  }
-  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    throw Error(ErrorCode::kIo, "cannot seal an upload in memory");
-  }
-  return fd;
+  return DecryptToSealedMemory(dec, "an upload");
 }
 
 }  // namespace dossier::repo

@@ -37,6 +37,12 @@ struct Upload::Impl {
 // ".." parts) and opens an upload in `<dir>/uploads`.
 std::unique_ptr<Upload::Impl> OpenUpload(const RepoContext& ctx, const UploadRequest& request);
 
+// Everything `dec` yields, in a memfd sealed against any change before a
+// worker sees it (so a compromised parser cannot alter the bytes the
+// custody hashes and the new blob are made from); `what` names it in
+// errors. Each chunk is wiped once copied.
+Fd DecryptToSealedMemory(crypto::BlobDecryptor& dec, const char* what);
+
 // The upload's plaintext in a sealed memfd. REQUIRES: finished.
 // Throws Error(kCorrupt) if the ciphertext does not authenticate.
 Fd DecryptUpload(const Upload::Impl& upload);
