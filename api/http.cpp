@@ -65,6 +65,16 @@ Response ErrorResponse(ErrorCode code, const std::string& message) {
   return r;
 }
 
+Response ErrorResponse(const Error& e) {
+  if (const auto* q = dynamic_cast<const QueryError*>(&e)) {
+    nlohmann::json body = {{"error", {{"code", ErrorCodeName(e.code())},
+                                      {"message", std::string(e.what())},
+                                      {"position", q->position()}}}};
+    return Json(400, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  return ErrorResponse(e.code(), e.what());
+}
+
 Response NotFound() {
   return ErrorResponse(404, "not_found", "not found, or not visible to you");
 }

@@ -62,6 +62,8 @@ int StatusFor(ErrorCode code);
 
 // {"error": {"code": ..., "message": ...}} with the code's status.
 Response ErrorResponse(ErrorCode code, const std::string& message);
+// As above; a malformed query (QueryError) also gives its "position".
+Response ErrorResponse(const Error& e);
 Response ErrorResponse(int status, std::string_view code, const std::string& message);
 // The answer to anything the user may not see: byte for byte the same
 // whether the thing never existed or exists out of their reach.

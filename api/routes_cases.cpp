@@ -1,5 +1,5 @@
 // Routes: cases and their grants, uploads and the jobs that ingest them,
-// documents (metadata, original bytes, text) and search.
+// documents (metadata, original bytes, text). Search: routes_search.cpp.
 #include <algorithm>
 #include <cctype>
 
@@ -235,23 +235,6 @@ Response Text(Call& c) {
   return r;
 }
 
-// ---- Search ----
-
-Response Search(Call& c) {
-  repo::SearchRequest s;
-  s.query = c.req.Query("q");  // empty: every document the user can open
-  if (s.query.size() > 4096) throw Error(ErrorCode::kInvalidArgument, "the query is too long");
-  s.case_id = c.req.Query("case");
-  s.limit = QueryNumber(c.req, "limit", 20, 100);
-  s.offset = QueryNumber(c.req, "offset", 0, 10000);
-  const std::string sort = c.req.Query("sort", "relevance");
-  if (sort != "relevance" && sort != "date") {
-    throw Error(ErrorCode::kInvalidArgument, "'sort' must be relevance or date");
-  }
-  s.sort_by_date = sort == "date";
-  return Json(200, repo::views::Search(c.svc.repo.Search(c.session(), s), -1));
-}
-
 }  // namespace
 
 void AddCaseRoutes(std::vector<Route>& r) {
@@ -281,8 +264,6 @@ void AddCaseRoutes(std::vector<Route>& r) {
                "A document's original bytes (as an attachment)", Content});
   r.push_back({"GET", "/api/v1/documents/{id}/text", B::kNone, L::kQuery, true,
                "A document's extracted text", Text});
-  r.push_back({"GET", "/api/v1/search", B::kNone, L::kQuery, true,
-               "Search: ?q=&case=&limit=&offset=&sort=relevance|date", Search});
 }
 
 }  // namespace dossier::api

@@ -182,6 +182,7 @@ Service::Impl::Impl(repo::Repository& r, ServiceOptions o)
       }) {
   AddAccountRoutes(routes);
   AddCaseRoutes(routes);
+  AddSearchRoutes(routes);
   AddOpsRoutes(routes);
   for (auto& r : routes) r.segments = Split(r.path);
   files = LoadFiles(options.web_root);
@@ -380,7 +381,7 @@ Response Service::Handle(Request& req, Prepared& p) {
   try {
     resp = match.route->handle(call);
   } catch (const Error& e) {
-    resp = ErrorResponse(e.code(), e.what());
+    resp = ErrorResponse(e);
     // The repository ended the session (a password reset, the user
     // disabled): its token goes too.
     if (match.session && match.session->ended() && !match.token.empty()) {

@@ -43,6 +43,21 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
+// A malformed query: kInvalidArgument, with the 1-based position (in
+// Unicode characters of the query) where it goes wrong. The message names
+// the position, never the query's words.
+class QueryError : public Error {
+ public:
+  QueryError(std::size_t position, const std::string& what)
+      : Error(ErrorCode::kInvalidArgument,
+              "malformed query at position " + std::to_string(position) + ": " + what),
+        position_(position) {}
+  std::size_t position() const { return position_; }
+
+ private:
+  std::size_t position_;
+};
+
 // Inside a catch block: rethrows the exception being handled as a
 // dossier::Error (a dossier::Error as it is). Foreign exceptions keep only
 // their kind, never their message, which may quote paths or content:

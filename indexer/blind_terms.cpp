@@ -59,6 +59,14 @@ std::string BlindKeys::FieldTerm(Field field, std::string_view value) const {
   return term;
 }
 
+std::string BlindKeys::PrefixTerm(std::string_view folded_prefix) const {
+  std::string input = "p|";
+  input.append(folded_prefix);
+  std::string term = "P";
+  term.append(terms_.Hash(input, kTermHashBytes));
+  return term;
+}
+
 std::string BlindKeys::StemHash(std::string_view stem) const {
   std::string input = "w|";
   input.append(stem);

@@ -7,6 +7,8 @@
 //   XL<h>   language      XT<h>  type           K<h>   tag
 //   XE<h>   entity        XA<h>  from address   XB<h>  to address
 //   XD<h>   cc address    ZS<h>  a stemmed word of an email subject
+//   P<h>    a prefix (3 to 8 characters) of a folded, unstemmed word of the
+//           text, boolean (no positions): what `word*` matches
 // <h> is the first kTermHashBytes bytes of a keyed BLAKE2b hash (raw bytes,
 // not hex: measured within 16% of plain stems in size). Word hashes are
 // computed from FoldWord(word) stemmed by the document language's stemmer;
@@ -38,6 +40,20 @@ constexpr unsigned kIdSlot = 1;
 // database hands a match decider the document's docid within its own
 // shard, not the combined one, so the copies are told apart by this value.
 constexpr unsigned kShardSlot = 2;
+// Slot kFacetSlot holds the hash parts (kTermHashBytes each) of the type,
+// language, custodian and case terms, in that order; slot kTagSlot those of
+// the document's tags. Facets count them over the matches with a match spy.
+constexpr unsigned kFacetSlot = 3;
+constexpr unsigned kTagSlot = 4;
+
+// The index format a shard is built with. 1: before prefix terms and facet
+// values; 2: with them. A shard is as old as the oldest document in it;
+// only `dossier reindex` (which holds content keys) brings it forward.
+constexpr int kShardFormat = 2;
+constexpr int kPrefixFormat = 2;  // the first format with prefix terms
+// The prefix lengths indexed, in Unicode characters of the folded word.
+constexpr std::size_t kMinPrefix = 3;
+constexpr std::size_t kMaxPrefix = 8;
 
 enum class Field { kCase, kCustodian, kFilename, kLanguage, kType, kTag, kEntity, kFrom, kTo, kCc };
 
@@ -57,6 +73,8 @@ class BlindKeys {
   std::string FieldTerm(Field field, std::string_view value) const;
   // The hash part of a word term, for an already folded and stemmed word.
   std::string StemHash(std::string_view stem) const;
+  // The prefix term for a folded prefix of kMinPrefix..kMaxPrefix characters.
+  std::string PrefixTerm(std::string_view folded_prefix) const;
 
  private:
   crypto::KeyedHasher terms_;

@@ -1,5 +1,8 @@
 #include "indexer/document_builder.h"
 
+#include <unordered_map>
+#include <unordered_set>
+
 #include "indexer/text.h"
 #include "indexer/xapian_internal.h"
 
@@ -29,6 +32,12 @@ struct DocumentBuilder::Impl {
   std::string stem_language;  // the language the generator's stemmer is for
   std::size_t bytes = 0;
   bool partial = false;
+  // The distinct words of the current document, as written (folded and
+  // given prefix terms once each, at Finish), and a bounded cache from a
+  // written word to its prefix terms across documents (most words recur).
+  std::unordered_set<std::string> words;
+  std::unordered_map<std::string, std::vector<std::string>> prefix_cache;
+  static constexpr std::size_t kMaxPrefixCache = 200000;
 };
 
 DocumentBuilder::DocumentBuilder(const BlindKeys& keys, std::size_t text_cap,
@@ -43,6 +52,7 @@ void DocumentBuilder::Begin(const DocumentFields& f) {
   s.current->doc_id = f.doc_id;
   s.bytes = 0;
   s.partial = false;
+  s.words.clear();
   if (s.stem_language != f.language || s.stem_language.empty()) {
     // A new stemmer per language; its word cache lives as long as it does.
     s.generator.set_stemmer(internal::MakeBlindStem(s.keys, f.language));
@@ -62,7 +72,22 @@ void DocumentBuilder::Begin(const DocumentFields& f) {
   add_field(Field::kFilename, f.filename);
   add_field(Field::kLanguage, f.language);
   add_field(Field::kType, f.type);
-  for (const auto& [field, value] : f.extra) add_field(field, value);
+  std::string tags;
+  for (const auto& [field, value] : f.extra) {
+    add_field(field, value);
+    if (field == Field::kTag && !value.empty()) {
+      tags += s.keys.FieldTerm(field, value).substr(FieldPrefix(field).size());
+    }
+  }
+  // Facet values: the hash parts of the terms, never the values.
+  std::string facets;
+  for (auto [field, value] : {std::pair{Field::kType, &f.type}, {Field::kLanguage, &f.language},
+                              {Field::kCustodian, &f.custodian}, {Field::kCase, &f.case_id}}) {
+    facets += value->empty() ? std::string(kTermHashBytes, '\0')
+                             : s.keys.FieldTerm(field, *value).substr(FieldPrefix(field).size());
+  }
+  doc.add_value(kFacetSlot, facets);
+  if (!tags.empty()) doc.add_value(kTagSlot, tags);
   if (!f.subject.empty()) {
     // No positions: the subject must not shift the body's word positions.
     internal::XapianCall("indexing", [&] {
@@ -91,6 +116,10 @@ ChunkRange DocumentBuilder::AddText(std::string_view utf8) {
   s.bytes += utf8.size();
   const std::string normalised = NormalizeNfkc(utf8);
   internal::XapianCall("indexing", [&] { s.generator.index_text(normalised); });
+  for (const auto& w : internal::SplitWords(normalised)) {
+    if (s.words.size() >= s.max_terms) break;
+    s.words.emplace(normalised.substr(w.begin, w.end - w.begin));
+  }
   range.end_pos = s.generator.get_termpos() + 1;
   if (s.current->doc.termlist_count() >= s.max_terms) s.partial = true;
   return range;
@@ -102,6 +131,20 @@ PreparedDocument DocumentBuilder::Finish() {
   Impl& s = *impl_;
   if (!s.current) throw Error(ErrorCode::kInternal, "document builder: no document");
   s.generator.set_document(Xapian::Document());
+  // Prefix terms: boolean (no positions, no weight), one per distinct
+  // prefix of the document's words.
+  Xapian::Document& doc = s.current->doc;
+  for (const auto& word : s.words) {
+    auto it = s.prefix_cache.find(word);
+    if (it == s.prefix_cache.end()) {
+      if (s.prefix_cache.size() >= Impl::kMaxPrefixCache) s.prefix_cache.clear();
+      std::vector<std::string> terms;
+      for (const auto& p : internal::PrefixesOf(FoldWord(word))) terms.push_back(s.keys.PrefixTerm(p));
+      it = s.prefix_cache.emplace(word, std::move(terms)).first;
+    }
+    for (const auto& t : it->second) doc.add_boolean_term(t);
+  }
+  s.words.clear();
   return PreparedDocument(std::move(s.current));
 }
 

@@ -1,11 +1,13 @@
 #include "indexer/searcher.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <filesystem>
 #include <map>
 #include <set>
 
+#include "indexer/query_syntax.h"
 #include "indexer/text.h"
 #include "indexer/xapian_internal.h"
 
@@ -17,11 +19,12 @@ namespace {
 // ordered sequences, every other word term alone. Boolean field terms are
 // left out: they have no place in the text.
 void CollectTerms(const Xapian::Query& q, std::set<std::string>& terms,
-                  std::vector<std::vector<std::string>>& phrases) {
+                  std::vector<std::vector<std::string>>& phrases, std::set<std::string>& prefixes) {
   const auto type = q.get_type();
   if (type == Xapian::Query::LEAF_TERM) {
     const std::string t = *q.get_terms_begin();
     if (!t.empty() && t[0] == 'Z') terms.insert(t.substr(1));
+    if (!t.empty() && t[0] == 'P') prefixes.insert(t);
     return;
   }
   if (type == Xapian::Query::OP_PHRASE) {
@@ -39,7 +42,7 @@ void CollectTerms(const Xapian::Query& q, std::set<std::string>& terms,
     }
   }
   for (std::size_t i = 0; i < q.get_num_subqueries(); ++i) {
-    CollectTerms(q.get_subquery(i), terms, phrases);
+    CollectTerms(q.get_subquery(i), terms, phrases, prefixes);
   }
 }
 
@@ -48,38 +51,11 @@ struct Word {
   std::string term;        // blind hash part ("" for a word too long to index)
 };
 
-// Splits text into words the way TermGenerator does for ordinary text
-// (runs of Unicode word characters, with an apostrophe between letters kept
-// inside the word). Only finds their edges: hashing is the costly part.
 std::vector<Word> SplitWords(std::string_view text,
                              std::size_t max_words = std::numeric_limits<std::size_t>::max()) {
   std::vector<Word> words;
-  Xapian::Utf8Iterator it(text.data(), text.size()), end;
-  const char* base = text.data();
-  while (it != end) {
-    if (!Xapian::Unicode::is_wordchar(*it)) { ++it; continue; }
-    const std::size_t b = it.raw() - base;
-    std::size_t e = b;
-    while (it != end) {
-      if (Xapian::Unicode::is_wordchar(*it)) {
-        ++it;
-        e = it.raw() - base;
-        continue;
-      }
-      if (*it == '\'' || *it == 0x2019) {
-        Xapian::Utf8Iterator next = it;
-        ++next;
-        if (next != end && Xapian::Unicode::is_wordchar(*next)) { it = next; continue; }
-      }
-      break;
-    }
-    // TermGenerator skips a word over 64 bytes (lower-cased) without
-    // giving it a position: so does this, to keep positions in step.
-    if (e - b > 32 && Xapian::Unicode::tolower(std::string(text.substr(b, e - b))).size() > 64) {
-      continue;
-    }
-    words.push_back({b, e, {}});
-    if (words.size() >= max_words) break;
+  for (const auto& span : internal::SplitWords(text, max_words)) {
+    words.push_back({span.begin, span.end, {}});
   }
   return words;
 }
@@ -103,8 +79,10 @@ std::string HashWord(std::string_view raw, Xapian::Stem& stem) {
 }  // namespace
 
 QueryMatcher::QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms,
-                           std::vector<std::vector<std::string>> phrases)
-    : keys_(keys), terms_(std::move(terms)), phrases_(std::move(phrases)) {
+                           std::vector<std::vector<std::string>> phrases,
+                           std::set<std::string> prefixes)
+    : keys_(keys), terms_(std::move(terms)), phrases_(std::move(phrases)),
+      prefixes_(std::move(prefixes)) {
   std::sort(terms_.begin(), terms_.end());
 }
 QueryMatcher::~QueryMatcher() = default;
@@ -132,6 +110,15 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
     for (std::size_t i = from; i < to; ++i) {
       if (!words[i].term.empty() && std::binary_search(terms_.begin(), terms_.end(), words[i].term)) {
         marked[i] = any = true;
+      }
+      if (!prefixes_.empty() && !marked[i]) {
+        const std::string folded = FoldWord(text.substr(words[i].begin, words[i].end - words[i].begin));
+        for (const auto& p : internal::PrefixesOf(folded)) {
+          if (prefixes_.count(keys_.PrefixTerm(p))) {
+            marked[i] = any = true;
+            break;
+          }
+        }
       }
       for (const auto& phrase : phrases_) {
         if (i + phrase.size() > to) continue;
@@ -247,103 +234,248 @@ ExcludeCopies CopiesToExclude(const Xapian::Database& db, const SearchQuery& q) 
 }
 }  // namespace
 
-SearchOutcome Searcher::Search(const SearchQuery& q, ShardStore& shards) const {
-  SearchOutcome out;
+namespace {
+
+// `word*`, rewritten by CheckQuery to kPrefixField:word: the prefix term
+// of the folded word's first kMaxPrefix characters.
+class PrefixProcessor : public Xapian::FieldProcessor {
+ public:
+  explicit PrefixProcessor(const BlindKeys& keys) : keys_(keys) {}
+  Xapian::Query operator()(const std::string& value) override {
+    const std::vector<std::string> prefixes = internal::PrefixesOf(FoldWord(value));
+    if (prefixes.empty()) throw Xapian::QueryParserError("a prefix needs at least 3 letters");
+    return Xapian::Query(keys_.PrefixTerm(prefixes.back()));
+  }
+
+ private:
+  const BlindKeys& keys_;
+};
+
+// date:A..B over the day slot.
+class DateProcessor : public Xapian::FieldProcessor {
+ public:
+  Xapian::Query operator()(const std::string& value) override {
+    const auto r = ParseDateRange(value);
+    if (!r) throw Xapian::QueryParserError("a date: value is malformed");
+    auto v = [](std::int64_t d) { return Xapian::sortable_serialise(static_cast<double>(d)); };
+    if (r->from && r->to) return Xapian::Query(Xapian::Query::OP_VALUE_RANGE, kDaySlot, v(*r->from), v(*r->to));
+    if (r->from) return Xapian::Query(Xapian::Query::OP_VALUE_GE, kDaySlot, v(*r->from));
+    return Xapian::Query(Xapian::Query::OP_VALUE_LE, kDaySlot, v(*r->to));
+  }
+};
+
+// Counts facet values over every match (the decider has already left out
+// the copies that do not count).
+class FacetSpy : public Xapian::MatchSpy {
+ public:
+  explicit FacetSpy(FacetCounts& out) : out_(out) {}
+  void operator()(const Xapian::Document& doc, double) override {
+    const std::string facets = doc.get_value(kFacetSlot);
+    if (facets.size() == 4 * kTermHashBytes) {
+      std::map<std::string, std::uint64_t>* maps[] = {&out_.type, &out_.language, &out_.custodian,
+                                                     &out_.case_id};
+      for (std::size_t i = 0; i < 4; ++i) {
+        std::string h = facets.substr(i * kTermHashBytes, kTermHashBytes);
+        if (h != std::string(kTermHashBytes, '\0')) ++(*maps[i])[h];
+      }
+    }
+    const std::string tags = doc.get_value(kTagSlot);
+    for (std::size_t i = 0; i + kTermHashBytes <= tags.size(); i += kTermHashBytes) {
+      ++out_.tag[tags.substr(i, kTermHashBytes)];
+    }
+    const std::string day = doc.get_value(kDaySlot);
+    if (!day.empty()) {
+      ++out_.year[YearOfDay(static_cast<std::int64_t>(Xapian::sortable_unserialise(day)))];
+    }
+  }
+
+ private:
+  FacetCounts& out_;
+};
+
+// The parsed query of `text` for the shards of `q`: parsed once per
+// language and OR'd, filtered to the case and to `only_ids`.
+struct Parsed {
+  Xapian::Query query;
+  std::vector<std::string> notes;
+  std::vector<std::unique_ptr<Xapian::FieldProcessor>> processors;
+};
+
+Parsed ParseFor(const BlindKeys& keys, const SearchQuery& q, const std::string& raw_text) {
+  Parsed out;
   std::vector<std::string> languages = q.languages;
   if (languages.empty()) languages.push_back("en");
   std::sort(languages.begin(), languages.end());
   languages.erase(std::unique(languages.begin(), languages.end()), languages.end());
 
-  // Parse once per language and OR the distinct parses: stems differ per
-  // language, and nobody has to know a document's language to find it.
+  const CheckedQuery checked = CheckQuery(RepairUtf8(raw_text));
+  out.notes = checked.notes;
   std::vector<Xapian::Query> parses;
   std::set<std::string> seen;
-  bool match_all = q.text.find_first_not_of(" \t\r\n") == std::string::npos;
-  std::vector<std::unique_ptr<Xapian::FieldProcessor>> processors;
-  if (!match_all) {
-    const std::string text = NormalizeNfkc(RepairUtf8(q.text));
+  if (!checked.match_all) {
+    const std::string text = NormalizeNfkc(checked.text);
     for (const auto& lang : languages) {
       Xapian::QueryParser parser;
-      parser.set_stemmer(internal::MakeBlindStem(keys_, lang));
+      parser.set_stemmer(internal::MakeBlindStem(keys, lang));
       parser.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
       parser.set_default_op(Xapian::Query::OP_AND);
       for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename, Field::kLanguage,
                       Field::kType, Field::kTag, Field::kEntity, Field::kFrom, Field::kTo,
                       Field::kCc}) {
-        processors.push_back(internal::MakeHashedFieldProcessor(keys_, f));
-        parser.add_boolean_prefix(std::string(FieldName(f)), processors.back().get());
+        out.processors.push_back(internal::MakeHashedFieldProcessor(keys, f));
+        parser.add_boolean_prefix(std::string(FieldName(f)), out.processors.back().get());
       }
+      out.processors.push_back(std::make_unique<DateProcessor>());
+      parser.add_boolean_prefix("date", out.processors.back().get());
+      out.processors.push_back(std::make_unique<PrefixProcessor>(keys));
+      parser.add_prefix(std::string(kPrefixField), out.processors.back().get());
       parser.add_prefix("subject", "S");
       const unsigned flags = Xapian::QueryParser::FLAG_PHRASE |
                              Xapian::QueryParser::FLAG_BOOLEAN |
                              Xapian::QueryParser::FLAG_BOOLEAN_ANY_CASE |
                              Xapian::QueryParser::FLAG_LOVEHATE |
                              Xapian::QueryParser::FLAG_PURE_NOT;
-      Xapian::Query parsed = internal::XapianCall(
-          "parsing the query", [&] { return parser.parse_query(text, flags); });
+      Xapian::Query parsed;
+      try {
+        parsed = parser.parse_query(text, flags);
+      } catch (const Xapian::QueryParserError& e) {
+        // CheckQuery catches what it knows; anything else the parser
+        // refuses is refused here, with the parser's reason.
+        throw QueryError(1, "the query cannot be read (" + e.get_msg() + ")");
+      }
       if (parsed.empty()) continue;
       if (seen.insert(parsed.get_description()).second) parses.push_back(parsed);
     }
   }
-  Xapian::Query query = match_all ? Xapian::Query::MatchAll
-                                  : Xapian::Query(Xapian::Query::OP_OR,
-                                                  parses.begin(), parses.end());
-  if (!match_all && parses.empty()) query = Xapian::Query();  // matches nothing
-  if (!q.case_id.empty()) {
+  Xapian::Query query = checked.match_all ? Xapian::Query::MatchAll
+                                          : Xapian::Query(Xapian::Query::OP_OR,
+                                                          parses.begin(), parses.end());
+  if (!checked.match_all && parses.empty()) query = Xapian::Query();  // matches nothing
+  if (!q.case_id.empty() && !query.empty()) {
     query = Xapian::Query(Xapian::Query::OP_FILTER, query,
-                          Xapian::Query(keys_.FieldTerm(Field::kCase, q.case_id)));
+                          Xapian::Query(keys.FieldTerm(Field::kCase, q.case_id)));
   }
+  if (q.only_ids && !query.empty()) {
+    std::vector<Xapian::Query> ids;
+    for (const auto& id : *q.only_ids) ids.emplace_back(internal::IdTerm(id));
+    query = Xapian::Query(Xapian::Query::OP_FILTER, query,
+                          Xapian::Query(Xapian::Query::OP_OR, ids.begin(), ids.end()));
+  }
+  out.query = query;
+  return out;
+}
 
-  std::set<std::string> terms;
+// Runs `fn(db)` on the leased shards, again on their latest commit if a
+// writer committed twice under it.
+template <typename Fn>
+void WithRetry(ShardLease& lease, Fn&& fn) {
+  internal::XapianCall("searching", [&] {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        fn(lease.impl().combined);
+        return;
+      } catch (const Xapian::DatabaseModifiedError&) {
+        if (attempt >= 3) throw;
+        lease.impl().reopen(lease.impl());
+      }
+    }
+  });
+}
+
+}  // namespace
+
+SearchOutcome Searcher::Search(const SearchQuery& q, ShardStore& shards) const {
+  SearchOutcome out;
+  Parsed parsed = ParseFor(keys_, q, q.text);
+  out.notes = parsed.notes;
+  const Xapian::Query& query = parsed.query;
+
+  std::set<std::string> terms, prefixes;
   std::vector<std::vector<std::string>> phrases;
-  CollectTerms(query, terms, phrases);
+  CollectTerms(query, terms, phrases, prefixes);
   out.matcher = std::make_shared<QueryMatcher>(
-      keys_, std::vector<std::string>(terms.begin(), terms.end()), phrases);
+      keys_, std::vector<std::string>(terms.begin(), terms.end()), phrases, prefixes);
   // Every term of a phrase also counts for choosing the snippet's chunk.
   for (const auto& p : phrases) terms.insert(p.begin(), p.end());
 
   if (q.shard_ids.empty() || query.empty()) return out;
 
   ShardLease lease = shards.Lease(q.shard_ids);
-  internal::XapianCall("searching", [&] {
-    for (int attempt = 0;; ++attempt) {
-      try {
-        out.hits.clear();
-        Xapian::Database& db = lease.impl().combined;
-        Xapian::Enquire enquire(db);
-        enquire.set_query(query);
-        if (q.sort == SortOrder::kDateDescending) {
-          enquire.set_sort_by_value_then_relevance(kDaySlot, true);
-        } else {
-          enquire.set_sort_by_relevance_then_value(kIdSlot, false);
+  WithRetry(lease, [&](Xapian::Database& db) {
+    out.hits.clear();
+    out.facets = FacetCounts{};
+    Xapian::Enquire enquire(db);
+    enquire.set_query(query);
+    if (q.sort == SortOrder::kDateDescending) {
+      enquire.set_sort_by_value_then_relevance(kDaySlot, true);
+    } else {
+      enquire.set_sort_by_relevance_then_value(kIdSlot, false);
+    }
+    FacetSpy spy(out.facets);
+    if (q.facets) enquire.add_matchspy(&spy);
+    const ExcludeCopies exclude = CopiesToExclude(db, q);
+    // Ask Xapian to count every match: totals are exact, as review users
+    // expect of a hit count (and facets count every match).
+    const Xapian::doccount check = db.get_doccount();
+    Xapian::MSet mset = enquire.get_mset(q.offset, q.limit, check, nullptr,
+                                         exclude.empty() ? nullptr : &exclude);
+    out.total = mset.get_matches_estimated();
+    for (auto it = mset.begin(); it != mset.end(); ++it) {
+      SearchHit hit;
+      Xapian::Document doc = it.get_document();
+      hit.doc_id = doc.get_data();
+      hit.weight = it.get_weight();
+      for (const auto& t : terms) {
+        const std::string term = "Z" + t;
+        auto p = db.positionlist_begin(*it, term);
+        if (p != db.positionlist_end(*it, term)) {
+          if (!hit.first_match_pos || *p < *hit.first_match_pos) hit.first_match_pos = *p;
         }
-        const ExcludeCopies exclude = CopiesToExclude(db, q);
-        // Ask Xapian to count every match: totals are exact, as review users
-        // expect of a hit count.
-        const Xapian::doccount check = db.get_doccount();
-        Xapian::MSet mset = enquire.get_mset(q.offset, q.limit, check, nullptr,
-                                             exclude.empty() ? nullptr : &exclude);
-        out.total = mset.get_matches_estimated();
-        for (auto it = mset.begin(); it != mset.end(); ++it) {
-          SearchHit hit;
-          Xapian::Document doc = it.get_document();
-          hit.doc_id = doc.get_data();
-          hit.weight = it.get_weight();
-          for (const auto& t : terms) {
-            const std::string term = "Z" + t;
-            auto p = db.positionlist_begin(*it, term);
-            if (p != db.positionlist_end(*it, term)) {
-              if (!hit.first_match_pos || *p < *hit.first_match_pos) hit.first_match_pos = *p;
-            }
-          }
-          out.hits.push_back(std::move(hit));
-        }
-        return;
-      } catch (const Xapian::DatabaseModifiedError&) {
-        // A writer committed twice under this search: read the new state.
-        if (attempt >= 3) throw;
-        lease.impl().reopen(lease.impl());
       }
+      out.hits.push_back(std::move(hit));
+    }
+  });
+  return out;
+}
+
+MatchSets Searcher::Match(const SearchQuery& base, const std::vector<std::string>& texts,
+                          ShardStore& shards) const {
+  MatchSets out;
+  std::deque<Parsed> parsed;  // Parsed moves only: a deque never copies
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    try {
+      parsed.push_back(ParseFor(keys_, base, texts[i]));
+    } catch (const QueryError& e) {
+      throw QueryError(e.position(), "term " + std::to_string(i + 1) + ": " +
+                                         std::string(e.what()).substr(std::string(e.what()).find(": ") + 2));
+    }
+    out.notes.push_back(parsed.back().notes);
+  }
+  out.matches.assign(texts.size(), {});
+  if (base.shard_ids.empty()) return out;
+  ShardLease lease = shards.Lease(base.shard_ids);
+  WithRetry(lease, [&](Xapian::Database& db) {
+    out.doc_ids.clear();
+    for (auto& m : out.matches) m.clear();
+    // Combined docid -> index into doc_ids, read once from the id slot.
+    std::map<Xapian::docid, std::uint32_t> index;
+    const ExcludeCopies exclude = CopiesToExclude(db, base);
+    const Xapian::doccount n = db.get_doccount();
+    for (std::size_t i = 0; i < parsed.size(); ++i) {
+      if (parsed[i].query.empty()) continue;
+      Xapian::Enquire enquire(db);
+      enquire.set_query(parsed[i].query);
+      enquire.set_weighting_scheme(Xapian::BoolWeight());
+      enquire.set_docid_order(Xapian::Enquire::ASCENDING);
+      Xapian::MSet mset = enquire.get_mset(0, n, n, nullptr, exclude.empty() ? nullptr : &exclude);
+      auto& m = out.matches[i];
+      m.reserve(mset.size());
+      for (auto it = mset.begin(); it != mset.end(); ++it) {
+        auto [pos, fresh] = index.emplace(*it, static_cast<std::uint32_t>(out.doc_ids.size()));
+        if (fresh) out.doc_ids.push_back(it.get_document().get_value(kIdSlot));
+        m.push_back(pos->second);
+      }
+      std::sort(m.begin(), m.end());
     }
   });
   return out;

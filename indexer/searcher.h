@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <map>
+#include <set>
 
 #include "indexer/blind_terms.h"
 #include "indexer/shard_store.h"
@@ -38,6 +39,19 @@ struct SearchQuery {
   std::uint32_t offset = 0;
   std::uint32_t limit = 20;
   SortOrder sort = SortOrder::kRelevance;
+  // Count facets over every match (FacetCounts).
+  bool facets = false;
+  // If set, only these documents can match (e.g. those added since a saved
+  // search last ran).
+  std::optional<std::vector<std::string>> only_ids;
+};
+
+// Facet counts over the matches: by the hash part of the term of each
+// value (type, language, custodian, case, tag), and by year. The caller
+// maps hashes back to the values the user knows.
+struct FacetCounts {
+  std::map<std::string, std::uint64_t> type, language, custodian, case_id, tag;
+  std::map<int, std::uint64_t> year;
 };
 
 struct SearchHit {
@@ -52,8 +66,11 @@ struct SearchHit {
 // decrypted text by hashing its words the same way.
 class QueryMatcher {
  public:
+  // `prefixes`: prefix terms (P…) of `word*` queries; a word any of whose
+  // prefixes is among them is marked too.
   QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms,
-               std::vector<std::vector<std::string>> phrases);
+               std::vector<std::vector<std::string>> phrases,
+               std::set<std::string> prefixes = {});
   ~QueryMatcher();
   // An HTML-escaped excerpt of `text` of about `max_chars` characters around
   // the first match, with every match wrapped in <mark>…</mark>. Words are
@@ -63,18 +80,29 @@ class QueryMatcher {
   std::string Snippet(std::string_view text, const std::string& language,
                       std::size_t max_chars = 240,
                       std::optional<std::size_t> near_word = std::nullopt) const;
-  bool empty() const { return terms_.empty() && phrases_.empty(); }
+  bool empty() const { return terms_.empty() && phrases_.empty() && prefixes_.empty(); }
 
  private:
   const BlindKeys& keys_;
   std::vector<std::string> terms_;                 // sorted hash parts
   std::vector<std::vector<std::string>> phrases_;  // in word order
+  std::set<std::string> prefixes_;
 };
 
 struct SearchOutcome {
   std::uint64_t total = 0;  // exact for the visible shards
   std::vector<SearchHit> hits;
   std::shared_ptr<const QueryMatcher> matcher;
+  std::vector<std::string> notes;  // how a repaired query was read
+  FacetCounts facets;              // if asked for
+};
+
+// For a search-term report: every document matched by each of several
+// queries, as indexes into `doc_ids`.
+struct MatchSets {
+  std::vector<std::string> doc_ids;
+  std::vector<std::vector<std::uint32_t>> matches;  // one sorted list per query
+  std::vector<std::vector<std::string>> notes;      // per query
 };
 
 class Searcher {
@@ -83,6 +111,11 @@ class Searcher {
   // Searches `query.shard_ids` of `shards`. Throws Error(kInvalidArgument)
   // for a malformed query, Error(kCorrupt) for a missing or damaged shard.
   SearchOutcome Search(const SearchQuery& query, ShardStore& shards) const;
+  // Runs each of `texts` as the query of `base` (its shards, languages,
+  // copies and case), collecting every match; throws QueryError naming the
+  // first malformed one (its index in the message).
+  MatchSets Match(const SearchQuery& base, const std::vector<std::string>& texts,
+                  ShardStore& shards) const;
 
  private:
   const BlindKeys& keys_;

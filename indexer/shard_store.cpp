@@ -110,6 +110,33 @@ class LocalShardStore : public ShardStore {
     });
   }
 
+  bool SetTags(const std::string& shard, const std::string& doc_id,
+               const std::vector<std::string>& tag_terms) override {
+    auto& db = Writable(shard);
+    return internal::XapianCall("tagging a document", [&] {
+      const std::string term = internal::IdTerm(doc_id);
+      Xapian::PostingIterator p = db.postlist_begin(term);
+      if (p == db.postlist_end(term)) return false;
+      Xapian::Document doc = db.get_document(*p);
+      std::vector<std::string> old;
+      const std::string tag_prefix(FieldPrefix(Field::kTag));
+      for (auto t = doc.termlist_begin(); t != doc.termlist_end(); ++t) {
+        // Tag terms are "K" + hash; no other term starts with K.
+        if ((*t).compare(0, tag_prefix.size(), tag_prefix) == 0) old.push_back(*t);
+      }
+      for (const auto& t : old) doc.remove_term(t);
+      std::string slot;
+      for (const auto& t : tag_terms) {
+        doc.add_boolean_term(t);
+        slot += t.substr(tag_prefix.size());
+      }
+      if (slot.empty()) doc.remove_value(kTagSlot);
+      else doc.add_value(kTagSlot, slot);
+      db.replace_document(term, doc);
+      return true;
+    });
+  }
+
   std::vector<std::string> DocumentIds(const std::string& shard) override {
     auto& db = Writable(shard);
     return internal::XapianCall("reading a shard", [&] {

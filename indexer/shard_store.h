@@ -60,6 +60,11 @@ class ShardStore {
   // (copies written before marks existed); returns whether it changed
   // anything (then commit the shard).
   virtual bool Mark(const std::string& shard, const std::string& doc_id) = 0;
+  // Replaces the tag terms (and the tag facet value) of the document's copy
+  // in `shard` with `tag_terms` (BlindKeys::FieldTerm of kTag); returns
+  // false if the shard lacks it. Commit the shard.
+  virtual bool SetTags(const std::string& shard, const std::string& doc_id,
+                       const std::vector<std::string>& tag_terms) = 0;
   // The ids of every document in a shard.
   virtual std::vector<std::string> DocumentIds(const std::string& shard) = 0;
   // Starts a transaction on `shard`: what is added from now on becomes

@@ -50,6 +50,56 @@ class HashedFieldProcessor : public Xapian::FieldProcessor {
 
 }  // namespace
 
+// Splits text into words the way TermGenerator does for ordinary text
+// (runs of Unicode word characters, with an apostrophe between letters kept
+// inside the word). Only finds their edges: hashing is the costly part.
+std::vector<WordSpan> SplitWords(std::string_view text, std::size_t max_words) {
+  std::vector<WordSpan> words;
+  Xapian::Utf8Iterator it(text.data(), text.size()), end;
+  const char* base = text.data();
+  while (it != end) {
+    if (!Xapian::Unicode::is_wordchar(*it)) { ++it; continue; }
+    const std::size_t b = it.raw() - base;
+    std::size_t e = b;
+    while (it != end) {
+      if (Xapian::Unicode::is_wordchar(*it)) {
+        ++it;
+        e = it.raw() - base;
+        continue;
+      }
+      if (*it == '\'' || *it == 0x2019) {
+        Xapian::Utf8Iterator next = it;
+        ++next;
+        if (next != end && Xapian::Unicode::is_wordchar(*next)) { it = next; continue; }
+      }
+      break;
+    }
+    // TermGenerator skips a word over 64 bytes (lower-cased) without
+    // giving it a position: so does this, to keep positions in step.
+    if (e - b > 32 && Xapian::Unicode::tolower(std::string(text.substr(b, e - b))).size() > 64) {
+      continue;
+    }
+    words.push_back({b, e});
+    if (words.size() >= max_words) break;
+  }
+  return words;
+}
+
+
+std::vector<std::string> PrefixesOf(std::string_view folded) {
+  std::vector<std::string> out;
+  Xapian::Utf8Iterator it(folded.data(), folded.size()), end;
+  std::size_t chars = 0;
+  while (it != end && chars < kMaxPrefix) {
+    ++it;
+    ++chars;
+    if (chars >= kMinPrefix) {
+      out.emplace_back(folded.substr(0, it == end ? folded.size() : it.raw() - folded.data()));
+    }
+  }
+  return out;
+}
+
 Xapian::Stem MakeBlindStem(const BlindKeys& keys, const std::string& language) {
   return Xapian::Stem(new BlindStemmer(keys, language));
 }

@@ -196,6 +196,9 @@ void UserService::ResetPassword(const Actor& actor, const std::string& user,
       .Bind(2, wrapped)
       .Bind(3, u->id)
       .Run();
+  // Sealed to the old key pair, which is gone: nobody can open them now.
+  sql::Stmt ss(*w, "DELETE FROM saved_searches WHERE user_id=?");
+  ss.Bind(1, u->id).Run();
   BumpEpoch(*w, kMembershipEpoch);  // the user's open sessions end at their next call
   ctx_.events.Changed(*w, EventKind::kPasswordReset, actor.name(), user);
   t.Commit();

@@ -1,5 +1,10 @@
 #include "repo/documents.h"
 
+#include <ctime>
+
+#include "repo/ingest_stage.h"
+#include "repo/tags.h"
+
 #include "crypto/blob_stream.h"
 #include "crypto/envelope.h"
 #include "repo/cases.h"
@@ -99,7 +104,17 @@ DocumentInfo InfoOf(const OpenedDocument& od) {
   d.duplicate_of = od.row.duplicate_of;
   d.indexed_bytes = JsonUnsigned(meta, "indexed_bytes");
   d.created_at = od.row.created_at;
+  if (const auto day = DocumentDay(d.fields, d.mtime)) d.date = DayText(*day);
   return d;
+}
+
+std::string DayText(std::int64_t day) {
+  const std::time_t t = static_cast<std::time_t>(day) * 86400;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
 }
 
 namespace {
@@ -136,7 +151,9 @@ DocumentInfo DocumentService::ContentInfo(const Actor& actor, const std::string&
 DocumentInfo DocumentService::Get(const Actor& actor, const std::string& doc_id) {
   auto db = ctx_.db->Read();
   sql::ReadTransaction snapshot(*db);
-  DocumentInfo info = InfoOf(OpenDocument(*db, actor, doc_id));
+  const OpenedDocument d = OpenDocument(*db, actor, doc_id);
+  DocumentInfo info = InfoOf(d);
+  info.tags = TagsOf(*db, doc_id, d.key);
   ctx_.events.Read(EventKind::kDocumentRead, actor.name(), doc_id);
   return info;
 }

@@ -41,7 +41,9 @@ struct OpenedDocument {
 // Throws Error(kNotFound) unless the actor opens it, Error(kCorrupt) if
 // the row and its sealed metadata disagree.
 OpenedDocument OpenDocument(sql::Db& db, const Actor& actor, const std::string& id);
-DocumentInfo InfoOf(const OpenedDocument& d);
+DocumentInfo InfoOf(const OpenedDocument& d);  // all but tags
+// A day number as YYYY-MM-DD.
+std::string DayText(std::int64_t day);
 
 class DocumentService {
  public:

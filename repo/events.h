@@ -41,6 +41,10 @@ enum class EventKind {
   kSearched,
   kReindexed,
   kJobCancelled,
+  kTagged,         // tags set or removed on a document
+  kSearchSaved,
+  kHitsExported,   // a hit list exported
+  kTermReport,     // a search-term report run
 };
 
 struct Event {

@@ -152,6 +152,7 @@ void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
                 "VALUES(?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   sql::Stmt k(w,
               "INSERT INTO document_keys(doc_id, role_id, sealed_key, key_batch) VALUES(?, ?, ?, ?)");
+  sql::Stmt cust(w, "INSERT OR IGNORE INTO custodian_terms(term, doc_id) VALUES(?, ?)");
   const std::string now = ctx_.NowText();
   const KeyBatch& batch = CurrentBatch(w);
   batch.Store(w, now);
@@ -185,6 +186,13 @@ void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
     for (const auto& [role, wrapped] : keys.roles) {
       k.Reset();
       k.Bind(1, g.info.id).Bind(2, role).Bind(3, wrapped).Bind(4, batch.id()).Run();
+    }
+    const std::string custodian = JsonString(g.meta, "custodian");
+    if (!custodian.empty()) {
+      // Names the custodian facet's value from a document the viewer opens.
+      const std::string term = ctx_.blind->FieldTerm(indexer::Field::kCustodian, custodian);
+      cust.Reset();
+      cust.Bind(1, crypto::Bytes(term.begin(), term.end())).Bind(2, g.info.id).Run();
     }
   }
   sql::Stmt lang(w, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");

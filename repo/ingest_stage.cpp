@@ -48,32 +48,61 @@ std::optional<std::int64_t> DayOf(const std::string& iso) {
   return static_cast<std::int64_t>(timegm(&tm)) / 86400;
 }
 
-indexer::DocumentFields FieldsOf(const ItemSource& src, const IngestedDocument& info,
-                                 const IngestPlan& plan) {
-  const indexer::ExtractedItem& it = src.item;
-  indexer::DocumentFields fields;
-  fields.doc_id = info.id;
-  fields.case_id = plan.case_id;
-  fields.custodian = src.custodian;
-  fields.filename = info.filename;
-  fields.language = it.language.empty() ? plan.fallback_language : it.language;
-  fields.type = TypeFamily(info.mime);
+
+}  // namespace
+
+std::string DocumentType(const std::string& mime) { return TypeFamily(mime); }
+
+const std::vector<std::string>& DocumentTypes() {
+  static const std::vector<std::string> types = {"pdf",  "email",   "mailbox", "html",
+                                                 "office", "text", "archive", "other"};
+  return types;
+}
+
+std::optional<std::int64_t> DocumentDay(const std::map<std::string, std::string>& fields,
+                                        std::optional<std::int64_t> mtime) {
   std::optional<std::int64_t> day;
   for (const char* k : {"date", "created"}) {
-    if (!day && it.fields.count(k)) day = DayOf(it.fields.at(k));
+    if (!day && fields.count(k)) day = DayOf(fields.at(k));
   }
-  if (!day && src.mtime) day = *src.mtime / 86400;
-  fields.day = day;
+  if (!day && mtime) day = *mtime / 86400;
+  return day;
+}
+
+indexer::DocumentFields FieldsFromRecord(const std::string& doc_id, const std::string& case_id,
+                                         const std::string& custodian,
+                                         const std::string& filename, const std::string& mime,
+                                         const std::string& language,
+                                         const std::map<std::string, std::string>& it_fields,
+                                         std::optional<std::int64_t> mtime) {
+  indexer::DocumentFields fields;
+  fields.doc_id = doc_id;
+  fields.case_id = case_id;
+  fields.custodian = custodian;
+  fields.filename = filename;
+  fields.language = language;
+  fields.type = TypeFamily(mime);
+  fields.day = DocumentDay(it_fields, mtime);
   auto add_addresses = [&](const char* header, indexer::Field field) {
-    if (it.fields.count(header)) {
-      for (auto& a : Addresses(it.fields.at(header))) fields.extra.emplace_back(field, a);
+    if (it_fields.count(header)) {
+      for (auto& a : Addresses(it_fields.at(header))) fields.extra.emplace_back(field, a);
     }
   };
   add_addresses("from", indexer::Field::kFrom);
   add_addresses("to", indexer::Field::kTo);
   add_addresses("cc", indexer::Field::kCc);
-  if (it.fields.count("subject")) fields.subject = it.fields.at("subject");
+  if (it_fields.count("subject")) fields.subject = it_fields.at("subject");
   return fields;
+}
+
+namespace {
+
+indexer::DocumentFields FieldsOf(const ItemSource& src, const IngestedDocument& info,
+                                 const IngestPlan& plan) {
+  const std::string language =
+      src.item.language.empty() ? plan.fallback_language : src.item.language;
+  return FieldsFromRecord(info.id, plan.case_id, src.custodian, info.filename, info.mime,
+                          language, src.item.fields, src.mtime);
 }
 
 // What a build task needs, owned by it.

@@ -11,6 +11,8 @@
 // Thread-safety: one run thread; build tasks run on the build pool.
 #pragma once
 
+#include <map>
+#include <vector>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,6 +21,23 @@
 #include "repo/ingest.h"
 
 namespace dossier::repo {
+
+// A document's index fields from what ingest recorded of it (its sealed
+// metadata keeps the same values): reindex rebuilds exactly what ingest
+// built. Its date is the email's Date, else the creation date, else the
+// file's time.
+indexer::DocumentFields FieldsFromRecord(const std::string& doc_id, const std::string& case_id,
+                                         const std::string& custodian,
+                                         const std::string& filename, const std::string& mime,
+                                         const std::string& language,
+                                         const std::map<std::string, std::string>& fields,
+                                         std::optional<std::int64_t> mtime);
+std::optional<std::int64_t> DocumentDay(const std::map<std::string, std::string>& fields,
+                                        std::optional<std::int64_t> mtime);
+// The kind of document a MIME type is (`type:` values), and all kinds.
+std::string DocumentType(const std::string& mime);
+const std::vector<std::string>& DocumentTypes();
+
 
 class Stager {
  public:

@@ -1,6 +1,7 @@
 #include "repo/key_ring.h"
 
 #include "crypto/envelope.h"
+#include "indexer/blind_terms.h"
 
 namespace dossier::repo {
 
@@ -85,8 +86,8 @@ std::string ShardFor(sql::Db& w, const AccessSet& set) {
   s.Bind(1, key);
   if (s.Step()) return col::Id(s, 0, col::IdKind::kShard, "a shard id");
   const std::string id = "s" + crypto::RandomId(15);
-  sql::Stmt ins(w, "INSERT INTO shards(id, access_set) VALUES(?, ?)");
-  ins.Bind(1, id).Bind(2, key).Run();
+  sql::Stmt ins(w, "INSERT INTO shards(id, access_set, format) VALUES(?, ?, ?)");
+  ins.Bind(1, id).Bind(2, key).Bind(3, static_cast<std::int64_t>(indexer::kShardFormat)).Run();
   return id;
 }
 

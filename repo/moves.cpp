@@ -251,6 +251,22 @@ void MoveService::MoveRecorded(const std::function<void(std::uint64_t)>& progres
       },
       progress);
   ctx_.Fault("move_added_to_new");
+  {
+    // A shard is as old as the oldest copy in it: one copied from a shard
+    // of an older index format brings that format along.
+    std::set<std::pair<std::string, std::string>> pairs;
+    for (const auto& r : rows) pairs.emplace(r.shard, r.other);
+    auto w = ctx_.db->Write();
+    sql::Transaction t(*w);
+    sql::Stmt f(*w,
+                "UPDATE shards SET format=(SELECT MIN(s.format, f.format) FROM shards s, shards f "
+                "WHERE s.id=shards.id AND f.id=?) WHERE id=?");
+    for (const auto& [from, to] : pairs) {
+      f.Reset();
+      f.Bind(1, from).Bind(2, to).Run();
+    }
+    t.Commit();
+  }
   RecordAll(ctx_, rows,
             "UPDATE documents SET move_from=shard_id, shard_id=move_to, move_to=NULL "
             "WHERE id=? AND move_to=?",

@@ -3,6 +3,8 @@
 #include "crypto/envelope.h"
 #include "indexer/document_builder.h"
 #include "repo/documents.h"
+#include "repo/ingest_stage.h"
+#include "repo/tags.h"
 #include "repo/key_ring.h"
 #include "repo/moves.h"
 #include "repo/sealed_json.h"
@@ -44,20 +46,28 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       d.Bind(1, shard.id);
       while (d.Step()) ids.push_back(col::Id(d, 0, col::IdKind::kDocument, "a document id"));
     }
+    std::vector<std::pair<crypto::Bytes, std::string>> custodians;  // term, document
     ctx_.shards->StartRebuild(shard.id);
     for (const auto& id : ids) {
       const OpenedDocument doc = OpenDocument(*w, actor, id);
-      indexer::DocumentFields f;
-      f.doc_id = id;
-      f.case_id = doc.row.case_id;
-      f.custodian = JsonString(doc.meta, "custodian");
-      f.filename = JsonString(doc.meta, "filename");
-      f.language = JsonString(doc.meta, "language", "en");
-      f.type = "text";
+      std::map<std::string, std::string> fields;
+      if (auto m = doc.meta.find("fields"); m != doc.meta.end() && m->is_object()) {
+        for (const auto& [k, v] : m->items()) {
+          if (v.is_string()) fields.emplace(k, v.get<std::string>());
+        }
+      }
+      std::optional<std::int64_t> mtime;
       if (auto m = doc.meta.find("mtime"); m != doc.meta.end() && m->is_number_integer()) {
-        f.day = m->get<std::int64_t>() / 86400;
-      } else {
-        f.day = 0;
+        mtime = m->get<std::int64_t>();
+      }
+      const std::string custodian = JsonString(doc.meta, "custodian");
+      indexer::DocumentFields f = FieldsFromRecord(
+          id, doc.row.case_id, custodian, JsonString(doc.meta, "filename"),
+          JsonString(doc.meta, "mime"), JsonString(doc.meta, "language", "en"), fields, mtime);
+      for (const auto& tag : TagsOf(*w, id, doc.key)) f.extra.emplace_back(indexer::Field::kTag, tag);
+      if (!custodian.empty()) {
+        const std::string term = ctx_.blind->FieldTerm(indexer::Field::kCustodian, custodian);
+        custodians.emplace_back(crypto::Bytes(term.begin(), term.end()), id);
       }
       builder.Begin(f);
       try {
@@ -79,6 +89,13 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       IndexEpochChange gate(ctx_);
       sql::Transaction t(*w);
       BumpEpoch(*w, kIndexEpoch);
+      sql::Stmt c(*w, "INSERT OR IGNORE INTO custodian_terms(term, doc_id) VALUES(?, ?)");
+      for (const auto& [term, doc_id] : custodians) {
+        c.Reset();
+        c.Bind(1, term).Bind(2, doc_id).Run();
+      }
+      sql::Stmt fmt(*w, "UPDATE shards SET format=? WHERE id=?");
+      fmt.Bind(1, static_cast<std::int64_t>(indexer::kShardFormat)).Bind(2, shard.id).Run();
       ctx_.events.Changed(*w, EventKind::kReindexed, actor.name(), shard.id);
       t.Commit();
     }

@@ -15,6 +15,7 @@
 #include "repo/reindex.h"
 #include "repo/rooms.h"
 #include "repo/search.h"
+#include "repo/tags.h"
 #include "repo/uploads.h"
 #include "repo/users.h"
 
@@ -44,6 +45,7 @@ struct Repository::Impl {
         cases(*ctx),
         documents(*ctx),
         search(*ctx),
+        tags(*ctx),
         moves(*ctx),
         ingest(*ctx),
         reindex(*ctx),
@@ -59,6 +61,7 @@ struct Repository::Impl {
   CaseService cases;
   DocumentService documents;
   SearchService search;
+  TagService tags;
   MoveService moves;
   IngestService ingest;
   ReindexService reindex;
@@ -361,6 +364,65 @@ void Repository::CancelJob(const Session& s, const std::string& id) {
 
 SearchResults Repository::Search(const Session& s, const SearchRequest& request) {
   return Guarded([&] { return impl_->search.Search(impl_->users.Resolve(s), request); });
+}
+
+ExceptionList Repository::SearchExceptions(const Session& s, const std::string& case_id,
+                                           std::uint32_t offset, std::uint32_t limit) {
+  return Guarded([&] {
+    return impl_->search.Exceptions(impl_->users.Resolve(s), case_id, offset, limit);
+  });
+}
+
+std::vector<ExportRow> Repository::ExportHits(const Session& s, const SearchRequest& request) {
+  return Guarded([&] { return impl_->search.Export(impl_->users.Resolve(s), request); });
+}
+
+TermReport Repository::SearchTerms(const Session& s, const std::vector<std::string>& terms,
+                                   const std::string& case_id) {
+  return Guarded([&] { return impl_->search.Terms(impl_->users.Resolve(s), terms, case_id); });
+}
+
+std::vector<std::string> Repository::TagDocument(const Session& s, const std::string& doc_id,
+                                                 const std::vector<std::string>& add,
+                                                 const std::vector<std::string>& remove) {
+  return Guarded([&] { return impl_->tags.Update(impl_->users.Resolve(s), doc_id, add, remove); });
+}
+
+std::uint64_t Repository::TagMatching(const Session& s, const std::string& query,
+                                      const std::string& case_id,
+                                      const std::vector<std::string>& add,
+                                      const std::vector<std::string>& remove) {
+  return Guarded([&] {
+    const Actor actor = impl_->users.Resolve(s);
+    const auto ids = impl_->search.MatchingIds(actor, query, case_id, 100000);
+    return impl_->tags.UpdateMany(actor, ids, add, remove);
+  });
+}
+
+std::vector<std::string> Repository::PrivilegedTagRoles() {
+  return Guarded([&] { return impl_->tags.PrivilegedRoles(); });
+}
+
+void Repository::SetPrivilegedTagRoles(const Session& s, const std::vector<std::string>& roles) {
+  Guarded([&] { impl_->tags.SetPrivilegedRoles(impl_->users.Resolve(s), roles); });
+}
+
+SavedSearch Repository::SaveSearch(const Session& s, const std::string& name,
+                                   const std::string& query, const std::string& case_id) {
+  return Guarded([&] { return impl_->search.Save(impl_->users.Resolve(s), name, query, case_id); });
+}
+
+std::vector<SavedSearch> Repository::ListSavedSearches(const Session& s) {
+  return Guarded([&] { return impl_->search.ListSaved(impl_->users.Resolve(s)); });
+}
+
+SavedSearchRun Repository::RunSavedSearch(const Session& s, const std::string& id,
+                                          std::uint32_t offset, std::uint32_t limit) {
+  return Guarded([&] { return impl_->search.RunSaved(impl_->users.Resolve(s), id, offset, limit); });
+}
+
+void Repository::DeleteSavedSearch(const Session& s, const std::string& id) {
+  Guarded([&] { impl_->search.DeleteSaved(impl_->users.Resolve(s), id); });
 }
 DocumentInfo Repository::GetDocument(const Session& s, const std::string& doc_id) {
   return Guarded([&] { return impl_->documents.Get(impl_->users.Resolve(s), doc_id); });

@@ -273,6 +273,38 @@ class Repository {
 
   // ---- Search and documents ----
   SearchResults Search(const Session& actor, const SearchRequest& request);
+  // The documents in scope (a case, or every one the actor opens) that are
+  // not fully searchable: errors, unsupported types, partially indexed, no
+  // text. Reviewers disclose them beside their hit counts.
+  ExceptionList SearchExceptions(const Session& actor, const std::string& case_id,
+                                 std::uint32_t offset = 0, std::uint32_t limit = 100);
+  // Every hit of a query (at most 100,000) with the columns of a review
+  // export (CSV: see ExportCsv in views).
+  std::vector<ExportRow> ExportHits(const Session& actor, const SearchRequest& request);
+  // A search-term report: for each term (a full query) its hits, unique
+  // hits, families hit and documents with their families; the total of
+  // documents hit by any (see TermReport).
+  TermReport SearchTerms(const Session& actor, const std::vector<std::string>& terms,
+                         const std::string& case_id = "");
+  // Tags: added and removed on one document (returns its tags), or on
+  // every hit of a query (returns how many documents changed).
+  std::vector<std::string> TagDocument(const Session& actor, const std::string& doc_id,
+                                       const std::vector<std::string>& add,
+                                       const std::vector<std::string>& remove);
+  std::uint64_t TagMatching(const Session& actor, const std::string& query,
+                            const std::string& case_id, const std::vector<std::string>& add,
+                            const std::vector<std::string>& remove);
+  // The roles that may set or remove the `privileged` tag (none: anyone
+  // who opens the document); setting them needs the admin permission.
+  std::vector<std::string> PrivilegedTagRoles();
+  void SetPrivilegedTagRoles(const Session& actor, const std::vector<std::string>& roles);
+  // Saved searches of the acting user.
+  SavedSearch SaveSearch(const Session& actor, const std::string& name, const std::string& query,
+                         const std::string& case_id = "");
+  std::vector<SavedSearch> ListSavedSearches(const Session& actor);
+  SavedSearchRun RunSavedSearch(const Session& actor, const std::string& id,
+                                std::uint32_t offset = 0, std::uint32_t limit = 20);
+  void DeleteSavedSearch(const Session& actor, const std::string& id);
   DocumentInfo GetDocument(const Session& actor, const std::string& doc_id);
   // The document's parent, children and duplicates the actor may open.
   DocumentFamily GetFamily(const Session& actor, const std::string& doc_id);

@@ -107,6 +107,28 @@ ALTER TABLE users ADD COLUMN totp_step INTEGER;
 CREATE INDEX documents_parent ON documents(parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX documents_duplicate ON documents(duplicate_of) WHERE duplicate_of IS NOT NULL;
 )sql",
+    // Search for reviewers. A shard records the index format it is built
+    // with (indexer kShardFormat; existing ones are format 1, without
+    // prefix terms and facet values, until `dossier reindex`). Tags: the
+    // tag's blind term, its name sealed under the document's key. Which
+    // documents carry a custodian's term (to name a facet value from a
+    // document the viewer opens). Saved searches, sealed to their owner.
+    R"sql(
+ALTER TABLE shards ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE document_tags(
+  doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  term BLOB NOT NULL, sealed_name BLOB NOT NULL,
+  set_by TEXT NOT NULL, set_at TEXT NOT NULL, PRIMARY KEY(doc_id, term));
+CREATE INDEX document_tags_term ON document_tags(term);
+CREATE TABLE custodian_terms(
+  term BLOB NOT NULL, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  PRIMARY KEY(term, doc_id));
+CREATE TABLE saved_searches(
+  id TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),
+  sealed_key BLOB NOT NULL, sealed BLOB NOT NULL, created_at TEXT NOT NULL,
+  last_run_at TEXT, last_total INTEGER, last_rowid INTEGER);
+CREATE INDEX saved_searches_user ON saved_searches(user_id);
+)sql",
 };
 
 }  // namespace

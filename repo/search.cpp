@@ -1,10 +1,16 @@
 #include "repo/search.h"
 
+#include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "crypto/envelope.h"
 #include "repo/cases.h"
+#include "indexer/query_syntax.h"
+#include "indexer/text.h"
 #include "repo/documents.h"
+#include "repo/ingest_stage.h"
+#include "repo/tags.h"
 #include "repo/key_ring.h"
 #include "repo/sealed_json.h"
 
@@ -18,25 +24,19 @@ namespace {
 constexpr int kAttempts = 8;
 constexpr int kFreeAttempts = 2;  // before the gate
 
-// The shards a search reads: those the actor's roles reach that hold
-// settled documents (every such shard must exist), and the languages
-// indexed in them.
-struct ShardPlan {
-  std::vector<std::string> shards;
-  std::vector<std::string> languages;
-  std::map<std::string, AccessSet> sets;  // of every shard, visible or not
-};
-
 ShardPlan PlanShards(sql::Db& db, const Actor& actor) {
   ShardPlan plan;
   sql::Stmt st(db,
                "SELECT s.id, s.access_set, EXISTS (SELECT 1 FROM documents d WHERE "
-               "d.shard_id = s.id AND d.status != 'pending' AND d.duplicate_of IS NULL) "
-               "FROM shards s ORDER BY s.id");
+               "d.shard_id = s.id AND d.status != 'pending' AND d.duplicate_of IS NULL), "
+               "s.format FROM shards s ORDER BY s.id");
   while (st.Step()) {
     const std::string id = col::Id(st, 0, col::IdKind::kShard, "a shard id");
     const AccessSet set = col::Set(st, 1, "a shard's access set");
-    if (st.Int(2) != 0 && actor.HoldsAny(set)) plan.shards.push_back(id);
+    if (st.Int(2) != 0 && actor.HoldsAny(set)) {
+      plan.shards.push_back(id);
+      if (st.Int(3) < indexer::kPrefixFormat) ++plan.old_format;
+    }
     plan.sets.emplace(id, set);
   }
   std::set<std::string> langs;
@@ -81,11 +81,162 @@ std::map<std::string, std::string> CountedCopies(sql::Db& db, const Actor& actor
   return out;
 }
 
+// "shard_id IN (?, ?, …)" for the visible shards (never empty: callers
+// return early when nothing is visible).
+std::string InShards(const std::vector<std::string>& shards) {
+  std::string sql = "shard_id IN (";
+  for (std::size_t i = 0; i < shards.size(); ++i) sql += i ? ", ?" : "?";
+  return sql + ")";
+}
+
+// Documents in scope that are not fully searchable.
+constexpr const char* kExceptionWhere =
+    " AND duplicate_of IS NULL AND (status IN ('error', 'unsupported', 'partial') OR "
+    "(status = 'indexed' AND text IS NULL))";
+
+std::uint64_t CountExceptions(sql::Db& db, const ShardPlan& plan, const std::string& case_id) {
+  if (plan.shards.empty()) return 0;
+  sql::Stmt st(db, "SELECT COUNT(*) FROM documents WHERE " + InShards(plan.shards) +
+                       (case_id.empty() ? "" : " AND case_id = ?") + kExceptionWhere);
+  int i = 1;
+  for (const auto& s : plan.shards) st.Bind(i++, s);
+  if (!case_id.empty()) st.Bind(i, case_id);
+  st.Step();
+  return static_cast<std::uint64_t>(st.Int(0));
+}
+
+// The top of a document's family: its parent's parent's … (at most a few
+// levels: archives in emails in mailboxes).
+std::string FamilyRoot(sql::Db& db, const std::string& id, const std::string& parent) {
+  std::string top = id, up = parent;
+  sql::Stmt st(db, "SELECT parent_id FROM documents WHERE id=?");
+  for (int depth = 0; !up.empty() && depth < 32; ++depth) {
+    top = up;
+    st.Reset();
+    st.Bind(1, up);
+    if (!st.Step()) break;
+    up = col::OptionalId(st, 0, col::IdKind::kDocument, "a document's parent").value_or("");
+  }
+  return top;
+}
+
+// The members of the family under `root` the actor opens (settled, in a
+// shard the actor reaches, and opened with the actor's own keys: a member
+// restricted to other roles never appears), at most `cap`.
+std::vector<FamilyMember> FamilyOf(sql::Db& db, const Actor& actor, const ShardPlan& plan,
+                                   const std::string& root, std::size_t cap) {
+  sql::Stmt st(db,
+               "WITH RECURSIVE fam(id, depth) AS (SELECT ?, 0 UNION ALL SELECT d.id, fam.depth + 1 "
+               "FROM documents d JOIN fam ON d.parent_id = fam.id WHERE fam.depth < 32) "
+               "SELECT d.id, d.shard_id FROM documents d JOIN fam ON d.id = fam.id "
+               "WHERE d.status != 'pending' ORDER BY fam.depth, d.id LIMIT 10000");
+  st.Bind(1, root);
+  std::vector<std::string> ids;
+  while (st.Step()) {
+    const std::string shard = col::Id(st, 1, col::IdKind::kShard, "a document's shard");
+    auto set = plan.sets.find(shard);
+    if (set == plan.sets.end() || !actor.HoldsAny(set->second)) continue;
+    ids.push_back(col::Id(st, 0, col::IdKind::kDocument, "a document id"));
+  }
+  std::vector<FamilyMember> out;
+  for (const auto& id : ids) {
+    if (out.size() >= cap) break;
+    try {
+      const OpenedDocument d = OpenDocument(db, actor, id);
+      out.push_back({id, d.row.parent_id, JsonString(d.meta, "filename")});
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kForbidden) throw;
+    }
+  }
+  return out;
+}
+
+std::vector<FacetValue> Sorted(std::map<std::string, std::uint64_t> counts, std::size_t cap) {
+  std::vector<FacetValue> out;
+  for (auto& [v, n] : counts) out.push_back({v, n});
+  std::stable_sort(out.begin(), out.end(),
+                   [](const FacetValue& a, const FacetValue& b) { return a.count > b.count; });
+  if (out.size() > cap) out.resize(cap);
+  return out;
+}
+
+constexpr std::size_t kFacetValues = 20;   // per facet
+constexpr std::size_t kFamilyCap = 200;    // members shown per hit
+constexpr std::size_t kMaxExport = 100000; // rows of one export
+constexpr std::size_t kMaxTerms = 5000;    // terms of one report
+
 }  // namespace
 
-SearchResults SearchService::Search(const Actor& actor, const SearchRequest& req) {
-  if (req.limit > 1000) throw Error(ErrorCode::kInvalidArgument, "limit is at most 1000");
-  if (req.offset > 1000000) throw Error(ErrorCode::kInvalidArgument, "offset is at most 1,000,000");
+std::string SearchService::Label(sql::Db& db, const Actor& actor, indexer::Field field,
+                                 const std::string& hash, const ShardPlan* plan) {
+  (void)plan;
+  const std::string prefix(indexer::FieldPrefix(field));
+  {
+    std::lock_guard lock(labels_mu_);
+    auto it = labels_.find(prefix + hash);
+    if (it != labels_.end()) return it->second;
+  }
+  // A value's name comes from a document holding it that the actor opens:
+  // the count that asks for it is over the actor's own documents, so one
+  // exists (unless it is being deleted this instant).
+  std::string name;
+  const std::string term = prefix + hash;
+  const crypto::Bytes term_bytes(term.begin(), term.end());
+  if (field == indexer::Field::kTag) {
+    sql::Stmt st(db, "SELECT doc_id FROM document_tags WHERE term=? LIMIT 16");
+    st.Bind(1, term_bytes);
+    std::vector<std::string> ids;
+    while (st.Step()) ids.push_back(col::Id(st, 0, col::IdKind::kDocument, "a document id"));
+    for (const auto& id : ids) {
+      try {
+        const OpenedDocument d = OpenDocument(db, actor, id);
+        for (const auto& t : TagsOf(db, id, d.key)) {
+          if (ctx_.blind->FieldTerm(field, t) == term) name = t;
+        }
+        if (!name.empty()) break;
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kForbidden) throw;
+      }
+    }
+  } else if (field == indexer::Field::kCustodian) {
+    sql::Stmt st(db, "SELECT doc_id FROM custodian_terms WHERE term=? LIMIT 16");
+    st.Bind(1, term_bytes);
+    std::vector<std::string> ids;
+    while (st.Step()) ids.push_back(col::Id(st, 0, col::IdKind::kDocument, "a document id"));
+    for (const auto& id : ids) {
+      try {
+        const OpenedDocument d = OpenDocument(db, actor, id);
+        const std::string c = JsonString(d.meta, "custodian");
+        if (ctx_.blind->FieldTerm(field, c) == term) {
+          name = c;
+          break;
+        }
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kForbidden) throw;
+      }
+    }
+  } else if (field == indexer::Field::kCase) {
+    // Case ids are not secret; a case's hash is named only where the
+    // actor's own documents counted it.
+    std::lock_guard lock(labels_mu_);
+    sql::Stmt st(db, "SELECT id FROM cases");
+    while (st.Step()) {
+      const std::string id = col::Id(st, 0, col::IdKind::kCase, "a case id");
+      labels_.emplace(ctx_.blind->FieldTerm(field, id), id);
+    }
+    auto it = labels_.find(term);
+    return it == labels_.end() ? std::string() : it->second;
+  }
+  if (name.empty()) return name;  // not cached: it may be named later
+  std::lock_guard lock(labels_mu_);
+  if (labels_.size() > 100000) labels_.clear();  // bounded
+  labels_.emplace(term, name);
+  return name;
+}
+
+template <typename Fn>
+auto SearchService::Consistent(const Actor& actor, Fn&& fn)
+    -> typename decltype(fn(std::declval<sql::Db&>(), std::int64_t{}))::value_type {
   auto db = ctx_.db->Read();
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     // After two lost races, hold writers of this process off (the gate)
@@ -101,45 +252,83 @@ SearchResults SearchService::Search(const Actor& actor, const SearchRequest& req
       ctx_.index_gate.LockShared();
       shared.gate = &ctx_.index_gate;
     }
-    std::optional<SearchResults> out = SearchOnce(*db, actor, req, ReadEpoch(*db, kIndexEpoch));
+    const std::int64_t epoch = ReadEpoch(*db, kIndexEpoch);
+    auto out = fn(*db, epoch);
     if (out) {
       if (shared.gate) {
         shared.gate->UnlockShared();  // before anything else runs
         shared.gate = nullptr;
       }
-      ctx_.events.Read(EventKind::kSearched, actor.name(), req.case_id);
       return std::move(*out);
     }
   }
+  (void)actor;
   throw Error(ErrorCode::kConflict, "the index kept changing during the search; try again");
 }
 
-std::optional<SearchResults> SearchService::SearchOnce(sql::Db& db, const Actor& actor,
-                                                      const SearchRequest& req,
-                                                      std::int64_t epoch) {
+bool SearchService::EpochMoved(std::int64_t epoch) {
+  auto probe = ctx_.db->Read();
+  return ReadEpoch(*probe, kIndexEpoch) != epoch;
+}
+
+SearchResults SearchService::Search(const Actor& actor, const SearchRequest& req) {
+  if (req.limit > 1000) throw Error(ErrorCode::kInvalidArgument, "limit is at most 1000");
+  if (req.offset > 1000000) throw Error(ErrorCode::kInvalidArgument, "offset is at most 1,000,000");
+  SearchResults out = SearchAmong(actor, req, std::nullopt);
+  ctx_.events.Read(EventKind::kSearched, actor.name(), req.case_id);
+  return out;
+}
+
+SearchResults SearchService::SearchAmong(const Actor& actor, const SearchRequest& req,
+                                         std::optional<std::vector<std::string>> only_ids) {
+  return Consistent(actor, [&](sql::Db& db, std::int64_t epoch) {
+    return SearchOnce(db, actor, req, epoch, only_ids);
+  });
+}
+
+void SearchService::RequirePrefixes(const ShardPlan& plan, const std::string& query) {
+  if (plan.old_format == 0) return;
+  if (!indexer::CheckQuery(indexer::RepairUtf8(query)).has_prefix) return;
+  throw Error(ErrorCode::kUnprocessable,
+              std::to_string(plan.old_format) +
+                  (plan.old_format == 1 ? " index shard you search was" : " index shards you search were") +
+                  " built before prefix search (word*) existed; `dossier reindex` rebuilds them");
+}
+
+indexer::SearchQuery SearchService::QueryFor(sql::Db& db, const Actor& actor, const ShardPlan& plan,
+                                             const std::string& text, const std::string& case_id) {
+  indexer::SearchQuery q;
+  q.text = text;
+  q.shard_ids = plan.shards;
+  q.languages = plan.languages;
+  q.case_id = case_id;
+  q.counted_copy = CountedCopies(db, actor, plan);
+  return q;
+}
+
+std::optional<SearchResults> SearchService::SearchOnce(
+    sql::Db& db, const Actor& actor, const SearchRequest& req, std::int64_t epoch,
+    std::optional<std::vector<std::string>> only_ids) {
   sql::ReadTransaction snapshot(db);
   if (!req.case_id.empty()) RequireCaseVisible(db, actor, req.case_id);
   const ShardPlan plan = PlanShards(db, actor);
-  indexer::SearchQuery q;
-  q.text = req.query;
-  q.shard_ids = plan.shards;
-  q.languages = plan.languages;
-  q.case_id = req.case_id;
+  RequirePrefixes(plan, req.query);
+  indexer::SearchQuery q = QueryFor(db, actor, plan, req.query, req.case_id);
   q.offset = req.offset;
   q.limit = req.limit;
   q.sort = req.sort_by_date ? indexer::SortOrder::kDateDescending : indexer::SortOrder::kRelevance;
-  q.counted_copy = CountedCopies(db, actor, plan);
+  q.facets = req.facets;
+  q.only_ids = std::move(only_ids);
   const indexer::SearchOutcome found = searcher_.Search(q, *ctx_.shards);
-  {
-    // The index read must match the snapshot: if a writer moved the index
-    // on since it began, search again (the page is built from the
-    // snapshot, so later writes no longer matter).
-    auto probe = ctx_.db->Read();
-    if (ReadEpoch(*probe, kIndexEpoch) != epoch) return std::nullopt;
-  }
+  // The index read must match the snapshot: if a writer moved the index
+  // on since it began, search again (the page is built from the snapshot,
+  // so later writes no longer matter).
+  if (EpochMoved(epoch)) return std::nullopt;
 
   SearchResults out;
   out.total = found.total;
+  out.query_notes = found.notes;
+  out.exceptions = CountExceptions(db, plan, req.case_id);
   for (const auto& hit : found.hits) {
     try {
       OpenedDocument d = OpenDocument(db, actor, hit.doc_id);
@@ -147,8 +336,14 @@ std::optional<SearchResults> SearchService::SearchOnce(sql::Db& db, const Actor&
       h.document_id = hit.doc_id;
       h.score = hit.weight;
       h.case_id = d.row.case_id;
-      h.filename = JsonString(d.meta, "filename");
-      if (!d.row.text.empty()) {
+      h.parent_id = d.row.parent_id;
+      h.family_id = FamilyRoot(db, d.row.id, d.row.parent_id);
+      const DocumentInfo info = InfoOf(d);
+      h.filename = info.filename;
+      h.date = info.date;
+      h.custodian = info.custodian;
+      h.tags = TagsOf(db, d.row.id, d.key);
+      if (req.snippets && !d.row.text.empty()) {
         // The chunk holding the first match: headers only, then that one
         // chunk; a hit never reads a whole text.
         const crypto::SecretBytes text_key =
@@ -163,6 +358,11 @@ std::optional<SearchResults> SearchService::SearchOnce(sql::Db& db, const Actor&
         h.snippet = found.matcher->Snippet(chunk, JsonString(d.meta, "language", "en"), 240, near);
         crypto::Wipe(chunk);
       }
+      if (req.family) {
+        for (auto& m : FamilyOf(db, actor, plan, h.family_id, kFamilyCap)) {
+          if (m.document_id != h.document_id) h.family.push_back(std::move(m));
+        }
+      }
       out.hits.push_back(std::move(h));
     } catch (const Error& e) {
       // Every hit of a visible, settled shard is the actor's to open: one
@@ -175,12 +375,235 @@ std::optional<SearchResults> SearchService::SearchOnce(sql::Db& db, const Actor&
       ++out.damaged;
     }
   }
+  if (req.facets) {
+    using F = indexer::Field;
+    auto named = [&](F field, const std::map<std::string, std::uint64_t>& counts) {
+      std::map<std::string, std::uint64_t> by_name;
+      for (const auto& fv : Sorted(counts, kFacetValues)) {
+        const std::string name = Label(db, actor, field, fv.value, &plan);
+        if (!name.empty()) by_name[name] += fv.count;
+      }
+      return Sorted(by_name, kFacetValues);
+    };
+    // Types and languages are few and known: hashed here to name them.
+    auto known = [&](F field, const std::map<std::string, std::uint64_t>& counts,
+                     const std::vector<std::string>& values) {
+      std::map<std::string, std::uint64_t> by_name;
+      const std::size_t p = indexer::FieldPrefix(field).size();
+      for (const auto& v : values) {
+        auto it = counts.find(ctx_.blind->FieldTerm(field, v).substr(p));
+        if (it != counts.end()) by_name[v] = it->second;
+      }
+      return Sorted(by_name, kFacetValues);
+    };
+    out.facets["type"] = known(F::kType, found.facets.type, DocumentTypes());
+    out.facets["language"] = known(F::kLanguage, found.facets.language, plan.languages);
+    out.facets["custodian"] = named(F::kCustodian, found.facets.custodian);
+    out.facets["case"] = named(F::kCase, found.facets.case_id);
+    out.facets["tag"] = named(F::kTag, found.facets.tag);
+    std::map<std::string, std::uint64_t> years;
+    for (const auto& [y, n] : found.facets.year) years[std::to_string(y)] = n;
+    std::vector<FacetValue> by_year;
+    for (auto it = years.rbegin(); it != years.rend(); ++it) by_year.push_back({it->first, it->second});
+    out.facets["year"] = by_year;
+    if (plan.old_format > 0) {
+      out.query_notes.push_back(std::to_string(plan.old_format) +
+                                " index shard(s) predate facet values: their documents are not "
+                                "counted in facets until `dossier reindex`");
+    }
+  }
   if (out.damaged > 0) {
     out.note = std::to_string(out.damaged) +
                (out.damaged == 1 ? " document among these hits is" : " documents among these hits are") +
                " damaged and left out of the page; `dossier reindex` rebuilds the index, and the "
                "repository should be checked against a backup";
   }
+  return out;
+}
+
+ExceptionList SearchService::Exceptions(const Actor& actor, const std::string& case_id,
+                                        std::uint32_t offset, std::uint32_t limit) {
+  if (limit > 1000) throw Error(ErrorCode::kInvalidArgument, "limit is at most 1000");
+  auto db = ctx_.db->Read();
+  sql::ReadTransaction snapshot(*db);
+  if (!case_id.empty()) RequireCaseVisible(*db, actor, case_id);
+  const ShardPlan plan = PlanShards(*db, actor);
+  ExceptionList out;
+  out.total = CountExceptions(*db, plan, case_id);
+  if (plan.shards.empty()) return out;
+  sql::Stmt st(*db, "SELECT id, status, text IS NULL FROM documents WHERE " + InShards(plan.shards) +
+                        (case_id.empty() ? "" : " AND case_id = ?") + kExceptionWhere +
+                        " ORDER BY id LIMIT ? OFFSET ?");
+  int i = 1;
+  for (const auto& s : plan.shards) st.Bind(i++, s);
+  if (!case_id.empty()) st.Bind(i++, case_id);
+  st.Bind(i, static_cast<std::int64_t>(limit));
+  st.Bind(i + 1, static_cast<std::int64_t>(offset));
+  std::vector<std::pair<std::string, DocStatus>> rows;
+  while (st.Step()) {
+    rows.emplace_back(col::Id(st, 0, col::IdKind::kDocument, "a document id"),
+                      col::Status(st, 1, "a document's status"));
+  }
+  for (const auto& [id, status] : rows) {
+    try {
+      const OpenedDocument d = OpenDocument(*db, actor, id);
+      ExceptionDocument e;
+      e.document_id = id;
+      e.case_id = d.row.case_id;
+      e.filename = JsonString(d.meta, "filename");
+      e.status = status == DocStatus::kIndexed ? "no_text" : std::string(StatusName(status));
+      e.reason = status == DocStatus::kError       ? JsonString(d.meta, "error")
+                 : status == DocStatus::kUnsupported ? "no text extractor for " + JsonString(d.meta, "mime")
+                 : status == DocStatus::kPartial     ? "text past the indexing cap is not searchable"
+                                                     : "the file holds no text";
+      out.documents.push_back(std::move(e));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kForbidden) throw;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SearchService::MatchingIds(const Actor& actor, const std::string& query,
+                                                    const std::string& case_id, std::size_t cap) {
+  return Consistent(actor, [&](sql::Db& db, std::int64_t epoch) -> std::optional<std::vector<std::string>> {
+    sql::ReadTransaction snapshot(db);
+    if (!case_id.empty()) RequireCaseVisible(db, actor, case_id);
+    const ShardPlan plan = PlanShards(db, actor);
+    RequirePrefixes(plan, query);
+    const indexer::SearchQuery q = QueryFor(db, actor, plan, query, case_id);
+    const indexer::MatchSets sets = searcher_.Match(q, {query}, *ctx_.shards);
+    if (EpochMoved(epoch)) return std::nullopt;
+    std::vector<std::string> ids;
+    for (auto i : sets.matches[0]) ids.push_back(sets.doc_ids[i]);
+    std::sort(ids.begin(), ids.end());
+    if (ids.size() > cap) {
+      throw Error(ErrorCode::kTooLarge, "the query matches more than " + std::to_string(cap) +
+                                            " documents; narrow it");
+    }
+    return ids;
+  });
+}
+
+std::vector<ExportRow> SearchService::Export(const Actor& actor, const SearchRequest& req) {
+  const std::vector<std::string> ids = MatchingIds(actor, req.query, req.case_id, kMaxExport);
+  auto db = ctx_.db->Read();
+  sql::ReadTransaction snapshot(*db);
+  std::vector<ExportRow> rows;
+  for (const auto& id : ids) {
+    try {
+      const OpenedDocument d = OpenDocument(*db, actor, id);
+      const DocumentInfo info = InfoOf(d);
+      ExportRow r;
+      r.document_id = id;
+      r.case_id = info.case_id;
+      r.parent_id = info.parent_id;
+      r.family_id = FamilyRoot(*db, id, info.parent_id);
+      r.filename = info.filename;
+      r.date = info.date;
+      r.custodian = info.custodian;
+      r.sha256 = info.sha256;
+      r.md5 = info.md5;
+      r.tags = TagsOf(*db, id, d.key);
+      rows.push_back(std::move(r));
+    } catch (const Error& e) {
+      // Deleted or moved out of reach since the match: not exported.
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kForbidden) throw;
+    }
+  }
+  ctx_.events.Read(EventKind::kHitsExported, actor.name(), req.case_id);
+  return rows;
+}
+
+TermReport SearchService::Terms(const Actor& actor, const std::vector<std::string>& terms,
+                                const std::string& case_id) {
+  if (terms.empty()) throw Error(ErrorCode::kInvalidArgument, "a report needs at least one term");
+  if (terms.size() > kMaxTerms) {
+    throw Error(ErrorCode::kInvalidArgument, "a report takes at most 5000 terms");
+  }
+  TermReport out = Consistent(actor, [&](sql::Db& db, std::int64_t epoch) -> std::optional<TermReport> {
+    sql::ReadTransaction snapshot(db);
+    if (!case_id.empty()) RequireCaseVisible(db, actor, case_id);
+    const ShardPlan plan = PlanShards(db, actor);
+    for (const auto& t : terms) RequirePrefixes(plan, t);
+    const indexer::SearchQuery q = QueryFor(db, actor, plan, "", case_id);
+    const indexer::MatchSets sets = searcher_.Match(q, terms, *ctx_.shards);
+    if (EpochMoved(epoch)) return std::nullopt;
+
+    // Families of the visible documents in scope: each document's top,
+    // and how many visible documents each family has. One pass over the
+    // rows (id, parent) of the visible shards.
+    std::unordered_map<std::string, std::string> parent;
+    std::unordered_map<std::string, std::uint32_t> family_size;
+    std::vector<std::string> visible;
+    if (!plan.shards.empty()) {
+      sql::Stmt st(db, "SELECT id, parent_id, case_id FROM documents WHERE " + InShards(plan.shards) +
+                           " AND status != 'pending'");
+      int i = 1;
+      for (const auto& s : plan.shards) st.Bind(i++, s);
+      while (st.Step()) {
+        const std::string id = col::Id(st, 0, col::IdKind::kDocument, "a document id");
+        parent.emplace(id, col::OptionalId(st, 1, col::IdKind::kDocument, "a parent").value_or(""));
+        if (case_id.empty() || col::Id(st, 2, col::IdKind::kCase, "a case id") == case_id) {
+          visible.push_back(id);
+        }
+      }
+    }
+    auto top = [&](const std::string& id) {
+      std::string t = id;
+      for (int depth = 0; depth < 32; ++depth) {
+        auto it = parent.find(t);
+        if (it == parent.end() || it->second.empty() || !parent.count(it->second)) break;
+        t = it->second;
+      }
+      return t;
+    };
+    std::unordered_map<std::string, std::string> top_of;
+    for (const auto& id : visible) {
+      const std::string t = top(id);
+      ++family_size[t];
+      top_of.emplace(id, t);
+    }
+    auto top_cached = [&](const std::string& id) {
+      auto it = top_of.find(id);
+      return it != top_of.end() ? it->second : top(id);
+    };
+    std::vector<std::uint16_t> hit_by(sets.doc_ids.size(), 0);
+    for (const auto& m : sets.matches) {
+      for (auto i : m) if (hit_by[i] < 65535) ++hit_by[i];
+    }
+    TermReport r;
+    std::set<std::string> all_families;
+    std::uint64_t any = 0;
+    for (auto n : hit_by) any += n > 0;
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+      TermReportRow row;
+      row.term = terms[t];
+      row.notes = sets.notes[t];
+      const auto& m = sets.matches[t];
+      row.hits = m.size();
+      std::set<std::string> families;
+      for (auto i : m) {
+        if (hit_by[i] == 1) ++row.unique_hits;
+        families.insert(top_cached(sets.doc_ids[i]));
+      }
+      row.families = families.size();
+      for (const auto& f : families) {
+        auto it = family_size.find(f);
+        row.family_documents += it == family_size.end() ? 1 : it->second;
+        all_families.insert(f);
+      }
+      r.rows.push_back(std::move(row));
+    }
+    r.total_documents = any;
+    for (const auto& f : all_families) {
+      auto it = family_size.find(f);
+      r.total_family_documents += it == family_size.end() ? 1 : it->second;
+    }
+    r.exceptions = CountExceptions(db, plan, case_id);
+    return r;
+  });
+  ctx_.events.Read(EventKind::kTermReport, actor.name(), case_id);
   return out;
 }
 

@@ -135,23 +135,103 @@ struct SearchRequest {
   std::uint32_t offset = 0;
   std::uint32_t limit = 20;
   bool sort_by_date = false;
+  bool family = false;    // each hit with its whole family (visible members)
+  bool facets = false;    // count facets over every match
+  bool snippets = true;
+};
+
+// A member of a hit's family (the email, its attachments, an archive's
+// entries), for family=true.
+struct FamilyMember {
+  std::string document_id;
+  std::string parent_id;
+  std::string filename;
 };
 
 struct SearchHit {
   std::string document_id;
   std::string case_id;
+  std::string parent_id;  // "" for a top-level document
+  std::string family_id;  // the top of its family (itself if top-level)
   std::string filename;
+  std::string date;       // YYYY-MM-DD, or "" if it has none
+  std::string custodian;
+  std::vector<std::string> tags;
   double score = 0;       // the Xapian weight
   std::string snippet;    // HTML-escaped, matches in <mark>…</mark>
+  std::vector<FamilyMember> family;  // family=true: the other members
+};
+
+struct FacetValue {
+  std::string value;
+  std::uint64_t count = 0;
 };
 
 struct SearchResults {
   std::uint64_t total = 0;
   std::vector<SearchHit> hits;
+  // facet name (type, custodian, language, case, tag, year) -> values by
+  // count, highest first.
+  std::map<std::string, std::vector<FacetValue>> facets;
+  // Documents in scope (the case searched, or every one the user opens)
+  // that are not fully searchable: errors, unsupported types, partially
+  // indexed, no text (see ExceptionList).
+  std::uint64_t exceptions = 0;
+  std::vector<std::string> query_notes;  // how a repaired query was read
   // Hits of this page left out because their stored record is damaged
   // (the page is shorter by this many); `note` then says so.
   std::uint64_t damaged = 0;
   std::string note;
+};
+
+struct ExceptionDocument {
+  std::string document_id;
+  std::string case_id;
+  std::string filename;
+  std::string status;  // error, unsupported, partial, no_text
+  std::string reason;
+};
+struct ExceptionList {
+  std::uint64_t total = 0;
+  std::vector<ExceptionDocument> documents;
+};
+
+// One row of a search-term report.
+struct TermReportRow {
+  std::string term;
+  std::uint64_t hits = 0;
+  std::uint64_t unique_hits = 0;       // hit by no other term of the list
+  std::uint64_t families = 0;          // families with a hit
+  std::uint64_t family_documents = 0;  // the hits with their whole families
+  std::vector<std::string> notes;
+};
+struct TermReport {
+  std::vector<TermReportRow> rows;
+  std::uint64_t total_documents = 0;         // hit by any term
+  std::uint64_t total_family_documents = 0;  // those with their families
+  std::uint64_t exceptions = 0;
+};
+
+// One row of a hit list's export.
+struct ExportRow {
+  std::string document_id, case_id, family_id, parent_id, filename, date, custodian, sha256,
+      md5;
+  std::vector<std::string> tags;
+};
+
+struct SavedSearch {
+  std::string id;
+  std::string name;
+  std::string query;
+  std::string case_id;
+  std::string created_at;
+  std::string last_run_at;  // "" if never run
+  std::uint64_t last_total = 0;
+};
+struct SavedSearchRun {
+  SavedSearch search;  // as it was before this run
+  SearchResults results;
+  std::uint64_t new_since_last_run = 0;  // hits added since it last ran
 };
 
 struct DocumentInfo {
@@ -173,6 +253,8 @@ struct DocumentInfo {
   std::string duplicate_of;
   std::uint64_t indexed_bytes = 0;
   std::string created_at;
+  std::string date;               // the document's date (YYYY-MM-DD), if any
+  std::vector<std::string> tags;  // sorted
 };
 
 struct RepositoryStats {

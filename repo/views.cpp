@@ -59,7 +59,8 @@ json DocumentJson(const DocumentInfo& d) {
                {"md5", d.md5},
                {"language", d.language},
                {"custodian", d.custodian},
-               {"dates", {{"ingested", d.created_at}}},
+               {"dates", {{"ingested", d.created_at}, {"document", NullIfEmpty(d.date)}}},
+               {"tags", d.tags},
                {"entities", json::array()},
                {"status", StatusName(d.status)},
                {"duplicate_of", NullIfEmpty(d.duplicate_of)},
@@ -112,19 +113,29 @@ std::string Roles(const std::vector<RoleInfo>& roles, int indent) {
   return Dump(json{{"roles", arr}}, indent);
 }
 
+namespace {
+// One RFC 4180 cell, always quoted. A cell starting like a formula is
+// defused (CSV injection).
+std::string CsvCell(std::string v) {
+  if (!v.empty() && std::string_view("=+-@\t\r").find(v.front()) != std::string_view::npos) {
+    v.insert(v.begin(), '\'');
+  }
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+std::string Joined(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
+  return out;
+}
+}  // namespace
+
 std::string FailuresCsv(const std::vector<IngestedDocument>& failures) {
-  auto cell = [](std::string v) {
-    // A cell starting like a formula is defused (CSV injection).
-    if (!v.empty() && std::string_view("=+-@\t\r").find(v.front()) != std::string_view::npos) {
-      v.insert(v.begin(), '\'');
-    }
-    std::string out = "\"";
-    for (char c : v) {
-      if (c == '"') out += '"';
-      out += c;
-    }
-    return out + "\"";
-  };
+  auto cell = [](std::string v) { return CsvCell(std::move(v)); };
   std::string csv = "path,status,error,mime,sha256,document_id,parent_id\r\n";
   for (const auto& d : failures) {
     csv += cell(d.path) + "," + cell(std::string(StatusName(d.status))) + "," + cell(d.error) +
@@ -158,15 +169,119 @@ std::string Failures(const std::vector<DocumentInfo>& list, int indent) {
 std::string Search(const SearchResults& r, int indent) {
   json hits = json::array();
   for (const auto& h : r.hits) {
-    hits.push_back({{"document_id", h.document_id},
-                    {"case_id", h.case_id},
-                    {"filename", h.filename},
-                    {"score", h.score},
-                    {"snippet", h.snippet}});
+    json family = json::array();
+    for (const auto& m : h.family) {
+      family.push_back({{"document_id", m.document_id},
+                        {"parent_id", NullIfEmpty(m.parent_id)},
+                        {"filename", m.filename}});
+    }
+    json hit = {{"document_id", h.document_id},
+                {"case_id", h.case_id},
+                {"parent_id", NullIfEmpty(h.parent_id)},
+                {"family_id", h.family_id},
+                {"filename", h.filename},
+                {"date", NullIfEmpty(h.date)},
+                {"custodian", h.custodian},
+                {"tags", h.tags},
+                {"score", h.score},
+                {"snippet", h.snippet}};
+    if (!h.family.empty()) hit["family"] = family;
+    hits.push_back(std::move(hit));
   }
-  json body = {{"total", r.total}, {"hits", hits}, {"facets", json::object()}};
+  json facets = json::object();
+  for (const auto& [name, values] : r.facets) {
+    json arr = json::array();
+    for (const auto& v : values) arr.push_back({{"value", v.value}, {"count", v.count}});
+    facets[name] = arr;
+  }
+  json body = {{"total", r.total}, {"exceptions", r.exceptions}, {"hits", hits}, {"facets", facets}};
+  if (!r.query_notes.empty()) body["query_note"] = Joined(r.query_notes, "; ");
   if (!r.note.empty()) body["note"] = r.note;
   return Dump(body, indent);
+}
+
+std::string Exceptions(const ExceptionList& e, int indent) {
+  json docs = json::array();
+  for (const auto& d : e.documents) {
+    docs.push_back({{"document_id", d.document_id},
+                    {"case_id", d.case_id},
+                    {"filename", d.filename},
+                    {"status", d.status},
+                    {"reason", d.reason}});
+  }
+  return Dump(json{{"total", e.total}, {"documents", docs}}, indent);
+}
+
+std::string ExportCsv(const std::vector<ExportRow>& rows) {
+  std::string csv = "document_id,case_id,family_id,parent_id,filename,date,custodian,sha256,md5,tags\r\n";
+  for (const auto& r : rows) {
+    csv += CsvCell(r.document_id) + "," + CsvCell(r.case_id) + "," + CsvCell(r.family_id) + "," +
+           CsvCell(r.parent_id) + "," + CsvCell(r.filename) + "," + CsvCell(r.date) + "," +
+           CsvCell(r.custodian) + "," + CsvCell(r.sha256) + "," + CsvCell(r.md5) + "," +
+           CsvCell(Joined(r.tags, ";")) + "\r\n";
+  }
+  return csv;
+}
+
+std::string TermReportJson(const TermReport& t, int indent) {
+  json rows = json::array();
+  for (const auto& r : t.rows) {
+    json row = {{"term", r.term},
+                {"hits", r.hits},
+                {"unique_hits", r.unique_hits},
+                {"families", r.families},
+                {"family_documents", r.family_documents}};
+    if (!r.notes.empty()) row["query_note"] = Joined(r.notes, "; ");
+    rows.push_back(std::move(row));
+  }
+  return Dump(json{{"rows", rows},
+                   {"total_documents", t.total_documents},
+                   {"total_family_documents", t.total_family_documents},
+                   {"exceptions", t.exceptions}},
+              indent);
+}
+
+std::string TermReportCsv(const TermReport& t) {
+  std::string csv = "term,hits,unique_hits,families,family_documents\r\n";
+  for (const auto& r : t.rows) {
+    csv += CsvCell(r.term) + "," + std::to_string(r.hits) + "," + std::to_string(r.unique_hits) +
+           "," + std::to_string(r.families) + "," + std::to_string(r.family_documents) + "\r\n";
+  }
+  csv += CsvCell("(any term)") + "," + std::to_string(t.total_documents) + ",,," +
+         std::to_string(t.total_family_documents) + "\r\n";
+  csv += CsvCell("(exceptions: not fully searchable)") + "," + std::to_string(t.exceptions) + ",,,\r\n";
+  return csv;
+}
+
+namespace {
+json SavedJson(const SavedSearch& s) {
+  return {{"id", s.id},
+          {"name", s.name},
+          {"query", s.query},
+          {"case_id", NullIfEmpty(s.case_id)},
+          {"created_at", s.created_at},
+          {"last_run_at", NullIfEmpty(s.last_run_at)},
+          {"last_total", s.last_total}};
+}
+}  // namespace
+
+std::string SavedSearchBody(const SavedSearch& s, int indent) { return Dump(SavedJson(s), indent); }
+
+std::string SavedSearches(const std::vector<SavedSearch>& list, int indent) {
+  json arr = json::array();
+  for (const auto& s : list) arr.push_back(SavedJson(s));
+  return Dump(json{{"searches", arr}}, indent);
+}
+
+std::string SavedSearchRunBody(const SavedSearchRun& run, int indent) {
+  json body = json::parse(Search(run.results, -1));
+  body["search"] = SavedJson(run.search);
+  body["new_since_last_run"] = run.new_since_last_run;
+  return Dump(body, indent);
+}
+
+std::string Tags(const std::vector<std::string>& tags, int indent) {
+  return Dump(json{{"tags", tags}}, indent);
 }
 
 std::string Job(const JobInfo& j, int indent, const IngestSummary* summary) {

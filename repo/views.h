@@ -18,7 +18,24 @@ std::string Document(const DocumentInfo& d, int indent = 2);
 std::string IngestSummaryBody(const IngestSummary& s, int indent = 2);
 // {"failures": [...]}: the failure report.
 std::string Failures(const std::vector<DocumentInfo>& failures, int indent = 2);
+// {total, exceptions, hits, facets, query_note?, note?}
 std::string Search(const SearchResults& r, int indent = 2);
+// {total, documents:[{document_id, case_id, filename, status, reason}]}
+std::string Exceptions(const ExceptionList& e, int indent = 2);
+// A hit list as CSV: document_id, case_id, family_id, parent_id, filename,
+// date, custodian, sha256, md5, tags (';'-separated).
+std::string ExportCsv(const std::vector<ExportRow>& rows);
+// {rows:[{term, hits, unique_hits, families, family_documents}],
+//  total_documents, total_family_documents, exceptions}, and as CSV.
+std::string TermReportJson(const TermReport& t, int indent = 2);
+std::string TermReportCsv(const TermReport& t);
+std::string SavedSearchBody(const SavedSearch& s, int indent = 2);
+// {searches:[…]}
+std::string SavedSearches(const std::vector<SavedSearch>& list, int indent = 2);
+// Search's body plus {search, new_since_last_run}.
+std::string SavedSearchRunBody(const SavedSearchRun& run, int indent = 2);
+// {tags:[…]}
+std::string Tags(const std::vector<std::string>& tags, int indent = 2);
 // A job; with `summary` (an ingest that ended) its documents too.
 std::string Job(const JobInfo& j, int indent = 2, const IngestSummary* summary = nullptr);
 // An ingest job's failure report as CSV (RFC 4180; a header line, then

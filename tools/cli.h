@@ -37,6 +37,10 @@ struct Options {
   std::string custodian, restrict_to, language = "en";
   std::string query, sort = "relevance";
   std::uint32_t limit = 20, offset = 0;
+  bool family = false, facets = false, csv = false;
+  std::string terms_file, add_tags, remove_tags, search_id;
+  std::vector<std::string> privileged_roles;
+  bool set_policy = false;
   std::string doc_id, out_file;
   bool text = false;
   // ingest
@@ -80,6 +84,14 @@ int RunUserResetPassword(const Options& o);
 int RunUserList(const Options& o);
 int RunRoleList(const Options& o);
 int RunServe(const Options& o);
+int RunSearchTerms(const Options& o);
+int RunExceptions(const Options& o);
+int RunTag(const Options& o);
+int RunTagPolicy(const Options& o);
+int RunSavedAdd(const Options& o);
+int RunSavedList(const Options& o);
+int RunSavedRun(const Options& o);
+int RunSavedDelete(const Options& o);
 int RunRoleAdd(const Options& o);
 int RunRoleRemoveMember(const Options& o);
 int RunCaseCreate(const Options& o);

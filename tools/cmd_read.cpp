@@ -1,4 +1,4 @@
-// search, get, reindex.
+// get, reindex. Search: cmd_search.cpp.
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,46 +10,6 @@
 #include "tools/cli.h"
 
 namespace dossier::tools {
-
-namespace {
-// Snippets are HTML; a terminal shows <mark> as bold, anything else as *…*.
-std::string RenderSnippet(const std::string& html, bool tty) {
-  std::string out;
-  for (std::size_t i = 0; i < html.size();) {
-    auto starts = [&](const char* s) { return html.compare(i, std::strlen(s), s) == 0; };
-    if (starts("<mark>")) { out += tty ? "\033[1m" : "*"; i += 6; }
-    else if (starts("</mark>")) { out += tty ? "\033[0m" : "*"; i += 7; }
-    else if (starts("&amp;")) { out += '&'; i += 5; }
-    else if (starts("&lt;")) { out += '<'; i += 4; }
-    else if (starts("&gt;")) { out += '>'; i += 4; }
-    else if (starts("&quot;")) { out += '"'; i += 6; }
-    else if (starts("&#39;")) { out += '\''; i += 5; }
-    else out += html[i++];
-  }
-  return out;
-}
-}  // namespace
-
-int RunSearch(const Options& o) {
-  auto r = OpenRepo(o, true);
-  repo::Session s = Act(*r, o);
-  repo::SearchRequest req{o.query, o.case_id, o.offset, o.limit, o.sort == "date"};
-  repo::SearchResults res = r->Search(s, req);
-  if (o.json) {
-    std::cout << repo::views::Search(res) << "\n";
-    return 0;
-  }
-  const bool tty = ::isatty(STDOUT_FILENO);
-  std::cout << res.total << (res.total == 1 ? " hit" : " hits") << " for " << s.user() << "\n";
-  std::size_t i = o.offset;
-  for (const auto& h : res.hits) {
-    std::printf("%3zu. %s  (doc %s, case %s, score %.3f)\n", ++i, h.filename.c_str(),
-                h.document_id.c_str(), h.case_id.c_str(), h.score);
-    std::cout << "     " << RenderSnippet(h.snippet, tty) << "\n";
-  }
-  if (!res.note.empty()) std::cerr << "dossier: note: " << res.note << "\n";
-  return 0;
-}
 
 int RunGet(const Options& o) {
   auto r = OpenRepo(o, true);

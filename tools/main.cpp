@@ -223,9 +223,88 @@ void DeclareReading(CLI::App& app, Options& o, Action& action) {
   se->add_option("--limit", o.limit, "hits per page (default 20)")->check(CLI::Range(1, 1000));
   se->add_option("--offset", o.offset, "hits to skip");
   se->add_option("--sort", o.sort, "relevance or date")->check(CLI::IsMember({"relevance", "date"}));
+  se->add_flag("--family", o.family, "show each hit's whole family (an email with its attachments)");
+  se->add_flag("--facets", o.facets, "count type, custodian, language, case, tag and year");
+  se->add_flag("--csv", o.csv, "export every hit as CSV (id, case, family, filename, date, custodian, hashes, tags)");
   se->add_flag("--json", o.json, "print the API's JSON body");
   Acting(se, o);
   Runs(se, action, [&o] { return RunSearch(o); });
+
+  auto* st = app.add_subcommand("search-terms", "a search-term report: hits, unique hits and families per term");
+  WithDir(st, o);
+  st->add_option("--terms", o.terms_file, "a file with one term (a full query) per line")->required();
+  st->add_option("--case", o.case_id, "only this case");
+  st->add_flag("--csv", o.csv, "print CSV");
+  st->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(st, o);
+  Runs(st, action, [&o] { return RunSearchTerms(o); });
+
+  auto* ex = app.add_subcommand("exceptions", "documents in scope that are not fully searchable");
+  WithDir(ex, o);
+  ex->add_option("--case", o.case_id, "only this case");
+  ex->add_option("--limit", o.limit, "documents per page (default 20)")->check(CLI::Range(1, 1000));
+  ex->add_option("--offset", o.offset, "documents to skip");
+  ex->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(ex, o);
+  Runs(ex, action, [&o] { return RunExceptions(o); });
+
+  auto* tg = app.add_subcommand("tag", "add or remove tags on a document, or on every hit of --query");
+  WithDir(tg, o);
+  tg->add_option("DOC_ID", o.doc_id, "document id (or give --query)");
+  tg->add_option("--query", o.query, "tag every hit of this query instead");
+  tg->add_option("--case", o.case_id, "with --query: only this case");
+  tg->add_option("--add", o.add_tags, "tags to add, comma-separated");
+  tg->add_option("--remove", o.remove_tags, "tags to remove, comma-separated");
+  tg->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(tg, o);
+  Runs(tg, action, [&o] {
+    if (o.doc_id.empty() == o.query.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "give a DOC_ID or --query, not both");
+    }
+    return RunTag(o);
+  });
+
+  auto* tp = app.add_subcommand("tag-policy", "who may set the 'privileged' tag");
+  WithDir(tp, o);
+  auto* set = tp->add_option("--privileged-roles", o.privileged_roles,
+                             "admin: only these roles may set or remove 'privileged' (\"\" for anyone)")
+                  ->delimiter(',')
+                  ->expected(0, -1);
+  Acting(tp, o);
+  Runs(tp, action, [&o, set] {
+    o.set_policy = set->count() > 0;
+    std::erase(o.privileged_roles, std::string());
+    return RunTagPolicy(o);
+  });
+
+  auto* ss = app.add_subcommand("saved-search", "your saved searches");
+  ss->require_subcommand(1);
+  auto* sa = ss->add_subcommand("add", "save a search");
+  WithDir(sa, o);
+  sa->add_option("--name", o.name, "its name")->required();
+  sa->add_option("--query", o.query, "the query")->required();
+  sa->add_option("--case", o.case_id, "only this case");
+  sa->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(sa, o);
+  Runs(sa, action, [&o] { return RunSavedAdd(o); });
+  auto* sl = ss->add_subcommand("list", "list your saved searches");
+  WithDir(sl, o);
+  sl->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(sl, o);
+  Runs(sl, action, [&o] { return RunSavedList(o); });
+  auto* sr = ss->add_subcommand("run", "run one: its hits and how many are new since the last run");
+  WithDir(sr, o);
+  sr->add_option("ID", o.search_id, "saved search id")->required();
+  sr->add_option("--limit", o.limit, "hits per page (default 20)")->check(CLI::Range(1, 1000));
+  sr->add_option("--offset", o.offset, "hits to skip");
+  sr->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(sr, o);
+  Runs(sr, action, [&o] { return RunSavedRun(o); });
+  auto* sd = ss->add_subcommand("delete", "delete one");
+  WithDir(sd, o);
+  sd->add_option("ID", o.search_id, "saved search id")->required();
+  Acting(sd, o);
+  Runs(sd, action, [&o] { return RunSavedDelete(o); });
 
   auto* get = app.add_subcommand("get", "a document's metadata, text or original bytes");
   WithDir(get, o);
