@@ -44,7 +44,7 @@ TEST_CASE("a user changes their own password and keeps their roles", "[accounts]
   CHECK(f.repo->GetCase(again, f.inv_case).id == f.inv_case);
 }
 
-TEST_CASE("an admin resets a forgotten password; the old sessions end", "[accounts]") {
+TEST_CASE("an admin resets a forgotten password, and the old sessions end", "[accounts]") {
   Fixture f;
   TempDir docs;
   WriteFile(docs / "a.txt", "harbour ledger entry");
@@ -78,7 +78,7 @@ TEST_CASE("a reset needs every role the user holds", "[accounts]") {
         ErrorCode::kForbidden);
 }
 
-TEST_CASE("admins list users and roles; others may not", "[accounts]") {
+TEST_CASE("admins list users and roles, others may not", "[accounts]") {
   Fixture f;
   auto alice = f.Alice();
   const auto users = f.repo->ListUsers(alice);

@@ -190,7 +190,7 @@ TEST_CASE("a failed job says why, and finished jobs are forgotten after their re
   CHECK(CodeOf([&] { f.repo->GetJob(ivan, id); }) == ErrorCode::kNotFound);
 }
 
-TEST_CASE("a grant runs as a job; a second grant of the case waits for its moves") {
+TEST_CASE("a grant runs as a job, and a second grant of the case waits for its moves") {
   Gate gate;
   Fixture f;
   WriteNotes(f, 5);

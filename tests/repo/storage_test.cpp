@@ -55,7 +55,8 @@ TEST_CASE("no file under the repository holds a marker word, yet search finds it
   // Markers in content, in a filename, in a custodian name and in a title.
   const std::vector<std::string> markers = {"quixotrelliswombat", "zephyrmarmalade",
                                             "filenamemarkerkumquat", "custodianmarkerokapi",
-                                            "titlemarkerbrontosaur"};
+                                            "titlemarkerbrontosaur", "tagmarkerpangolin",
+                                            "savedmarkeraxolotl", "savedquerymarkerquokka"};
   WriteFile(f.tmp / "in/report.txt",
             "Quarterly report. The quixotrelliswombat account moved funds. Zephyrmarmalade!");
   WriteFile(f.tmp / "in/filenamemarkerkumquat.txt", "Plain memo about the quixotrelliswombat.");
@@ -70,6 +71,12 @@ TEST_CASE("no file under the repository holds a marker word, yet search finds it
   f.repo->Ingest(ivan, req);
   f.repo->CreateCase(f.Alice(), {"titlemarkerbrontosaur case", "about quixotrelliswombat", repo::Risk::kNone,
                                  {"investigator"}});
+  // A tag, a saved search and a prefix query carrying markers too.
+  const std::string tagged = f.Search(ivan, "quixotrelliswombat").hits.at(0).document_id;
+  f.repo->TagDocument(ivan, tagged, {"tagmarkerpangolin"}, {});
+  f.repo->SaveSearch(ivan, "savedmarkeraxolotl", "quixotrel* OR savedquerymarkerquokka");
+  CHECK(f.Search(ivan, "quixotrel*").total == 2);
+  CHECK(f.Search(ivan, "tag:tagmarkerpangolin").total == 1);
   // Also move documents between shards, so both have held them.
   f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
 
@@ -97,12 +104,28 @@ TEST_CASE("no file under the repository holds a marker word, yet search finds it
     ++n;
   }
   CHECK(n > 50);
+  // Values too (facet hashes, tag hashes, days, ids): no marker in any.
+  for (const auto& e : fs::directory_iterator(f.dir + "/index")) {
+    if (!fs::exists(e.path() / "iamglass")) continue;
+    Xapian::Database db(e.path().string());
+    for (auto p = db.postlist_begin(""); p != db.postlist_end(""); ++p) {
+      const Xapian::Document doc = db.get_document(*p);
+      for (auto v = doc.values_begin(); v != doc.values_end(); ++v) {
+        std::string lower = *v;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (const auto& m : markers) CHECK(lower.find(m.substr(0, 8)) == std::string::npos);
+      }
+    }
+  }
 }
 
 TEST_CASE("every index term has the shape of a hash or an opaque id") {
   Fixture f;
   WriteFile(f.tmp / "a.txt", "Ünïcödé ﬁle naïve café 2025-01-02 1,234.56 O'Brien's C++ e-mail x@y.example");
-  f.Ingest(f.Ivan(), f.inv_case, f.tmp / "a.txt");
+  const auto docs = f.Ingest(f.Ivan(), f.inv_case, f.tmp / "a.txt");
+  f.repo->TagDocument(f.Ivan(), docs.at(0).id, {"hot", "Zürich-review"}, {});
+  CHECK(f.Search(f.Ivan(), "naï*").total == 1);
+  CHECK(f.Search(f.Ivan(), "tag:zürich-review").total == 1);
   for (const auto& e : fs::directory_iterator(f.dir + "/index")) {
     if (!fs::exists(e.path() / "iamglass")) continue;
     Xapian::Database db(e.path().string());
@@ -112,7 +135,9 @@ TEST_CASE("every index term has the shape of a hash or an opaque id") {
       const bool id = term.size() == 17 && term[0] == 'Q' && term[1] == 'd';
       const bool word = term.size() == 1 + indexer::kTermHashBytes && term[0] == 'Z';
       const bool field = term.size() == 2 + indexer::kTermHashBytes && term[0] == 'X';
-      CHECK((id || word || field));
+      const bool prefix = term.size() == 1 + indexer::kTermHashBytes && term[0] == 'P';
+      const bool tag = term.size() == 1 + indexer::kTermHashBytes && term[0] == 'K';
+      CHECK((id || word || field || prefix || tag));
     }
   }
 }
@@ -293,7 +318,9 @@ TEST_CASE("a reader upgrades a repository of the previous schema, unless a write
   {
     // Back to schema version 1 (no documents yet, so no key rows to convert).
     repo::sql::Db db(f.dir + "/dossier.db", false);
-    db.Exec("DROP INDEX documents_parent; DROP INDEX documents_duplicate; "
+    db.Exec("DROP TABLE saved_searches; DROP TABLE custodian_terms; DROP TABLE document_tags; "
+            "ALTER TABLE shards DROP COLUMN format; "
+            "DROP INDEX documents_parent; DROP INDEX documents_duplicate; "
             "ALTER TABLE users DROP COLUMN totp_sealed; ALTER TABLE users DROP COLUMN totp_step; "
             "DROP INDEX documents_shard; DROP INDEX documents_unsettled; "
             "DROP INDEX documents_place; CREATE INDEX documents_place ON documents(place_key); "
