@@ -89,6 +89,7 @@ Response TagDocument(Call& c) {
 
 Response TagMatching(Call& c) {
   const JsonBody b(c.req.body, {"q", "case", "add", "remove"});
+  if (!b.Has("q")) throw Error(ErrorCode::kInvalidArgument, "field 'q' is required (\"\" for every document)");
   const std::string q = b.OptStr("q", kMaxQuery).value_or("");
   const std::uint64_t changed =
       c.svc.repo.TagMatching(c.session(), q, b.OptStr("case").value_or(""), b.StrList("add", 64),
@@ -103,6 +104,9 @@ Response GetTagPolicy(Call& c) {
 
 Response SetTagPolicy(Call& c) {
   const JsonBody b(c.req.body, {"privileged_roles"});
+  if (!b.Has("privileged_roles")) {
+    throw Error(ErrorCode::kInvalidArgument, "field 'privileged_roles' is required ([] for anyone)");
+  }
   c.svc.repo.SetPrivilegedTagRoles(c.session(), b.StrList("privileged_roles", 100));
   return Json(200, Dump({{"privileged_roles", c.svc.repo.PrivilegedTagRoles()}}));
 }

@@ -32,9 +32,9 @@ struct DocumentBuilder::Impl {
   std::string stem_language;  // the language the generator's stemmer is for
   std::size_t bytes = 0;
   bool partial = false;
-  // The distinct words of the current document, as written (folded and
-  // given prefix terms once each, at Finish), and a bounded cache from a
-  // written word to its prefix terms across documents (most words recur).
+  // The distinct words of the current document, as written (given prefix
+  // terms once each), and a bounded cache from a written word to its
+  // prefix terms across documents (most words recur).
   std::unordered_set<std::string> words;
   std::unordered_map<std::string, std::vector<std::string>> prefix_cache;
   static constexpr std::size_t kMaxPrefixCache = 200000;
@@ -116,9 +116,22 @@ ChunkRange DocumentBuilder::AddText(std::string_view utf8) {
   s.bytes += utf8.size();
   const std::string normalised = NormalizeNfkc(utf8);
   internal::XapianCall("indexing", [&] { s.generator.index_text(normalised); });
+  // Prefix terms: boolean (no positions, no weight), one per distinct
+  // prefix of the document's words. They count toward the document's
+  // distinct terms like any other (memory follows terms).
+  Xapian::Document& doc = s.current->doc;
   for (const auto& w : internal::SplitWords(normalised)) {
-    if (s.words.size() >= s.max_terms) break;
-    s.words.emplace(normalised.substr(w.begin, w.end - w.begin));
+    if (doc.termlist_count() >= s.max_terms) break;
+    std::string word = normalised.substr(w.begin, w.end - w.begin);
+    if (!s.words.insert(word).second) continue;
+    auto it = s.prefix_cache.find(word);
+    if (it == s.prefix_cache.end()) {
+      if (s.prefix_cache.size() >= Impl::kMaxPrefixCache) s.prefix_cache.clear();
+      std::vector<std::string> terms;
+      for (const auto& p : internal::PrefixesOf(FoldWord(word))) terms.push_back(s.keys.PrefixTerm(p));
+      it = s.prefix_cache.emplace(std::move(word), std::move(terms)).first;
+    }
+    for (const auto& t : it->second) doc.add_boolean_term(t);
   }
   range.end_pos = s.generator.get_termpos() + 1;
   if (s.current->doc.termlist_count() >= s.max_terms) s.partial = true;
@@ -131,19 +144,6 @@ PreparedDocument DocumentBuilder::Finish() {
   Impl& s = *impl_;
   if (!s.current) throw Error(ErrorCode::kInternal, "document builder: no document");
   s.generator.set_document(Xapian::Document());
-  // Prefix terms: boolean (no positions, no weight), one per distinct
-  // prefix of the document's words.
-  Xapian::Document& doc = s.current->doc;
-  for (const auto& word : s.words) {
-    auto it = s.prefix_cache.find(word);
-    if (it == s.prefix_cache.end()) {
-      if (s.prefix_cache.size() >= Impl::kMaxPrefixCache) s.prefix_cache.clear();
-      std::vector<std::string> terms;
-      for (const auto& p : internal::PrefixesOf(FoldWord(word))) terms.push_back(s.keys.PrefixTerm(p));
-      it = s.prefix_cache.emplace(word, std::move(terms)).first;
-    }
-    for (const auto& t : it->second) doc.add_boolean_term(t);
-  }
   s.words.clear();
   return PreparedDocument(std::move(s.current));
 }

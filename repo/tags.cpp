@@ -168,6 +168,12 @@ bool TagService::UpdateOne(sql::Db& w, const Actor& actor, const std::string& do
 }
 
 namespace {
+void RequireSome(const std::vector<std::string>& add, const std::vector<std::string>& remove) {
+  if (add.empty() && remove.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "give tags to add or remove");
+  }
+}
+
 std::vector<std::string> Normalized(const std::vector<std::string>& tags) {
   std::vector<std::string> out;
   for (const auto& t : tags) out.push_back(NormalizeTag(t));
@@ -179,6 +185,7 @@ std::vector<std::string> TagService::Update(const Actor& actor, const std::strin
                                             const std::vector<std::string>& add_raw,
                                             const std::vector<std::string>& remove_raw) {
   ctx_.RequireWritable();
+  RequireSome(add_raw, remove_raw);
   const auto add = Normalized(add_raw), remove = Normalized(remove_raw);
   auto w = ctx_.db->Write();
   std::vector<std::string> all = add;
@@ -209,6 +216,7 @@ std::uint64_t TagService::UpdateMany(const Actor& actor, const std::vector<std::
                                      const std::vector<std::string>& add_raw,
                                      const std::vector<std::string>& remove_raw) {
   ctx_.RequireWritable();
+  RequireSome(add_raw, remove_raw);
   const auto add = Normalized(add_raw), remove = Normalized(remove_raw);
   std::vector<std::string> all = add;
   all.insert(all.end(), remove.begin(), remove.end());

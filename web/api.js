@@ -35,6 +35,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter; // seconds, from Retry-After, when given
+    this.position = null; // of a malformed query: its 1-based character, when the server names it
     this.sessionEnded = false; // true once the login page has been shown for it
   }
 }
@@ -94,7 +95,8 @@ export async function request(method, path, options = {}) {
   }
 }
 
-function withQuery(path, query) {
+/** The path with `query` as its query string (undefined/null values left out): also for download links. */
+export function withQuery(path, query) {
   if (!query) return path;
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
@@ -107,17 +109,21 @@ function withQuery(path, query) {
 async function decodeError(response) {
   let code = '';
   let message = '';
+  let position = null;
   try {
     const data = await response.json();
     if (data && typeof data.error === 'object' && data.error) {
       code = String(data.error.code ?? '');
       message = String(data.error.message ?? '');
+      if (Number.isInteger(data.error.position) && data.error.position > 0) position = data.error.position;
     }
   } catch {
     // Not JSON (a proxy page, an empty body): a sentence chosen by status follows.
   }
   const retryAfter = parseRetryAfter(response.headers.get('Retry-After'));
-  return new ApiError(response.status, code, message || statusMessage(response.status), retryAfter);
+  const error = new ApiError(response.status, code, message || statusMessage(response.status), retryAfter);
+  error.position = position;
+  return error;
 }
 
 /** Retry-After is either seconds or an HTTP date; returns seconds or null. */

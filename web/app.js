@@ -1,18 +1,21 @@
 // Dossier web page: session, hash routing and the pages.
 //
-// Routes: #/search?q=&case=&sort=&offset=, #/doc/<id>, #/cases, #/case/<id>,
-// #/admin, #/account. Every value that comes from the server is shown as
-// text (see ui.js); ids only ever reach URLs through encodeURIComponent.
+// Routes: #/search?q=&case=&sort=&family=&offset= (search.js),
+// #/doc/<id>[?from=search], #/cases, #/case/<id>, #/exceptions?case=,
+// #/searches, #/terms (review.js), #/admin, #/account. Every value that
+// comes from the server is shown as text (see ui.js); ids only ever reach
+// URLs through encodeURIComponent.
 
 import {
   ApiError, apiPath, describeError, isQuiet, onSessionEnded, pollJob, request, setCsrfToken,
 } from './api.js';
 import {
-  bannerSlot, checkbox, checkedValues, dataTable, el, field, formatBytes, formatDate, humanize,
-  link, orDash, propertyTable, renderSnippet, setBanner, setBusy,
+  bannerSlot, caseHref, checkbox, checkedValues, dataTable, docHref, el, field, formatBytes, formatDate, heading,
+  humanize, link, orDash, propertyTable, setBanner, setBusy,
 } from './ui.js';
+import { hitNavigation, parseTags, searchPage } from './search.js';
+import { exceptionsPage, savedSearchesPage, termsPage } from './review.js';
 
-const PAGE_SIZE = 20;
 const FAILED_STATUSES = new Set(['error', 'unsupported', 'skipped']);
 
 /** The signed-in user: {user, roles, admin, totp}, or null on the login page. */
@@ -23,10 +26,6 @@ const topbar = document.getElementById('topbar');
 const navAdmin = document.getElementById('nav-admin');
 const userName = document.getElementById('user-name');
 const logoutButton = document.getElementById('logout');
-
-const docHref = (id) => `#/doc/${encodeURIComponent(id)}`;
-const caseHref = (id) => `#/case/${encodeURIComponent(id)}`;
-const heading = (text) => el('h1', { tabindex: '-1' }, text);
 
 // ---------------------------------------------------------------------------
 // Views. Each page renders into a fresh container with a context whose signal
@@ -77,6 +76,9 @@ function openView(name, key, render, ...args) {
 // Route name → [page, number of path segments after the name].
 const ROUTES = new Map([
   ['search', [searchPage, 0]],
+  ['exceptions', [exceptionsPage, 0]],
+  ['searches', [savedSearchesPage, 0]],
+  ['terms', [termsPage, 0]],
   ['doc', [documentPage, 1]],
   ['cases', [casesPage, 0]],
   ['case', [casePage, 1]],
@@ -125,7 +127,7 @@ function route() {
 }
 
 function markNav(name) {
-  const section = name === 'case' ? 'cases' : name;
+  const section = { case: 'cases', exceptions: 'search' }[name] || name;
   for (const a of topbar.querySelectorAll('a[data-route]')) {
     if (a.dataset.route === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -244,254 +246,16 @@ logoutButton.addEventListener('click', async () => {
 });
 
 // ---------------------------------------------------------------------------
-// Search.
-
-const SYNTAX = [
-  ['invoice payment', 'both words (words are matched by their stem: invoices finds invoice)'],
-  ['"phantom container repairs"', 'the exact phrase'],
-  ['invoice OR receipt, invoice NOT draft, a AND b', 'boolean operators'],
-  ['(invoice OR receipt) NOT draft', 'grouping with parentheses'],
-  ['clerk NEAR approval, clerk NEAR/3 approval', 'words close to each other (within 10, or 3, words)'],
-  ['invoic*', 'words starting with a prefix'],
-  ['filename:ledger, lang:pt, type:pdf, custodian:"Internal Audit"', 'a field’s value (type: pdf, email, html, office, text, archive…)'],
-  ['date:2020-01-01..2020-12-31', 'documents dated within a range'],
-];
-
-function syntaxHelp() {
-  const rows = SYNTAX.map(([syntax, meaning]) => el('tr', {}, el('td', {}, el('code', {}, syntax)), el('td', {}, meaning)));
-  return el('details', { class: 'syntax-help' },
-    el('summary', {}, 'Query syntax'),
-    el('table', { class: 'data' },
-      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Write'), el('th', { scope: 'col' }, 'To find'))),
-      el('tbody', {}, rows)));
-}
-
-function searchHash({ q, caseId, sort, offset }) {
-  const params = new URLSearchParams({ q });
-  if (caseId) params.set('case', caseId);
-  if (sort === 'date') params.set('sort', 'date');
-  if (offset > 0) params.set('offset', String(offset));
-  return `#/search?${params}`;
-}
-
-function isEditable(target) {
-  return target instanceof HTMLElement
-    && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
-}
-
-function searchPage(view, ctx, _args, params) {
-  const { signal } = ctx;
-  const query = el('input', { type: 'search', name: 'q', autocomplete: 'off', spellcheck: 'false', class: 'query' });
-  const caseSelect = el('select', { name: 'case' }, el('option', { value: '' }, 'All cases'));
-  const sortSelect = el('select', { name: 'sort' },
-    el('option', { value: 'relevance' }, 'Relevance'), el('option', { value: 'date' }, 'Date'));
-  const form = el('form', { class: 'search-form', role: 'search' },
-    field('Query', query), field('Case', caseSelect), field('Sort by', sortSelect),
-    el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'primary' }, 'Search')));
-  const banner = bannerSlot();
-  const note = el('p', { class: 'note', hidden: true });
-  const count = el('p', { class: 'result-count', 'aria-live': 'polite' });
-  const hits = el('ol', { class: 'hits' });
-  const previous = el('button', { type: 'button' }, 'Previous');
-  const next = el('button', { type: 'button' }, 'Next');
-  const range = el('span', { class: 'range' });
-  const pager = el('nav', { class: 'pager', 'aria-label': 'Result pages', hidden: true }, previous, range, next);
-  const keys = el('p', { class: 'hint keys' },
-    el('kbd', {}, '/'), ' jumps to the query box; ', el('kbd', {}, '↑'), ' ', el('kbd', {}, '↓'), ' select a result; ',
-    el('kbd', {}, 'Enter'), ' opens it.');
-  view.append(heading('Search'), form, el('div', { class: 'search-aids' }, syntaxHelp(), keys), banner, note, count, hits, pager);
-
-  let shown = { q: '', caseId: '', sort: 'relevance', offset: 0 }; // the search on screen
-  let wantedCase = '';
-  let selected = -1;
-  let searchSeq = 0;
-
-  // The case list fills the filter and names the case of every hit.
-  const caseTitles = new Map();
-  const casesReady = request('GET', apiPath('cases'), { signal })
-    .then((data) => {
-      for (const c of data.cases || []) {
-        caseTitles.set(c.id, c.title);
-        caseSelect.append(el('option', { value: c.id }, c.title || c.id));
-      }
-      selectCase(wantedCase);
-    })
-    .catch((err) => {
-      if (!isQuiet(err)) setBanner(banner, 'error', `The list of cases could not be loaded: ${describeError(err)}`);
-    });
-
-  function selectCase(caseId) {
-    wantedCase = caseId;
-    if (caseId && ![...caseSelect.options].some((o) => o.value === caseId)) {
-      caseSelect.append(el('option', { value: caseId }, `Case ${caseId}`));
-    }
-    caseSelect.value = caseId;
-  }
-
-  function go(search) {
-    const before = location.hash;
-    location.hash = searchHash(search);
-    // The same search again does not change the hash: run it anyway.
-    if (location.hash === before) ctx.update(parseHash().params);
-  }
-
-  // The server refuses an empty query, so none is sent: a hint says what to type.
-  const EMPTY_HINT = 'Type a word, a "phrase" or a field such as filename:ledger, then press Enter; Query syntax lists the rest.';
-
-  function clearResults() {
-    count.textContent = '';
-    note.hidden = true;
-    hits.replaceChildren();
-    pager.hidden = true;
-    selected = -1;
-  }
-
-  function askForQuery() {
-    searchSeq += 1; // a search still under way must not fill the page
-    clearResults();
-    setBanner(banner, 'info', EMPTY_HINT);
-    query.focus();
-  }
-
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (!query.value.trim()) {
-      askForQuery();
-      return;
-    }
-    go({ q: query.value, caseId: caseSelect.value, sort: sortSelect.value, offset: 0 });
-  });
-  previous.addEventListener('click', () => go({ ...shown, offset: Math.max(0, shown.offset - PAGE_SIZE) }));
-  next.addEventListener('click', () => go({ ...shown, offset: shown.offset + PAGE_SIZE }));
-
-  ctx.update = (p) => {
-    const offset = Math.max(0, Number.parseInt(p.get('offset') || '0', 10) || 0);
-    shown = { q: p.get('q') ?? '', caseId: p.get('case') || '', sort: p.get('sort') === 'date' ? 'date' : 'relevance', offset };
-    query.value = shown.q;
-    sortSelect.value = shown.sort;
-    selectCase(shown.caseId);
-    if (!p.has('q')) return;
-    if (shown.q.trim()) runSearch(shown);
-    else askForQuery();
-  };
-
-  async function runSearch(search) {
-    const seq = ++searchSeq;
-    setBanner(banner);
-    count.textContent = 'Searching…';
-    hits.setAttribute('aria-busy', 'true');
-    try {
-      const [data] = await Promise.all([
-        request('GET', apiPath('search'), {
-          signal,
-          query: { q: search.q, case: search.caseId || undefined, limit: PAGE_SIZE, offset: search.offset, sort: search.sort },
-        }),
-        casesReady,
-      ]);
-      if (seq === searchSeq) showResults(data, search);
-    } catch (err) {
-      if (seq !== searchSeq || isQuiet(err)) return;
-      clearResults();
-      setBanner(banner, 'error', describeError(err));
-    } finally {
-      if (seq === searchSeq) hits.removeAttribute('aria-busy');
-    }
-  }
-
-  function showResults(data, search) {
-    const total = Number(data.total) || 0;
-    const list = Array.isArray(data.hits) ? data.hits : [];
-    const info = data.note ?? data.query_note;
-    note.hidden = !info;
-    note.textContent = info ? String(info) : '';
-    count.textContent = `${total.toLocaleString()} ${total === 1 ? 'result' : 'results'}`;
-    selected = -1;
-    hits.replaceChildren(...list.map((hit) => hitItem(hit, search.sort)));
-    if (!list.length) {
-      hits.append(el('li', { class: 'empty' }, total ? 'No more results on this page.' : 'No document matches this query.'));
-    }
-    const first = search.offset + 1;
-    const last = search.offset + list.length;
-    range.textContent = list.length ? `${first.toLocaleString()}–${last.toLocaleString()} of ${total.toLocaleString()}` : '';
-    previous.disabled = search.offset <= 0;
-    next.disabled = last >= total || !list.length;
-    pager.hidden = total <= PAGE_SIZE && search.offset === 0;
-  }
-
-  function hitItem(hit, sort) {
-    const caseTitle = caseTitles.get(hit.case_id);
-    const score = Number(hit.score);
-    return el('li', { class: 'hit' },
-      el('a', { class: 'hit-title', href: docHref(hit.document_id) }, hit.filename || '(no file name)'),
-      el('div', { class: 'hit-meta' },
-        hit.case_id ? link(caseHref(hit.case_id), caseTitle || `Case ${hit.case_id}`) : null,
-        sort === 'relevance' && Number.isFinite(score) ? el('span', { class: 'score' }, `score ${score.toFixed(2)}`) : null),
-      hit.snippet ? el('p', { class: 'snippet' }, renderSnippet(hit.snippet)) : null);
-  }
-
-  // Keyboard: "/" focuses the query box; arrows move a visible selection
-  // (which is also the focus) across the hits; Enter opens the selected hit.
-  function hitItems() {
-    return [...hits.querySelectorAll('li.hit')];
-  }
-
-  function select(index) {
-    const items = hitItems();
-    if (!items.length) return;
-    selected = Math.min(Math.max(index, 0), items.length - 1);
-    items.forEach((item, i) => {
-      item.classList.toggle('selected', i === selected);
-      if (i === selected) item.setAttribute('aria-current', 'true');
-      else item.removeAttribute('aria-current');
-    });
-    items[selected].querySelector('a.hit-title').focus({ preventScroll: true });
-    items[selected].scrollIntoView({ block: 'nearest' });
-  }
-
-  hits.addEventListener('focusin', (event) => {
-    const index = hitItems().indexOf(event.target.closest('li.hit'));
-    if (index >= 0 && index !== selected) select(index);
-  });
-
-  function onKey(event) {
-    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
-    const target = event.target;
-    if (event.key === '/' && !isEditable(target)) {
-      event.preventDefault();
-      query.focus();
-      query.select();
-      return;
-    }
-    const inHits = target instanceof Node && hits.contains(target);
-    const onPage = target === document.body || target === document.documentElement;
-    if ((event.key === 'ArrowDown' || event.key === 'ArrowUp') && (inHits || onPage || target === query)) {
-      if (!hitItems().length) return;
-      event.preventDefault();
-      if (selected < 0) select(0);
-      else select(selected + (event.key === 'ArrowDown' ? 1 : -1));
-      return;
-    }
-    if (event.key === 'Enter' && selected >= 0 && (onPage || (inHits && target.classList.contains('hit-title')))) {
-      const linkEl = hitItems()[selected]?.querySelector('a.hit-title');
-      if (!linkEl) return;
-      event.preventDefault();
-      location.hash = linkEl.getAttribute('href');
-    }
-  }
-  document.addEventListener('keydown', onKey);
-  ctx.onClose(() => document.removeEventListener('keydown', onKey));
-
-  ctx.update(params);
-  query.focus();
-}
-
-// ---------------------------------------------------------------------------
 // Document.
 
-async function documentPage(view, ctx, [id]) {
+async function documentPage(view, ctx, [id], params) {
   const { signal } = ctx;
   const title = heading('Document');
+  // Opened from a list of hits: the way to the neighbouring ones comes
+  // first, and stays even if this document cannot be shown.
+  const hitNav = params.get('from') === 'search' ? hitNavigation(id, ctx) : null;
   view.append(title);
+  if (hitNav) view.append(hitNav);
   let doc;
   try {
     doc = await request('GET', apiPath('documents', id), { signal });
@@ -520,6 +284,7 @@ async function documentPage(view, ctx, [id]) {
     ['Size', `${formatBytes(doc.size)} (${Number(doc.size || 0).toLocaleString()} bytes)`],
     ['Language', doc.language],
     ['Custodian', doc.custodian],
+    ['Date', doc.dates && doc.dates.document],
     ['Ingested', formatDate(doc.dates && doc.dates.ingested)],
     ['Status', humanize(doc.status)],
     ['Indexed text', formatBytes(doc.indexed_bytes)],
@@ -537,6 +302,7 @@ async function documentPage(view, ctx, [id]) {
     el('p', { class: 'actions' },
       el('a', { class: 'button', href: apiPath('documents', doc.id, 'content'), download: '' }, 'Download original')),
     banner,
+    el('section', { class: 'doc-tags' }, el('h2', {}, 'Tags'), tagEditor(doc, ctx)),
     el('section', {}, el('h2', {}, 'Text'), text),
     el('div', { class: 'columns' },
       el('section', {}, el('h2', {}, 'Metadata'), metadata),
@@ -562,6 +328,58 @@ async function documentPage(view, ctx, [id]) {
     if (isQuiet(err)) throw err;
     text.textContent = err.status === 404 ? 'No text is available for this document.' : `The text could not be loaded: ${describeError(err)}`;
   }
+}
+
+/** The document's tags, each with a Remove button, and a box to add more. */
+function tagEditor(doc, ctx) {
+  const banner = bannerSlot();
+  const list = el('ul', { class: 'tags tag-editor', 'aria-label': 'Tags of this document' });
+  const input = el('input', { type: 'text', name: 'tags', autocomplete: 'off', spellcheck: 'false', maxlength: '300' });
+  const form = el('form', { class: 'inline-form' },
+    field('Add tags', input),
+    el('div', { class: 'actions' }, el('button', { type: 'submit' }, 'Add')),
+    el('p', { class: 'hint' }, 'Letters, digits, - and _; several tags separated by spaces.'));
+  const root = el('div', {}, list, banner, form);
+
+  function render(tags) {
+    list.replaceChildren(...tags.map((tag) => el('li', { class: 'tag' }, String(tag),
+      el('button', {
+        type: 'button', class: 'tag-remove', 'aria-label': `Remove tag ${tag}`, title: 'Remove this tag',
+        onclick: () => change([], [tag]),
+      }, '×'))));
+    if (!tags.length) list.append(el('li', { class: 'empty' }, 'No tags yet.'));
+  }
+
+  async function change(add, remove) {
+    setBusy(root, true);
+    setBanner(banner);
+    try {
+      const answer = await request('POST', apiPath('documents', doc.id, 'tags'), { signal: ctx.signal, json: { add, remove } });
+      render(Array.isArray(answer && answer.tags) ? answer.tags : []);
+      if (add.length) input.value = '';
+      setBanner(banner, 'success', add.length ? `Tagged ${add.join(', ')}.` : `Removed ${remove.join(', ')}.`);
+    } catch (err) {
+      if (!isQuiet(err)) setBanner(banner, 'error', describeError(err));
+    } finally {
+      setBusy(root, false);
+    }
+    // A removed tag's button is gone: the box keeps the focus for the next one.
+    if (!root.contains(document.activeElement)) input.focus({ preventScroll: true });
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const tags = parseTags(input.value);
+    if (!tags.length) {
+      setBanner(banner, 'error', 'Type the tags to add.');
+      input.focus();
+      return;
+    }
+    change(tags, []);
+  });
+
+  render(Array.isArray(doc.tags) ? doc.tags : []);
+  return root;
 }
 
 /** Whether a document has extracted text to fetch (when the server says how much, it must be some). */

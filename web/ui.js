@@ -56,6 +56,15 @@ export function link(href, text, props = {}) {
   return el('a', { ...props, href }, text);
 }
 
+/** The page's address of a document and of a case. */
+export const docHref = (id) => `#/doc/${encodeURIComponent(id)}`;
+export const caseHref = (id) => `#/case/${encodeURIComponent(id)}`;
+
+/** A page's title; it takes the focus when the page opens (see app.js). */
+export function heading(text) {
+  return el('h1', { tabindex: '-1' }, text);
+}
+
 /** The value, or an em dash when there is nothing to show. */
 export function orDash(value) {
   if (value === undefined || value === null || value === '') return '—';

@@ -4,7 +4,8 @@
 //
 // Makes a repository in a temporary folder, serves it on a free loopback
 // port (with the page from web/ beside this folder), sets up users, a role,
-// a case and a document through the API, then drives the page in headless
+// a case and documents (an email with an attachment among them, so that
+// there is a family) through the API, then drives the page in headless
 // Chromium as a person would. Any console error, page error, dialog or
 // unexpected failing HTTP answer fails the step during which it happened.
 // Prints PASS/FAIL per step and a closing "N passed, N failed" line; exits 0
@@ -39,6 +40,38 @@ const SECOND_FILE = { name: 'second-note.txt', text: 'Follow-up: the quokka sema
 const BINARY_FILE = { name: 'scan.bin', bytes: Buffer.concat([...Array(48).keys()].map((i) => createHash('sha256').update(`block ${i}`).digest())) };
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>.html';
 const HOSTILE_TEXT = '<script>alert(2)</script><b>bold</b> hostile marker';
+// An email and its attachment: one family, both "quayside", only the
+// attachment "gantry". The custodian's name has a space, so its filter is quoted.
+const CUSTODIAN = 'Jane Doe';
+const EMAIL = { name: 'crane-invoice.eml', attachment: 'gantry-invoice.txt', date: '2024-03-05' };
+const FOLLOW_UP = { name: 'quayside-follow-up.txt', text: 'Follow-up: the quayside crane repairs are booked.\n' };
+const SAVED_NAME = 'Crane invoices';
+
+function craneEmail() {
+  const attachment = 'Invoice 7731: gantry repairs on the quayside crane, payable within thirty days.\n';
+  return [
+    'From: Rui Falcao <rui@corvo.example>',
+    'To: Ana Lima <ana@mares.example>',
+    'Subject: Quayside crane invoice',
+    'Date: Tue, 05 Mar 2024 09:30:00 +0000',
+    'Message-ID: <crane-7731@corvo.example>',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="B"',
+    '',
+    '--B',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'Please settle the attached invoice for the quayside crane.',
+    '--B',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Disposition: attachment; filename="${EMAIL.attachment}"`,
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.from(attachment).toString('base64'),
+    '--B--',
+    '',
+  ].join('\r\n');
+}
 
 // ---------------------------------------------------------------------------
 // Command line.
@@ -212,8 +245,9 @@ function makeApi(base) {
   }
 
   /** Uploads one file and waits for its ingest job; resolves with the job. */
-  async function upload(token, caseId, name, content) {
+  async function upload(token, caseId, name, content, { custodian } = {}) {
     const query = new URLSearchParams({ filename: name, path: name });
+    if (custodian) query.set('custodian', custodian);
     const { job_id: jobId } = await call('POST', `/api/v1/cases/${encodeURIComponent(caseId)}/documents?${query}`,
       { token, body: Buffer.from(content), expect: 202 });
     check(jobId, 'the upload answered no job_id');
@@ -657,6 +691,269 @@ async function administration(browser, base, fixture) {
   });
 }
 
+/** Waits until the page shows the search for `q`: the query box holds it and its count is in. */
+async function waitForSearch(page, q) {
+  await page.waitForFunction((expected) => {
+    const box = document.querySelector('input[name=q]');
+    const count = document.querySelector('.result-count');
+    return box && box.value === expected && count && /\d+ results?$/.test(count.textContent)
+      && !document.querySelector('.hits[aria-busy]');
+  }, q);
+}
+
+/** The facet button that writes `clause` into the query. */
+const facetButton = (page, clause) => page.locator(`.facets button.facet[data-clause='${clause}']`);
+
+async function reviewSearch(browser, base, fixture) {
+  await scenario('review: facets, families, tags and moving between hits (ivan)', browser, base, async (step, open) => {
+    const w = await open();
+    const { page } = w;
+
+    await step('sign in', async () => {
+      await signIn(w, base, 'ivan', PASSWORDS.ivan);
+    }, w);
+
+    await step('a search shows facets, and each hit its date, custodian and tags', async () => {
+      await searchFor(page, 'quayside');
+      const titles = await texts(page, '.hits .hit-title');
+      check(titles.includes(EMAIL.name) && titles.includes(EMAIL.attachment), `hits: ${JSON.stringify(titles)}`);
+      await page.locator('.facets').waitFor();
+      for (const clause of ['type:email', 'type:text', 'custodian:"Jane Doe"', 'date:2024']) {
+        check(await facetButton(page, clause).count() === 1, `no facet value writes ${clause}`);
+      }
+      const emailHit = page.locator('.hits > li.hit', { has: page.locator('.hit-title', { hasText: EMAIL.name }) });
+      const meta = await emailHit.locator('.hit-meta').textContent();
+      check(meta.includes(`Dated ${EMAIL.date}`) && meta.includes(`Custodian: ${CUSTODIAN}`), `the hit's details: ${JSON.stringify(meta)}`);
+      const exceptions = await page.locator('.exceptions-link').textContent();
+      check(/^\d+ not fully searchable$/.test(exceptions), `the exceptions link says ${JSON.stringify(exceptions)}`);
+    }, w);
+
+    await step('clicking facets narrows the query, clicking again widens it', async () => {
+      await facetButton(page, 'custodian:"Jane Doe"').click();
+      await waitForSearch(page, 'quayside custodian:"Jane Doe"');
+      check(new URL(page.url()).hash.includes('custodian'), `the filter is not in the address: ${page.url()}`);
+      check(await facetButton(page, 'custodian:"Jane Doe"').getAttribute('aria-pressed') === 'true', 'the custodian facet is not pressed');
+      await facetButton(page, 'type:email').click();
+      await waitForSearch(page, 'quayside custodian:"Jane Doe" type:email');
+      const count = await page.locator('.result-count').textContent();
+      check(count === '1 result', `type:email left ${JSON.stringify(count)}`);
+      const titles = await texts(page, '.hits .hit-title');
+      check(titles.length === 1 && titles[0] === EMAIL.name, `hits: ${JSON.stringify(titles)}`);
+      await shot(page, '13-search-facets');
+      await facetButton(page, 'type:email').click();
+      await waitForSearch(page, 'quayside custodian:"Jane Doe"');
+    }, w);
+
+    await step('Export CSV links to every hit of the search', async () => {
+      const href = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+      const url = new URL(href, base);
+      check(url.pathname === '/api/v1/search/export' && url.searchParams.get('q') === 'quayside custodian:"Jane Doe"',
+        `the export link is ${href}`);
+      const answer = await page.evaluate(async (link) => {
+        const response = await fetch(link);
+        return { status: response.status, text: await response.text() };
+      }, href);
+      check(answer.status === 200 && answer.text.startsWith('document_id,case_id,'), `the export answered ${answer.status}: ${answer.text.slice(0, 120)}`);
+      check(answer.text.includes(`"${EMAIL.name}"`), 'the export lacks the email');
+    }, w);
+
+    await step('"not fully searchable" lists the documents without text', async () => {
+      await page.locator('.exceptions-link').click();
+      await page.getByRole('heading', { name: 'Not fully searchable' }).waitFor();
+      await page.locator('table.data a', { hasText: BINARY_FILE.name }).waitFor();
+      await shot(page, '14-exceptions');
+      await page.goBack();
+      await waitForSearch(page, 'quayside custodian:"Jane Doe"');
+    }, w);
+
+    await step('the Families toggle shows each hit\'s family under it', async () => {
+      await searchFor(page, 'gantry');
+      const titles = await texts(page, '.hits .hit-title');
+      check(titles.length === 1 && titles[0] === EMAIL.attachment, `hits: ${JSON.stringify(titles)}`);
+      check(await page.locator('.hit-family').count() === 0, 'a family shows before the toggle');
+      await page.getByLabel('Families').check();
+      await page.waitForURL(/family=true/);
+      const member = page.locator('.hits .hit-family a.family-member');
+      await member.first().waitFor();
+      const members = await member.allTextContents();
+      check(members.includes(EMAIL.name), `the family shows ${JSON.stringify(members)}`);
+      const self = await page.locator('.hits .hit-family .family-self').textContent();
+      check(self.includes(EMAIL.attachment), `the hit in its family: ${JSON.stringify(self)}`);
+      check(await page.locator('.hits .hit-title').count() === 1, 'family members were listed as hits');
+      await shot(page, '15-search-families');
+    }, w);
+
+    await step('a tag added on the document page shows on it', async () => {
+      await searchFor(page, 'quayside');
+      await page.locator('.hits .hit-title', { hasText: EMAIL.name }).click();
+      await page.getByRole('heading', { name: EMAIL.name }).waitFor();
+      await page.getByLabel('Add tags').fill('hot');
+      await page.getByRole('button', { name: 'Add', exact: true }).click();
+      await page.locator('.doc-tags .tag', { hasText: 'hot' }).waitFor();
+      await page.getByRole('button', { name: 'Remove tag hot' }).waitFor();
+      const date = await page.locator('table.properties tr', { has: page.locator('th', { hasText: /^Date$/ }) }).locator('td').textContent();
+      check(date === EMAIL.date, `the document date shows ${JSON.stringify(date)}`);
+      await shot(page, '16-document-tags');
+    }, w);
+
+    await step('Previous hit and Next hit move through the results', async () => {
+      const position = page.locator('.hit-nav .hit-position');
+      const first = await position.textContent();
+      const match = first.match(/^Hit ([12]) of 2$/);
+      check(match, `the navigation says ${JSON.stringify(first)}`);
+      const forward = match[1] === '1';
+      const there = forward ? 'Next hit →' : '← Previous hit';
+      const back = forward ? '← Previous hit' : 'Next hit →';
+      check(await page.getByRole('button', { name: back }).isDisabled(), `${back} is offered at the end of the list`);
+      await page.getByRole('button', { name: there }).click();
+      await page.getByRole('heading', { name: EMAIL.attachment }).waitFor();
+      await position.filter({ hasText: `Hit ${forward ? 2 : 1} of 2` }).waitFor();
+      check(await page.getByRole('button', { name: there }).isDisabled(), `${there} is offered at the end of the list`);
+      await page.getByRole('button', { name: back }).click();
+      await page.getByRole('heading', { name: EMAIL.name }).waitFor();
+      await position.filter({ hasText: first }).waitFor();
+    }, w);
+
+    await step('the tag facet shows the new tag and filters on it', async () => {
+      await page.getByRole('link', { name: 'Back to the results' }).click();
+      await waitForSearch(page, 'quayside');
+      await facetButton(page, 'tag:hot').click();
+      await waitForSearch(page, 'quayside tag:hot');
+      const titles = await texts(page, '.hits .hit-title');
+      check(titles.length === 1 && titles[0] === EMAIL.name, `hits: ${JSON.stringify(titles)}`);
+      const tags = await texts(page, '.hits .hit .tags .tag');
+      check(tags.includes('hot'), `the hit's tags: ${JSON.stringify(tags)}`);
+    }, w);
+
+    await step('Tag all hits tags every hit after a confirmation', async () => {
+      await searchFor(page, 'quayside');
+      await page.getByLabel('Tags for all hits').fill('reviewed');
+      await page.getByRole('button', { name: 'Tag all hits' }).click();
+      await page.getByRole('button', { name: 'Confirm: tag 2 hits with reviewed' }).click();
+      const done = page.locator('.banner-success');
+      await done.waitFor();
+      check(/2 documents changed/.test(await done.textContent()), `after tagging: ${JSON.stringify(await done.textContent())}`);
+      await facetButton(page, 'tag:reviewed').locator('.facet-count', { hasText: /^2$/ }).waitFor();
+    }, w);
+
+    await step('a malformed query shows where it is wrong', async () => {
+      w.allow('GET', '/api/v1/search', 400);
+      const box = page.getByLabel('Query');
+      await box.fill('invoice AND');
+      await box.press('Enter');
+      const alert = page.locator('.banner-error');
+      await alert.waitFor();
+      const message = await alert.textContent();
+      const at = message.match(/position (\d+)/);
+      check(at, `the error says ${JSON.stringify(message)}`);
+      await page.locator('.query-echo mark').waitFor();
+      const selection = await page.evaluate(() => document.activeElement && document.activeElement.selectionStart);
+      check(selection === Number(at[1]) - 1, `the query box selects from ${selection}, not ${Number(at[1]) - 1}`);
+      check(await page.locator('.hits .hit').count() === 0, 'hits stay under the error');
+      await shot(page, '17-search-error');
+    }, w);
+  });
+}
+
+async function reviewPages(browser, base, fixture) {
+  await scenario('review: search-term report and saved searches (ivan)', browser, base, async (step, open) => {
+    const w = await open();
+    const { page } = w;
+
+    await step('sign in', async () => {
+      await signIn(w, base, 'ivan', PASSWORDS.ivan);
+    }, w);
+
+    await step('the search-term report counts hits and families', async () => {
+      await page.getByRole('link', { name: 'Term report', exact: true }).click();
+      await page.getByRole('heading', { name: 'Search-term report' }).waitFor();
+      await page.getByLabel('Search terms, one per line').fill('quayside\ngantry\nzephyr\nunmatchedword');
+      await page.getByRole('button', { name: 'Run report' }).click();
+      const rows = page.locator('table.terms-table tbody tr');
+      await rows.first().waitFor();
+      check(await rows.count() === 4, `the report has ${await rows.count()} rows`);
+      const row = async (term) => (await rows.filter({ has: page.locator('th code', { hasText: new RegExp(`^${term}$`) }) })
+        .locator('td').allTextContents());
+      const gantry = await row('gantry');
+      check(gantry[0] === '1' && gantry[2] === '1' && gantry[3] === '2', `gantry: ${JSON.stringify(gantry)}`);
+      const quayside = await row('quayside');
+      check(quayside[0] === '2' && quayside[2] === '1', `quayside: ${JSON.stringify(quayside)}`);
+      const none = await row('unmatchedword');
+      check(none[0] === '0', `unmatchedword: ${JSON.stringify(none)}`);
+      const totals = await page.locator('table.terms-table tfoot tr').textContent();
+      check(/^Any term/.test(totals), `the totals row: ${JSON.stringify(totals)}`);
+      await page.locator('.report-exceptions', { hasText: /cannot be searched fully/ }).waitFor();
+      await shot(page, '18-term-report');
+    }, w);
+
+    await step('the report downloads as CSV and as JSON', async () => {
+      const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+      check(csv.suggestedFilename() === 'search-terms.csv', `the CSV is named ${csv.suggestedFilename()}`);
+      const csvText = fs.readFileSync(await csv.path(), 'utf8');
+      check(csvText.startsWith('term,hits,unique_hits,families,family_documents'), `the CSV starts ${JSON.stringify(csvText.slice(0, 80))}`);
+      check(csvText.includes('"gantry"'), 'the CSV lacks a term');
+      const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download JSON' }).click()]);
+      check(json.suggestedFilename() === 'search-terms.json', `the JSON is named ${json.suggestedFilename()}`);
+      const report = JSON.parse(fs.readFileSync(await json.path(), 'utf8'));
+      check(Array.isArray(report.rows) && report.rows.length === 4, `the JSON holds ${JSON.stringify(report).slice(0, 200)}`);
+    }, w);
+
+    await step('a search is saved under a name typed in the page', async () => {
+      await page.getByRole('link', { name: 'Search', exact: true }).click();
+      await searchFor(page, 'quayside');
+      await page.getByRole('button', { name: 'Save search' }).click();
+      await page.getByLabel('Name of the saved search').fill(SAVED_NAME);
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      const saved = page.locator('.banner-success');
+      await saved.waitFor();
+      check((await saved.textContent()).includes(`Saved as “${SAVED_NAME}”`), `after saving: ${JSON.stringify(await saved.textContent())}`);
+    }, w);
+
+    await step('the saved searches page lists and runs it', async () => {
+      await page.getByRole('link', { name: 'Saved searches', exact: true }).click();
+      await page.getByRole('heading', { name: 'Saved searches' }).waitFor();
+      const row = page.locator('table.data tbody tr', { has: page.locator('.saved-name', { hasText: SAVED_NAME }) });
+      await row.waitFor();
+      check(await row.locator('code').textContent() === 'quayside', 'the saved query is not shown');
+      await page.getByRole('button', { name: `Run ${SAVED_NAME}` }).click();
+      const run = page.locator('.saved-run');
+      await run.locator('.result-count', { hasText: /^2 results$/ }).waitFor();
+      await run.locator('.new-since', { hasText: /^First run/ }).waitFor();
+      const titles = await run.locator('.hit-title').allTextContents();
+      check(titles.includes(EMAIL.name) && titles.includes(EMAIL.attachment), `the run's hits: ${JSON.stringify(titles)}`);
+    }, w);
+
+    await step('running it again counts what is new since the last run', async () => {
+      const job = await fixture.api.upload(fixture.ivanToken, fixture.caseId, FOLLOW_UP.name, FOLLOW_UP.text);
+      check(job.summary && job.summary.documents && job.summary.documents[0].status === 'indexed', 'the follow-up was not indexed');
+      await page.getByRole('button', { name: `Run ${SAVED_NAME}` }).click();
+      const run = page.locator('.saved-run');
+      await run.locator('.result-count', { hasText: /^3 results$/ }).waitFor();
+      await run.locator('.new-since', { hasText: /^1 new since last run/ }).waitFor();
+      await page.locator('table.data tbody tr', { has: page.locator('.saved-name', { hasText: SAVED_NAME }) })
+        .locator('td').nth(4).filter({ hasText: /: 3 results$/ }).waitFor();
+      await shot(page, '19-saved-searches');
+    }, w);
+
+    await step('a hit of the run opens with Previous hit and Next hit', async () => {
+      await page.locator('.saved-run .hit-title').first().click();
+      await page.locator('.hit-nav .hit-position', { hasText: /^Hit 1 of 3$/ }).waitFor();
+      await page.getByRole('button', { name: 'Next hit →' }).click();
+      await page.locator('.hit-nav .hit-position', { hasText: /^Hit 2 of 3$/ }).waitFor();
+      await page.goBack();
+      await page.goBack();
+      await page.getByRole('heading', { name: 'Saved searches' }).waitFor();
+    }, w);
+
+    await step('a saved search is deleted after a confirmation', async () => {
+      await page.getByRole('button', { name: `Delete ${SAVED_NAME}` }).click();
+      await page.getByRole('button', { name: `Confirm: delete ${SAVED_NAME}` }).click();
+      await page.locator('.banner-success', { hasText: 'is deleted' }).waitFor();
+      await page.locator('p.empty', { hasText: 'No saved searches yet' }).waitFor();
+    }, w);
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Main.
 
@@ -696,7 +993,16 @@ async function main() {
     const binaryJob = await api.upload(ivan, created.id, BINARY_FILE.name, BINARY_FILE.bytes);
     const binary = binaryJob.summary && binaryJob.summary.documents && binaryJob.summary.documents[0];
     check(binary && binary.id, `the binary file made no document: ${JSON.stringify(binaryJob.summary)}`);
-    fixture = { caseId: created.id, documentId: doc.id, sha256: doc.sha256, binaryId: binary.id };
+    const emailJob = await api.upload(ivan, created.id, EMAIL.name, craneEmail(), { custodian: CUSTODIAN });
+    const family = (emailJob.summary && emailJob.summary.documents) || [];
+    const email = family.find((d) => !d.parent_id);
+    const attachment = family.find((d) => d.parent_id && d.parent_id === (email && email.id));
+    check(email && email.status === 'indexed' && attachment && attachment.status === 'indexed',
+      `the email and its attachment were not both indexed: ${JSON.stringify(emailJob.summary)}`);
+    fixture = {
+      caseId: created.id, documentId: doc.id, sha256: doc.sha256, binaryId: binary.id,
+      emailId: email.id, attachmentId: attachment.id, api, ivanToken: ivan,
+    };
     report('setup', 'repository, server, users, case and first document', true, Date.now() - setupStart);
   } catch (err) {
     report('setup', 'repository, server, users, case and first document', false, Date.now() - setupStart,
@@ -710,6 +1016,8 @@ async function main() {
   await searchAndUpload(browser, server.base, fixture);
   await hostileFile(browser, server.base, fixture);
   await administration(browser, server.base, fixture);
+  await reviewSearch(browser, server.base, fixture);
+  await reviewPages(browser, server.base, fixture);
 
   const failed = results.filter((r) => !r.ok);
   if (failed.length) console.log(`\nserver log (last lines):\n${server.logTail(15)}`);

@@ -986,6 +986,72 @@ def test_search(ctx, m, bob, carol, S):
           r.status == 200 and not leaked and j.get("total") == 0, r)
 
 
+def test_review(ctx, m, bob, carol, S):
+    section("search for reviewers: syntax, facets, tags, exports, saved searches, term reports")
+    w = S["word"]
+    r = m.get("/api/v1/search?q=" + urllib.parse.quote("invoice AND"), token=bob)
+    err = (r.json() or {}).get("error") or {}
+    check("a malformed query is 400 with its position", r.status == 400 and err.get("position") == 9
+          and "position 9" in err.get("message", ""), r)
+    r = m.get("/api/v1/search?q=" + urllib.parse.quote('"' + w), token=bob)
+    check("a repaired query says so in query_note", r.status == 200 and "quote" in (r.json() or {}).get("query_note", ""), r)
+    r = m.get("/api/v1/search?q=" + urllib.parse.quote(w[:5] + "*"), token=bob)
+    j = r.json() or {}
+    check("a prefix query finds the document", r.status == 200 and any(h.get("document_id") == S["doc"] for h in j.get("hits", [])), r)
+    r = m.get("/api/v1/search?q=" + w, token=bob)
+    j = r.json() or {}
+    facets = j.get("facets") or {}
+    check("facets by type, custodian, language, case, tag and year, and the exceptions count",
+          r.status == 200 and all(k in facets for k in ("type", "custodian", "language", "case", "tag", "year"))
+          and any(v.get("value") == S["case"] for v in facets.get("case", [])) and "exceptions" in j, r)
+    r = m.post("/api/v1/documents/%s/tags" % S["doc"], token=bob, json_body={"add": ["hot", "Responsive"]})
+    check("tags are set on a document", r.status == 200 and (r.json() or {}).get("tags") == ["hot", "responsive"], r)
+    r = m.get("/api/v1/search?q=tag:hot", token=bob)
+    j = r.json() or {}
+    check("tag: finds it and the tag facet counts it", r.status == 200
+          and any(h.get("document_id") == S["doc"] and "hot" in h.get("tags", []) for h in j.get("hits", []))
+          and any(v.get("value") == "hot" for v in (j.get("facets") or {}).get("tag", [])), r)
+    r = m.post("/api/v1/documents/%s/tags" % S["doc"], token=carol, json_body={"add": ["x"]})
+    check("tagging a document of a hidden case is the same 404", r.status == 404 and r.body == S["nf_body"], r)
+    r = m.get("/api/v1/search?q=tag:hot", token=carol)
+    check("the hidden case's tags count nothing for others", r.status == 200 and (r.json() or {}).get("total") == 0
+          and not (r.json() or {}).get("facets", {}).get("tag"), r)
+    r = m.post("/api/v1/search/tags", token=bob, json_body={"q": w, "add": ["bulk"]})
+    check("bulk tagging of a query's hits", r.status == 200 and (r.json() or {}).get("changed", 0) >= 1, r)
+    r = m.get("/api/v1/search/export?q=" + w, token=bob)
+    check("the hit list exports as CSV with hashes and tags", r.status == 200
+          and (r.header("Content-Type") or "").startswith("text/csv")
+          and S["doc"].encode() in r.body and hashlib.sha256(S["data"]).hexdigest().encode() in r.body
+          and b"bulk" in r.body, r)
+    r = m.get("/api/v1/search/exceptions", token=bob)
+    check("the exceptions list answers", r.status == 200 and "total" in (r.json() or {}), r)
+    r = m.post("/api/v1/search/terms", token=bob, json_body={"terms": [w, "tag:hot", "nomatchwordzz"]})
+    j = r.json() or {}
+    rows = j.get("rows") or []
+    check("a search-term report", r.status == 200 and len(rows) == 3 and rows[0].get("hits", 0) >= 1
+          and rows[2].get("hits") == 0 and j.get("total_documents", 0) >= 1, r)
+    r = m.post("/api/v1/search/terms", token=carol, json_body={"terms": [w, "tag:hot"]})
+    j = r.json() or {}
+    check("the report counts nothing of a hidden case", r.status == 200 and j.get("total_documents") == 0
+          and all(x.get("hits") == 0 for x in j.get("rows", [])), r)
+    r = m.request("POST", "/api/v1/search/terms?format=csv", token=bob, body=json.dumps({"terms": [w]}).encode(),
+                  headers={"Content-Type": "application/json"})
+    check("the report exports as CSV", r.status == 200 and r.body.startswith(b"term,hits,unique_hits"), r)
+    r = m.post("/api/v1/searches", token=bob, json_body={"name": "mine", "query": w})
+    sid = (r.json() or {}).get("id", "")
+    check("a search is saved", r.status == 201 and sid, r)
+    r = m.get("/api/v1/searches/%s/run" % sid, token=bob)
+    j = r.json() or {}
+    check("a saved search runs, with new_since_last_run", r.status == 200 and j.get("total", 0) >= 1
+          and j.get("new_since_last_run") == 0, r)
+    r = m.get("/api/v1/searches", token=carol)
+    check("another user sees none of it", r.status == 200 and (r.json() or {}).get("searches") == [], r)
+    r = m.get("/api/v1/searches/%s/run" % sid, token=carol)
+    check("nor runs it", r.status == 404, r)
+    r = m.request("DELETE", "/api/v1/searches/%s" % sid, token=bob)
+    check("a saved search is deleted", r.status == 204, r)
+
+
 def test_upload_limits(ctx, m, bob, S):
     section("upload limits and broken uploads")
     case = S["case"]
@@ -1081,6 +1147,11 @@ JSON_FIELDS = {
     ("POST", "/api/v1/roles/{role}/members"): {"user": "s"},
     ("POST", "/api/v1/cases"): {"title": "s", "description": "s", "risk": "s", "roles": "l"},
     ("POST", "/api/v1/cases/{id}/grants"): {"role": "s"},
+    ("POST", "/api/v1/documents/{id}/tags"): {"add": "l", "remove": "l"},
+    ("POST", "/api/v1/search/tags"): {"q": "s", "case": "s", "add": "l", "remove": "l"},
+    ("POST", "/api/v1/search/terms"): {"terms": "l", "case": "s"},
+    ("POST", "/api/v1/searches"): {"name": "s", "query": "s", "case": "s"},
+    ("PUT", "/api/v1/tags/policy"): {"privileged_roles": "l"},
 }
 # Harmless bodies: each is sent only after being broken.
 BASE_BODY = {
@@ -1094,6 +1165,11 @@ BASE_BODY = {
     ("POST", "/api/v1/roles/{role}/members"): {"user": "nobody-badinput"},
     ("POST", "/api/v1/cases"): {"title": "badinput", "description": "d", "risk": "low", "roles": ["investigator"]},
     ("POST", "/api/v1/cases/{id}/grants"): {"role": "legal"},
+    ("POST", "/api/v1/documents/{id}/tags"): {"add": ["badinput"], "remove": []},
+    ("POST", "/api/v1/search/tags"): {"q": "nomatchbadinputword", "add": ["badinput"]},
+    ("POST", "/api/v1/search/terms"): {"terms": ["nomatchbadinputword"]},
+    ("POST", "/api/v1/searches"): {"name": "badinput", "query": "nomatchbadinputword"},
+    ("PUT", "/api/v1/tags/policy"): {"privileged_roles": []},
 }
 
 
@@ -1503,6 +1579,7 @@ def run(ctx):
     S = test_cases(ctx, m, alice, bob, carol)
     test_documents(ctx, m, bob, carol, S)
     test_search(ctx, m, bob, carol, S)
+    test_review(ctx, m, bob, carol, S)
     test_upload_limits(ctx, m, bob, S)
     test_bad_input(ctx, m, routes, alice, S)
     test_limits(ctx, m, alice)

@@ -134,8 +134,9 @@ TEST_CASE("every term in a blind shard is a hash or an opaque id") {
     const bool field = term.size() == 2 + kTermHashBytes && term.rfind("XC", 0) == 0;
     const bool lang = term.size() == 2 + kTermHashBytes && term.rfind("XL", 0) == 0;
     const bool type = term.size() == 2 + kTermHashBytes && term.rfind("XT", 0) == 0;
+    const bool prefix = term.size() == 1 + kTermHashBytes && term[0] == 'P';
     INFO("term " << term);
-    CHECK((id || word || field || lang || type));
+    CHECK((id || word || field || lang || type || prefix));
     for (const char* plain : {"invoic", "contain", "clerk", "harbour", "fox", "even", "odd"}) {
       CHECK(term.find(plain) == std::string::npos);
     }
@@ -147,12 +148,16 @@ TEST_CASE("every term in a blind shard is a hash or an opaque id") {
   for (auto d = db.postlist_begin(""); d != db.postlist_end(""); ++d) {
     Xapian::Document doc = db.get_document(*d);
     CHECK(doc.get_data().rfind("doc", 0) == 0);
-    // The values are the document id again (for a stable tie order) and
-    // the opaque id of the shard holding this copy (to tell copies apart
-    // while a document moves).
-    CHECK(doc.values_count() == 2);
+    // The values are the document id again (for a stable tie order), the
+    // opaque id of the shard holding this copy (to tell copies apart while
+    // a document moves), and the facets: four term hashes (type, language,
+    // custodian, case), never the values themselves.
+    CHECK(doc.values_count() == 3);
     CHECK(doc.get_value(kIdSlot) == doc.get_data());
     CHECK(doc.get_value(kShardSlot) == "s1");
+    const std::string facets = doc.get_value(kFacetSlot);
+    CHECK(facets.size() == 4 * kTermHashBytes);
+    for (const char* plain : {"text", "en", "c1", "case"}) CHECK(facets.find(plain) == std::string::npos);
   }
 }
 
