@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "indexer/query_syntax.h"
 #include "indexer/text.h"
@@ -102,6 +103,7 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
   std::vector<Word> words =
       near_word ? SplitWords(text, *near_word + kAfter) : SplitWords(text);
   std::vector<bool> marked;
+  std::unordered_map<std::string_view, bool> prefix_match;
   auto mark = [&](std::size_t from, std::size_t to) {
     for (std::size_t i = from; i < to; ++i) words[i].term = HashWord(
         text.substr(words[i].begin, words[i].end - words[i].begin), stem);
@@ -112,13 +114,20 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
         marked[i] = any = true;
       }
       if (!prefixes_.empty() && !marked[i]) {
-        const std::string folded = FoldWord(text.substr(words[i].begin, words[i].end - words[i].begin));
-        for (const auto& p : internal::PrefixesOf(folded)) {
-          if (prefixes_.count(keys_.PrefixTerm(p))) {
-            marked[i] = any = true;
-            break;
+        // Words recur: each distinct one is folded and hashed once.
+        const std::string_view raw = text.substr(words[i].begin, words[i].end - words[i].begin);
+        auto seen = prefix_match.find(raw);
+        if (seen == prefix_match.end()) {
+          bool hit = false;
+          for (const auto& p : internal::PrefixesOf(FoldWord(raw))) {
+            if (prefixes_.count(keys_.PrefixTerm(p))) {
+              hit = true;
+              break;
+            }
           }
+          seen = prefix_match.emplace(raw, hit).first;
         }
+        if (seen->second) marked[i] = any = true;
       }
       for (const auto& phrase : phrases_) {
         if (i + phrase.size() > to) continue;

@@ -128,6 +128,8 @@ CREATE TABLE saved_searches(
   sealed_key BLOB NOT NULL, sealed BLOB NOT NULL, created_at TEXT NOT NULL,
   last_run_at TEXT, last_total INTEGER, last_rowid INTEGER);
 CREATE INDEX saved_searches_user ON saved_searches(user_id);
+CREATE INDEX documents_exceptions ON documents(shard_id, case_id) WHERE duplicate_of IS NULL AND
+  (status IN ('error', 'unsupported', 'partial') OR (status = 'indexed' AND text IS NULL));
 )sql",
 };
 

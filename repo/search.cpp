@@ -89,7 +89,9 @@ std::string InShards(const std::vector<std::string>& shards) {
   return sql + ")";
 }
 
-// Documents in scope that are not fully searchable.
+// Documents in scope that are not fully searchable (the partial index
+// documents_exceptions holds exactly these, so counting them reads only
+// them, never the whole case).
 constexpr const char* kExceptionWhere =
     " AND duplicate_of IS NULL AND (status IN ('error', 'unsupported', 'partial') OR "
     "(status = 'indexed' AND text IS NULL))";
