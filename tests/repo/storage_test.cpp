@@ -318,7 +318,8 @@ TEST_CASE("a reader upgrades a repository of the previous schema, unless a write
   {
     // Back to schema version 1 (no documents yet, so no key rows to convert).
     repo::sql::Db db(f.dir + "/dossier.db", false);
-    db.Exec("DROP TABLE saved_searches; DROP TABLE custodian_terms; DROP TABLE document_tags; "
+    db.Exec("DROP INDEX documents_exceptions; DROP TABLE saved_searches; DROP TABLE custodian_terms; "
+            "DROP TABLE document_tags; "
             "ALTER TABLE shards DROP COLUMN format; "
             "DROP INDEX documents_parent; DROP INDEX documents_duplicate; "
             "ALTER TABLE users DROP COLUMN totp_sealed; ALTER TABLE users DROP COLUMN totp_step; "
