@@ -13,8 +13,14 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -80,6 +86,61 @@ struct ExtractPool::Impl {
   };
   std::vector<Worker> workers;
 
+  // Workers are forked by one thread that lives as long as the pool.
+  // PR_SET_PDEATHSIG (a worker dies with its parent) fires when the
+  // *thread* that forked the worker exits, and the pool outlives the
+  // threads that use it (a job runs on a thread of its own): a worker forked
+  // by an earlier job's thread was killed mid-file, under load, when that
+  // thread ended after the next job had begun (measured: one file in a few
+  // runs "killed (out of memory or time)").
+  std::mutex spawn_mu;
+  std::condition_variable spawn_cv;
+  std::function<void()> spawn_task;  // guarded by spawn_mu
+  bool spawn_busy = false, spawn_stop = false;
+  std::exception_ptr spawn_error;
+  std::thread spawner;
+
+  void SpawnerLoop() {
+    std::unique_lock lock(spawn_mu);
+    for (;;) {
+      spawn_cv.wait(lock, [&] { return spawn_stop || static_cast<bool>(spawn_task); });
+      if (spawn_stop && !spawn_task) return;
+      std::function<void()> task = std::move(spawn_task);
+      spawn_task = nullptr;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        task();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      spawn_error = error;
+      spawn_busy = false;
+      spawn_cv.notify_all();
+    }
+  }
+
+  // Runs `fn` on the spawner thread and waits for it.
+  void OnSpawner(std::function<void()> fn) {
+    std::unique_lock lock(spawn_mu);
+    spawn_cv.wait(lock, [&] { return !spawn_busy; });
+    spawn_busy = true;
+    spawn_task = std::move(fn);
+    spawn_cv.notify_all();
+    spawn_cv.wait(lock, [&] { return !spawn_busy; });
+    if (spawn_error) std::rethrow_exception(std::exchange(spawn_error, nullptr));
+  }
+
+  void StopSpawner() {
+    {
+      std::lock_guard lock(spawn_mu);
+      spawn_stop = true;
+    }
+    spawn_cv.notify_all();
+    if (spawner.joinable()) spawner.join();
+  }
+
   void Start(Worker& w) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -114,7 +175,7 @@ struct ExtractPool::Impl {
     // image replaces the child (nothing of the parent's memory stays).
     spawn.fds = {{theirs.get(), kWorkerFd}};
     spawn.nice = options.nice;
-    w.process = ChildProcess::Spawn(spawn);
+    OnSpawner([&] { w.process = ChildProcess::Spawn(spawn); });
     w.fd = std::move(ours);
     w.DropInput();
     w.items = w.bytes = 0;
@@ -232,8 +293,15 @@ ExtractPool::ExtractPool(ExtractPoolOptions options) : impl_(std::make_unique<Im
     throw Error(ErrorCode::kInternal, "the dossier-extract worker program is missing");
   }
   ::signal(SIGPIPE, SIG_IGN);
-  impl_->workers.resize(std::max(1, impl_->options.workers));
-  for (auto& w : impl_->workers) impl_->Start(w);
+  impl_->spawner = std::thread([impl = impl_.get()] { impl->SpawnerLoop(); });
+  try {
+    impl_->workers.resize(std::max(1, impl_->options.workers));
+    for (auto& w : impl_->workers) impl_->Start(w);
+  } catch (...) {
+    for (auto& w : impl_->workers) impl_->Stop(w, true);
+    impl_->StopSpawner();
+    throw;
+  }
 }
 
 ExtractPool::~ExtractPool() {
@@ -241,6 +309,7 @@ ExtractPool::~ExtractPool() {
     impl_->Stop(w, true);
     w.queue.clear();
   }
+  impl_->StopSpawner();
 }
 
 bool ExtractPool::HasIdleWorker() const {

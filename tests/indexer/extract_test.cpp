@@ -10,6 +10,7 @@
 
 #include <map>
 #include <random>
+#include <thread>
 
 #include "crypto/secret.h"
 #include "indexer/extract.h"
@@ -616,4 +617,46 @@ TEST_CASE("malformed files of every format never take the pool down", "[fuzz]") 
   CHECK(none.empty());
   REQUIRE(good.size() == 1);
   CHECK(good[0].item.text == "still alive");
+}
+
+TEST_CASE("workers outlive the thread that started the pool") {
+  // A job runs on a thread of its own, and the pool outlives it. A worker
+  // dies with the thread that forked it (PR_SET_PDEATHSIG), so the pool
+  // forks from a thread of its own: a job submitted by a thread that then
+  // ends must still finish.
+  std::unique_ptr<ExtractPool> pool;
+  std::string text;
+  for (int i = 0; i < 200000; ++i) text += "line " + std::to_string(i) + " of a long ledger\n";
+  auto options = PoolOptions();
+  options.workers = 1;
+  std::thread starter([&] {
+    pool = std::make_unique<ExtractPool>(options);
+    // One small job to the end: the worker is up (and has asked to die
+    // with its parent) before the long one starts.
+    auto [first, why] = ThroughPool(*pool, "warm up", "first.txt");
+    CHECK(why.empty());
+    const int fd = MemFile(text);
+    pool->Submit(1, fd, "ledger.txt");
+    ::close(fd);
+  });
+  // The starter's thread ends while the worker is still sending the
+  // ledger's text (nobody reads it yet: the socket is full).
+  starter.join();
+  std::vector<ExtractEvent> items;
+  std::string failure;
+  for (;;) {
+    ExtractEvent e = pool->Next();
+    if (e.done) {
+      failure = e.failure;
+      break;
+    }
+    items.push_back(std::move(e));
+  }
+  CHECK(failure.empty());
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].item.text.size() == text.size());
+  // And a later job, from this thread, too.
+  auto [more, none] = ThroughPool(*pool, "after the starter ended", "later.txt");
+  CHECK(none.empty());
+  CHECK(more.size() == 1);
 }
