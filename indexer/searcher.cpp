@@ -1,6 +1,7 @@
 #include "indexer/searcher.h"
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <limits>
 #include <filesystem>
@@ -20,12 +21,11 @@ namespace {
 // ordered sequences, every other word term alone. Boolean field terms are
 // left out: they have no place in the text.
 void CollectTerms(const Xapian::Query& q, std::set<std::string>& terms,
-                  std::vector<std::vector<std::string>>& phrases, std::set<std::string>& prefixes) {
+                  std::vector<std::vector<std::string>>& phrases) {
   const auto type = q.get_type();
   if (type == Xapian::Query::LEAF_TERM) {
     const std::string t = *q.get_terms_begin();
     if (!t.empty() && t[0] == 'Z') terms.insert(t.substr(1));
-    if (!t.empty() && t[0] == 'P') prefixes.insert(t);
     return;
   }
   if (type == Xapian::Query::OP_PHRASE) {
@@ -43,7 +43,7 @@ void CollectTerms(const Xapian::Query& q, std::set<std::string>& terms,
     }
   }
   for (std::size_t i = 0; i < q.get_num_subqueries(); ++i) {
-    CollectTerms(q.get_subquery(i), terms, phrases, prefixes);
+    CollectTerms(q.get_subquery(i), terms, phrases);
   }
 }
 
@@ -105,9 +105,12 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
   std::vector<bool> marked;
   std::unordered_map<std::string_view, bool> prefix_match;
   auto mark = [&](std::size_t from, std::size_t to) {
-    for (std::size_t i = from; i < to; ++i) words[i].term = HashWord(
-        text.substr(words[i].begin, words[i].end - words[i].begin), stem);
-    marked.assign(words.size(), false);
+    // Words are hashed only when stems are asked for (a prefix query
+    // alone needs none).
+    if (!terms_.empty() || !phrases_.empty()) {
+      for (std::size_t i = from; i < to; ++i) words[i].term = HashWord(
+          text.substr(words[i].begin, words[i].end - words[i].begin), stem);
+    }
     bool any = false;
     for (std::size_t i = from; i < to; ++i) {
       if (!words[i].term.empty() && std::binary_search(terms_.begin(), terms_.end(), words[i].term)) {
@@ -118,13 +121,17 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
         const std::string_view raw = text.substr(words[i].begin, words[i].end - words[i].begin);
         auto seen = prefix_match.find(raw);
         if (seen == prefix_match.end()) {
-          bool hit = false;
-          for (const auto& p : internal::PrefixesOf(FoldWord(raw))) {
-            if (prefixes_.count(keys_.PrefixTerm(p))) {
-              hit = true;
-              break;
-            }
+          // ASCII folds to its lower case (NFKC leaves it alone); anything
+          // else goes through the full fold.
+          std::string folded;
+          if (std::all_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+            folded.assign(raw);
+            for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          } else {
+            folded = FoldWord(raw);
           }
+          bool hit = false;
+          for (const auto& p : prefixes_) hit = hit || folded.compare(0, p.size(), p) == 0;
           seen = prefix_match.emplace(raw, hit).first;
         }
         if (seen->second) marked[i] = any = true;
@@ -147,6 +154,7 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
   if (near_word && *near_word < words.size()) {
     const std::size_t from = *near_word > kBefore ? *near_word - kBefore : 0;
     const std::size_t to = words.size();
+    marked.assign(words.size(), false);
     found = mark(from, to);
     if (found) {
       words = std::vector<Word>(words.begin() + from, words.begin() + to);
@@ -154,8 +162,28 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
     }
   }
   if (!found) {
+    // No position to start from (a prefix match has none) or none that
+    // held a match: hash block by block from the start until a block
+    // holds one, then the words a snippet can show after it. A snippet
+    // never costs hashing a whole chunk when its match comes early.
     if (near_word) words = SplitWords(text);
-    mark(0, words.size());
+    marked.assign(words.size(), false);
+    std::size_t longest = 1;
+    for (const auto& p : phrases_) longest = std::max(longest, p.size());
+    constexpr std::size_t kBlock = 128;
+    std::size_t from = 0;
+    while (from < words.size()) {
+      // Blocks overlap by a phrase's length, so no phrase falls between.
+      const std::size_t to = std::min(words.size(), from + kBlock + longest - 1);
+      if (mark(from, to)) {
+        std::size_t first = from;
+        while (first < to && !marked[first]) ++first;
+        const std::size_t more = std::min(words.size(), first + kAfter);
+        if (more > to) mark(to > longest ? to - longest + 1 : 0, more);
+        break;
+      }
+      from += kBlock;
+    }
   }
   // Window: start a little before the first mark, cut at word edges.
   std::size_t first = words.size();
@@ -247,17 +275,21 @@ namespace {
 
 // `word*`, rewritten by CheckQuery to kPrefixField:word: the prefix term
 // of the folded word's first kMaxPrefix characters.
+// The folded prefixes it saw are kept for highlighting (the query's own
+// words, for this request only).
 class PrefixProcessor : public Xapian::FieldProcessor {
  public:
-  explicit PrefixProcessor(const BlindKeys& keys) : keys_(keys) {}
+  PrefixProcessor(const BlindKeys& keys, std::set<std::string>& seen) : keys_(keys), seen_(seen) {}
   Xapian::Query operator()(const std::string& value) override {
     const std::vector<std::string> prefixes = internal::PrefixesOf(FoldWord(value));
     if (prefixes.empty()) throw Xapian::QueryParserError("a prefix needs at least 3 letters");
+    seen_.insert(prefixes.back());
     return Xapian::Query(keys_.PrefixTerm(prefixes.back()));
   }
 
  private:
   const BlindKeys& keys_;
+  std::set<std::string>& seen_;
 };
 
 // date:A..B over the day slot.
@@ -307,6 +339,7 @@ class FacetSpy : public Xapian::MatchSpy {
 struct Parsed {
   Xapian::Query query;
   std::vector<std::string> notes;
+  std::set<std::string> prefixes;  // folded, of `word*`
   std::vector<std::unique_ptr<Xapian::FieldProcessor>> processors;
 };
 
@@ -336,7 +369,7 @@ Parsed ParseFor(const BlindKeys& keys, const SearchQuery& q, const std::string& 
       }
       out.processors.push_back(std::make_unique<DateProcessor>());
       parser.add_boolean_prefix("date", out.processors.back().get());
-      out.processors.push_back(std::make_unique<PrefixProcessor>(keys));
+      out.processors.push_back(std::make_unique<PrefixProcessor>(keys, out.prefixes));
       parser.add_prefix(std::string(kPrefixField), out.processors.back().get());
       parser.add_prefix("subject", "S");
       const unsigned flags = Xapian::QueryParser::FLAG_PHRASE |
@@ -399,11 +432,11 @@ SearchOutcome Searcher::Search(const SearchQuery& q, ShardStore& shards) const {
   out.notes = parsed.notes;
   const Xapian::Query& query = parsed.query;
 
-  std::set<std::string> terms, prefixes;
+  std::set<std::string> terms;
   std::vector<std::vector<std::string>> phrases;
-  CollectTerms(query, terms, phrases, prefixes);
+  CollectTerms(query, terms, phrases);
   out.matcher = std::make_shared<QueryMatcher>(
-      keys_, std::vector<std::string>(terms.begin(), terms.end()), phrases, prefixes);
+      keys_, std::vector<std::string>(terms.begin(), terms.end()), phrases, parsed.prefixes);
   // Every term of a phrase also counts for choosing the snippet's chunk.
   for (const auto& p : phrases) terms.insert(p.begin(), p.end());
 

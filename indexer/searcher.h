@@ -66,8 +66,8 @@ struct SearchHit {
 // decrypted text by hashing its words the same way.
 class QueryMatcher {
  public:
-  // `prefixes`: prefix terms (P…) of `word*` queries; a word any of whose
-  // prefixes is among them is marked too.
+  // `prefixes`: the folded prefixes of `word*` queries; a word starting
+  // with one (after folding) is marked too.
   QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms,
                std::vector<std::vector<std::string>> phrases,
                std::set<std::string> prefixes = {});
