@@ -17,8 +17,8 @@ PreparedDocument::PreparedDocument(std::unique_ptr<Impl> impl)
 const std::string& PreparedDocument::doc_id() const { return impl_->doc_id; }
 
 struct DocumentBuilder::Impl {
-  Impl(const BlindKeys& k, std::size_t cap, std::size_t terms)
-      : keys(k), text_cap(cap), max_terms(terms) {
+  Impl(const BlindKeys& k, std::size_t cap, std::size_t terms, bool prefixes)
+      : keys(k), text_cap(cap), max_terms(terms), prefix_terms(prefixes) {
     // Words longer than this are not words (base64 runs, hex dumps); Xapian
     // skips them, which also keeps terms far from the 245-byte limit.
     generator.set_max_word_length(64);
@@ -27,6 +27,7 @@ struct DocumentBuilder::Impl {
   const BlindKeys& keys;
   std::size_t text_cap;
   std::size_t max_terms;
+  bool prefix_terms;
   Xapian::TermGenerator generator;
   std::unique_ptr<PreparedDocument::Impl> current;
   std::string stem_language;  // the language the generator's stemmer is for
@@ -41,8 +42,8 @@ struct DocumentBuilder::Impl {
 };
 
 DocumentBuilder::DocumentBuilder(const BlindKeys& keys, std::size_t text_cap,
-                                 std::size_t max_terms)
-    : impl_(std::make_unique<Impl>(keys, text_cap, max_terms)) {}
+                                 std::size_t max_terms, bool prefix_terms)
+    : impl_(std::make_unique<Impl>(keys, text_cap, max_terms, prefix_terms)) {}
 DocumentBuilder::~DocumentBuilder() = default;
 
 void DocumentBuilder::Begin(const DocumentFields& f) {
@@ -120,7 +121,8 @@ ChunkRange DocumentBuilder::AddText(std::string_view utf8) {
   // prefix of the document's words. They count toward the document's
   // distinct terms like any other (memory follows terms).
   Xapian::Document& doc = s.current->doc;
-  for (const auto& w : internal::SplitWords(normalised)) {
+  for (const auto& w : s.prefix_terms ? internal::SplitWords(normalised)
+                                       : std::vector<internal::WordSpan>()) {
     if (doc.termlist_count() >= s.max_terms) break;
     std::string word = normalised.substr(w.begin, w.end - w.begin);
     if (!s.words.insert(word).second) continue;

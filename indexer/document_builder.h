@@ -53,8 +53,10 @@ class PreparedDocument;
 
 class DocumentBuilder {
  public:
+  // `prefix_terms`: false only to measure the index without them
+  // (bench/prefix_bench.cpp); a shard built so does not match `word*`.
   DocumentBuilder(const BlindKeys& keys, std::size_t text_cap = kDefaultIndexedTextCap,
-                  std::size_t max_terms = kDefaultMaxDistinctTerms);
+                  std::size_t max_terms = kDefaultMaxDistinctTerms, bool prefix_terms = true);
   ~DocumentBuilder();
   DocumentBuilder(const DocumentBuilder&) = delete;
   DocumentBuilder& operator=(const DocumentBuilder&) = delete;
