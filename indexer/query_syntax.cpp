@@ -6,7 +6,7 @@
 #include "base/error.h"
 #include "indexer/blind_terms.h"
 #include "indexer/text.h"
-#include "indexer/xapian_internal.h"
+#include "indexer/words.h"
 
 namespace dossier::indexer {
 
@@ -42,15 +42,6 @@ std::string OperatorOf(std::string_view token) {
     }
   }
   return {};
-}
-
-bool AllWordChars(std::string_view s) {
-  if (s.empty()) return false;
-  Xapian::Utf8Iterator it(s.data(), s.size()), end;
-  for (; it != end; ++it) {
-    if (!Xapian::Unicode::is_wordchar(*it)) return false;
-  }
-  return true;
 }
 
 std::size_t Chars(std::string_view s) {
@@ -197,7 +188,7 @@ struct Scanner {
         Operand(name == "subject" ? Kind::kWord : Kind::kField, start, hated, loved, mark);
         return;
       }
-      if (AllWordChars(token.substr(0, colon))) {
+      if (internal::IsOneWord(token.substr(0, colon))) {
         out.notes.push_back("the word before ':' at position " + std::to_string(PosOf(start)) +
                             " is not a field name: both sides are searched as words");
       }
@@ -216,7 +207,7 @@ struct Scanner {
       if (star + 1 != token.size() && token.find_first_not_of('*', star) != std::string_view::npos) {
         Fail(start + star, "* may only end a word (word*)");
       }
-      if (!AllWordChars(core)) Fail(start, "a prefix (word*) must be one word of letters or digits");
+      if (!internal::IsOneWord(core)) Fail(start, "a prefix (word*) must be one word of letters or digits");
       const std::string folded = FoldWord(core);
       const std::size_t n = Chars(folded);
       if (n < kMinPrefix) {

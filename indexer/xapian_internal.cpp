@@ -86,6 +86,15 @@ std::vector<WordSpan> SplitWords(std::string_view text, std::size_t max_words) {
 }
 
 
+bool IsOneWord(std::string_view s) {
+  if (s.empty()) return false;
+  Xapian::Utf8Iterator it(s.data(), s.size()), end;
+  for (; it != end; ++it) {
+    if (!Xapian::Unicode::is_wordchar(*it)) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> PrefixesOf(std::string_view folded) {
   std::vector<std::string> out;
   Xapian::Utf8Iterator it(folded.data(), folded.size()), end;

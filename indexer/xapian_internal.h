@@ -9,12 +9,12 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "base/error.h"
 #include "indexer/blind_terms.h"
 #include "indexer/document_builder.h"
 #include "indexer/shard_store.h"
+#include "indexer/words.h"
 
 namespace dossier::indexer {
 struct PreparedDocument::Impl {
@@ -78,20 +78,5 @@ auto XapianCall(const char* what, Fn&& fn) -> decltype(fn()) {
 
 std::string IdTerm(std::string_view doc_id);
 
-// A word of text, as byte offsets.
-struct WordSpan {
-  std::size_t begin, end;
-};
-// Splits text into words the way TermGenerator does for ordinary text
-// (runs of Unicode word characters, with an apostrophe between letters kept
-// inside the word; a word over 64 bytes lower-cased is skipped, as
-// TermGenerator skips it without a position), at most `max_words`.
-std::vector<WordSpan> SplitWords(std::string_view text,
-                                 std::size_t max_words = static_cast<std::size_t>(-1));
-
-// The prefixes of a folded word that get prefix terms: its first
-// kMinPrefix..kMaxPrefix characters (the whole word among them when it is
-// that short); none for a shorter word.
-std::vector<std::string> PrefixesOf(std::string_view folded);
 
 }  // namespace dossier::indexer::internal
