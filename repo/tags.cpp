@@ -58,14 +58,15 @@ std::vector<std::string> TagsOf(sql::Db& db, const std::string& doc_id,
   return out;
 }
 
-std::vector<std::string> TagService::PrivilegedRoles() {
-  auto db = ctx_.db->Read();
-  sql::Stmt s(*db, "SELECT value FROM meta WHERE key=?");
+namespace {
+// The policy's role names (meta.privileged_tag_roles, comma-separated).
+std::vector<std::string> PolicyRoles(sql::Db& db) {
+  sql::Stmt s(db, "SELECT value FROM meta WHERE key=?");
   s.Bind(1, std::string_view(kPolicyKey));
   std::vector<std::string> roles;
   if (!s.Step()) return roles;
   const auto b = s.Blob(0);
-  std::string text(b.begin(), b.end());
+  const std::string text(b.begin(), b.end());
   std::size_t start = 0;
   while (start < text.size()) {
     std::size_t comma = text.find(',', start);
@@ -74,6 +75,12 @@ std::vector<std::string> TagService::PrivilegedRoles() {
     start = comma + 1;
   }
   return roles;
+}
+}  // namespace
+
+std::vector<std::string> TagService::PrivilegedRoles() {
+  auto db = ctx_.db->Read();
+  return PolicyRoles(*db);
 }
 
 void TagService::SetPrivilegedRoles(const Actor& actor, const std::vector<std::string>& roles) {
@@ -92,29 +99,30 @@ void TagService::SetPrivilegedRoles(const Actor& actor, const std::vector<std::s
 void TagService::CheckPrivileged(sql::Db& db, const Actor& actor,
                                  const std::vector<std::string>& tags) {
   if (std::find(tags.begin(), tags.end(), kPrivileged) == tags.end() || actor.recovery()) return;
-  sql::Stmt s(db, "SELECT value FROM meta WHERE key=?");
-  s.Bind(1, std::string_view(kPolicyKey));
-  if (!s.Step()) return;
-  const auto b = s.Blob(0);
-  const std::string text(b.begin(), b.end());
-  if (text.empty()) return;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    sql::Stmt r(db, "SELECT id FROM roles WHERE name=?");
-    r.Bind(1, text.substr(start, comma - start));
+  const std::vector<std::string> roles = PolicyRoles(db);
+  if (roles.empty()) return;
+  sql::Stmt r(db, "SELECT id FROM roles WHERE name=?");
+  for (const auto& name : roles) {
+    r.Reset();
+    r.Bind(1, name);
     if (r.Step() && actor.Holds(r.Int(0))) return;
-    start = comma + 1;
   }
   throw Error(ErrorCode::kForbidden, "setting or removing 'privileged' needs a role the repository's tag policy names");
 }
 
 bool TagService::UpdateOne(sql::Db& w, const Actor& actor, const std::string& doc_id,
                            const std::vector<std::string>& add,
-                           const std::vector<std::string>& remove,
+                           const std::vector<std::string>& remove, bool& policy_checked,
                            std::set<std::string>& touched, std::vector<std::string>* after) {
+  // Visibility before the policy: a document the actor cannot open is
+  // "not found", whatever the tags asked.
   const OpenedDocument d = OpenDocument(w, actor, doc_id);
+  if (!policy_checked) {
+    std::vector<std::string> all = add;
+    all.insert(all.end(), remove.begin(), remove.end());
+    CheckPrivileged(w, actor, all);
+    policy_checked = true;
+  }
   std::vector<std::string> current = TagsOf(w, doc_id, d.key);
   std::set<std::string> next(current.begin(), current.end());
   for (const auto& t : remove) next.erase(t);
@@ -181,60 +189,28 @@ std::vector<std::string> Normalized(const std::vector<std::string>& tags) {
 }
 }  // namespace
 
-std::vector<std::string> TagService::Update(const Actor& actor, const std::string& doc_id,
-                                            const std::vector<std::string>& add_raw,
-                                            const std::vector<std::string>& remove_raw) {
+std::uint64_t TagService::Apply(const Actor& actor, const std::vector<std::string>& doc_ids,
+                                const std::vector<std::string>& add_raw,
+                                const std::vector<std::string>& remove_raw, bool skip_unopenable,
+                                std::vector<std::string>* after) {
   ctx_.RequireWritable();
   RequireSome(add_raw, remove_raw);
   const auto add = Normalized(add_raw), remove = Normalized(remove_raw);
-  auto w = ctx_.db->Write();
-  std::vector<std::string> all = add;
-  all.insert(all.end(), remove.begin(), remove.end());
-  std::vector<std::string> after;
-  std::set<std::string> touched;
-  {
-    IndexEpochChange gate(ctx_);
-    sql::Transaction t(*w);
-    // Visibility before the policy: a document the actor cannot open is
-    // "not found", whatever the tags asked.
-    OpenDocument(*w, actor, doc_id);
-    CheckPrivileged(*w, actor, all);
-    try {
-      UpdateOne(*w, actor, doc_id, add, remove, touched, &after);
-      for (const auto& s : touched) ctx_.shards->Commit(s);
-    } catch (...) {
-      for (const auto& s : touched) ctx_.shards->Cancel(s);
-      throw;
-    }
-    BumpEpoch(*w, kIndexEpoch);
-    t.Commit();
-  }
-  return after;
-}
-
-std::uint64_t TagService::UpdateMany(const Actor& actor, const std::vector<std::string>& doc_ids,
-                                     const std::vector<std::string>& add_raw,
-                                     const std::vector<std::string>& remove_raw) {
-  ctx_.RequireWritable();
-  RequireSome(add_raw, remove_raw);
-  const auto add = Normalized(add_raw), remove = Normalized(remove_raw);
-  std::vector<std::string> all = add;
-  all.insert(all.end(), remove.begin(), remove.end());
   std::uint64_t changed = 0;
+  bool policy_checked = false;
   // In groups, so one bulk change never holds the write lock for long.
   constexpr std::size_t kGroup = 500;
   for (std::size_t start = 0; start < doc_ids.size(); start += kGroup) {
     auto w = ctx_.db->Write();
     IndexEpochChange gate(ctx_);
     sql::Transaction t(*w);
-    if (start == 0) CheckPrivileged(*w, actor, all);
     std::set<std::string> touched;
     try {
       for (std::size_t i = start; i < std::min(doc_ids.size(), start + kGroup); ++i) {
         try {
-          if (UpdateOne(*w, actor, doc_ids[i], add, remove, touched, nullptr)) ++changed;
+          if (UpdateOne(*w, actor, doc_ids[i], add, remove, policy_checked, touched, after)) ++changed;
         } catch (const Error& e) {
-          if (e.code() != ErrorCode::kNotFound) throw;
+          if (!skip_unopenable || e.code() != ErrorCode::kNotFound) throw;
         }
       }
       for (const auto& s : touched) ctx_.shards->Commit(s);
@@ -246,6 +222,20 @@ std::uint64_t TagService::UpdateMany(const Actor& actor, const std::vector<std::
     t.Commit();
   }
   return changed;
+}
+
+std::vector<std::string> TagService::Update(const Actor& actor, const std::string& doc_id,
+                                            const std::vector<std::string>& add,
+                                            const std::vector<std::string>& remove) {
+  std::vector<std::string> after;
+  Apply(actor, {doc_id}, add, remove, false, &after);
+  return after;
+}
+
+std::uint64_t TagService::UpdateMany(const Actor& actor, const std::vector<std::string>& doc_ids,
+                                     const std::vector<std::string>& add,
+                                     const std::vector<std::string>& remove) {
+  return Apply(actor, doc_ids, add, remove, true, nullptr);
 }
 
 }  // namespace dossier::repo

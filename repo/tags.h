@@ -8,6 +8,8 @@
 // Thread-safety: any number of threads; changes take the write lock.
 #pragma once
 
+#include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,11 +46,20 @@ class TagService {
   void SetPrivilegedRoles(const Actor& actor, const std::vector<std::string>& roles);
 
  private:
-  // One document, under the write lock; the shards it touched are added
-  // to `touched` (commit them). Returns whether it changed.
+  // Update and UpdateMany: the documents in groups, each group one
+  // transaction and one commit of the shards it touched. `skip_unopenable`:
+  // a document the actor cannot open is skipped instead of refused.
+  // `after`: the (last) document's tags after.
+  std::uint64_t Apply(const Actor& actor, const std::vector<std::string>& doc_ids,
+                      const std::vector<std::string>& add, const std::vector<std::string>& remove,
+                      bool skip_unopenable, std::vector<std::string>* after);
+  // One document, under the write lock (the policy is checked on the first
+  // one the actor opens); the shards it touched are added to `touched`
+  // (commit them). Returns whether it changed.
   bool UpdateOne(sql::Db& w, const Actor& actor, const std::string& doc_id,
                  const std::vector<std::string>& add, const std::vector<std::string>& remove,
-                 std::set<std::string>& touched, std::vector<std::string>* after);
+                 bool& policy_checked, std::set<std::string>& touched,
+                 std::vector<std::string>* after);
   void CheckPrivileged(sql::Db& db, const Actor& actor, const std::vector<std::string>& tags);
   RepoContext& ctx_;
 };
