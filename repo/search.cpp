@@ -170,8 +170,7 @@ constexpr std::size_t kMaxTerms = 5000;    // terms of one report
 }  // namespace
 
 std::string SearchService::Label(sql::Db& db, const Actor& actor, indexer::Field field,
-                                 const std::string& hash, const ShardPlan* plan) {
-  (void)plan;
+                                 const std::string& hash) {
   const std::string prefix(indexer::FieldPrefix(field));
   {
     std::lock_guard lock(labels_mu_);
@@ -184,35 +183,23 @@ std::string SearchService::Label(sql::Db& db, const Actor& actor, indexer::Field
   std::string name;
   const std::string term = prefix + hash;
   const crypto::Bytes term_bytes(term.begin(), term.end());
-  if (field == indexer::Field::kTag) {
-    sql::Stmt st(db, "SELECT doc_id FROM document_tags WHERE term=? LIMIT 16");
+  if (field == indexer::Field::kTag || field == indexer::Field::kCustodian) {
+    sql::Stmt st(db, field == indexer::Field::kTag
+                         ? "SELECT doc_id FROM document_tags WHERE term=? LIMIT 16"
+                         : "SELECT doc_id FROM custodian_terms WHERE term=? LIMIT 16");
     st.Bind(1, term_bytes);
     std::vector<std::string> ids;
     while (st.Step()) ids.push_back(col::Id(st, 0, col::IdKind::kDocument, "a document id"));
     for (const auto& id : ids) {
       try {
         const OpenedDocument d = OpenDocument(db, actor, id);
-        for (const auto& t : TagsOf(db, id, d.key)) {
-          if (ctx_.blind->FieldTerm(field, t) == term) name = t;
+        const std::vector<std::string> values =
+            field == indexer::Field::kTag ? TagsOf(db, id, d.key)
+                                          : std::vector<std::string>{JsonString(d.meta, "custodian")};
+        for (const auto& v : values) {
+          if (ctx_.blind->FieldTerm(field, v) == term) name = v;
         }
         if (!name.empty()) break;
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kForbidden) throw;
-      }
-    }
-  } else if (field == indexer::Field::kCustodian) {
-    sql::Stmt st(db, "SELECT doc_id FROM custodian_terms WHERE term=? LIMIT 16");
-    st.Bind(1, term_bytes);
-    std::vector<std::string> ids;
-    while (st.Step()) ids.push_back(col::Id(st, 0, col::IdKind::kDocument, "a document id"));
-    for (const auto& id : ids) {
-      try {
-        const OpenedDocument d = OpenDocument(db, actor, id);
-        const std::string c = JsonString(d.meta, "custodian");
-        if (ctx_.blind->FieldTerm(field, c) == term) {
-          name = c;
-          break;
-        }
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kForbidden) throw;
       }
@@ -237,7 +224,7 @@ std::string SearchService::Label(sql::Db& db, const Actor& actor, indexer::Field
 }
 
 template <typename Fn>
-auto SearchService::Consistent(const Actor& actor, Fn&& fn)
+auto SearchService::Consistent(Fn&& fn)
     -> typename decltype(fn(std::declval<sql::Db&>(), std::int64_t{}))::value_type {
   auto db = ctx_.db->Read();
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
@@ -264,7 +251,6 @@ auto SearchService::Consistent(const Actor& actor, Fn&& fn)
       return std::move(*out);
     }
   }
-  (void)actor;
   throw Error(ErrorCode::kConflict, "the index kept changing during the search; try again");
 }
 
@@ -283,7 +269,7 @@ SearchResults SearchService::Search(const Actor& actor, const SearchRequest& req
 
 SearchResults SearchService::SearchAmong(const Actor& actor, const SearchRequest& req,
                                          std::optional<std::vector<std::string>> only_ids) {
-  return Consistent(actor, [&](sql::Db& db, std::int64_t epoch) {
+  return Consistent([&](sql::Db& db, std::int64_t epoch) {
     return SearchOnce(db, actor, req, epoch, only_ids);
   });
 }
@@ -382,7 +368,7 @@ std::optional<SearchResults> SearchService::SearchOnce(
     auto named = [&](F field, const std::map<std::string, std::uint64_t>& counts) {
       std::map<std::string, std::uint64_t> by_name;
       for (const auto& fv : Sorted(counts, kFacetValues)) {
-        const std::string name = Label(db, actor, field, fv.value, &plan);
+        const std::string name = Label(db, actor, field, fv.value);
         if (!name.empty()) by_name[name] += fv.count;
       }
       return Sorted(by_name, kFacetValues);
@@ -468,7 +454,7 @@ ExceptionList SearchService::Exceptions(const Actor& actor, const std::string& c
 
 std::vector<std::string> SearchService::MatchingIds(const Actor& actor, const std::string& query,
                                                     const std::string& case_id, std::size_t cap) {
-  return Consistent(actor, [&](sql::Db& db, std::int64_t epoch) -> std::optional<std::vector<std::string>> {
+  return Consistent([&](sql::Db& db, std::int64_t epoch) -> std::optional<std::vector<std::string>> {
     sql::ReadTransaction snapshot(db);
     if (!case_id.empty()) RequireCaseVisible(db, actor, case_id);
     const ShardPlan plan = PlanShards(db, actor);
@@ -523,7 +509,7 @@ TermReport SearchService::Terms(const Actor& actor, const std::vector<std::strin
   if (terms.size() > kMaxTerms) {
     throw Error(ErrorCode::kInvalidArgument, "a report takes at most 5000 terms");
   }
-  TermReport out = Consistent(actor, [&](sql::Db& db, std::int64_t epoch) -> std::optional<TermReport> {
+  TermReport out = Consistent([&](sql::Db& db, std::int64_t epoch) -> std::optional<TermReport> {
     sql::ReadTransaction snapshot(db);
     if (!case_id.empty()) RequireCaseVisible(db, actor, case_id);
     const ShardPlan plan = PlanShards(db, actor);

@@ -63,7 +63,7 @@ class SearchService {
   // Runs fn(db, epoch) until it answers (an optional with a value) from
   // one committed state of the index; see the file comment.
   template <typename Fn>
-  auto Consistent(const Actor& actor, Fn&& fn) -> typename decltype(fn(std::declval<sql::Db&>(), std::int64_t{}))::value_type;
+  auto Consistent(Fn&& fn) -> typename decltype(fn(std::declval<sql::Db&>(), std::int64_t{}))::value_type;
   bool EpochMoved(std::int64_t epoch);
   // Search, with only these documents able to match (no event).
   SearchResults SearchAmong(const Actor& actor, const SearchRequest& request,
@@ -81,7 +81,7 @@ class SearchService {
   // that the actor opens; "" if none. Names are cached by term: a name is
   // shown only where the actor's own documents counted its term.
   std::string Label(sql::Db& db, const Actor& actor, indexer::Field field,
-                    const std::string& hash, const ShardPlan* plan);
+                    const std::string& hash);
 
   RepoContext& ctx_;
   indexer::Searcher searcher_;
