@@ -20,9 +20,7 @@ for p in wrk nginx-light; do
 done
 cmake --build build --target dossier dossier-extract search_latency >/dev/null
 C=bench/out/corpus20k
-N_DOCS=20000 BIG=0 EXTRA_EXT=.html \
-  EXTRA_DEBS="manpages-de manpages-fr manpages-es manpages-it manpages-pl manpages-nl manpages-pt-br manpages-ru postgresql-doc-15 git-doc openjdk-17-doc" \
-  bench/corpus.sh "$C"
+bench/corpus20k.sh
 
 W="$PWD/bench/out/http"
 D="$PWD/build/tools/dossier"

@@ -19,9 +19,7 @@ dpkg-query -W -f='${Status}' xapian-omega 2>/dev/null | grep -q 'install ok inst
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xapian-omega >/dev/null; }
 cmake --build build --target dossier dossier-extract search_bench >/dev/null
 SRC=bench/out/corpus20k
-N_DOCS=20000 BIG=0 EXTRA_EXT=.html \
-  EXTRA_DEBS="manpages-de manpages-fr manpages-es manpages-it manpages-pl manpages-nl manpages-pt-br manpages-ru postgresql-doc-15 git-doc openjdk-17-doc" \
-  bench/corpus.sh "$SRC"
+bench/corpus20k.sh
 W="$PWD/bench/out/search$N"
 C="$W/docs"
 if [ ! -f "$W/.corpus" ]; then
