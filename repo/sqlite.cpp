@@ -45,12 +45,36 @@ void Db::Exec(std::string_view sql) {
   if (rc != SQLITE_OK) Fail(rc, "running a statement");
 }
 
-Stmt::Stmt(Db& db, std::string_view sql) : db_(db) {
+Db::~Db() {
+  cache_.clear();  // finalized before the connection closes
+}
+
+std::unique_ptr<sqlite3_stmt, StmtFinalizer> Db::Take(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) return nullptr;
+  auto stmt = std::move(it->second);
+  cache_.erase(it);
+  return stmt;
+}
+
+void Db::Give(const std::string& sql, std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt) {
+  sqlite3_reset(stmt.get());
+  sqlite3_clear_bindings(stmt.get());
+  if (cache_.size() >= kCachedStatements && !cache_.count(sql)) return;  // finalized
+  cache_.insert_or_assign(sql, std::move(stmt));  // a second copy of the same SQL replaces the first
+}
+
+Stmt::Stmt(Db& db, std::string_view sql) : db_(db), sql_(sql), stmt_(db.Take(sql_)) {
+  if (stmt_) return;
   sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v2(db.raw(), sql.data(),
-                                    static_cast<int>(sql.size()), &raw, nullptr);
+  const int rc = sqlite3_prepare_v3(db.raw(), sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
   stmt_.reset(raw);
   if (rc != SQLITE_OK) db.Fail(rc, "preparing a statement");
+}
+
+Stmt::~Stmt() {
+  if (stmt_) db_.Give(sql_, std::move(stmt_));
 }
 
 Stmt& Stmt::Bind(int i, std::int64_t v) {
@@ -128,12 +152,12 @@ std::size_t Stmt::SizeOf(int col) const {
   return static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), col));
 }
 
-ReadTransaction::ReadTransaction(Db& db) : db_(db) { db_.Exec("BEGIN"); }
+ReadTransaction::ReadTransaction(Db& db) : db_(db) { Stmt(db_, "BEGIN").Run(); }
 ReadTransaction::~ReadTransaction() { End(); }
 void ReadTransaction::End() {
   if (done_) return;
   done_ = true;
-  sqlite3_exec(db_.raw(), "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_exec(db_.raw(), "COMMIT", nullptr, nullptr, nullptr);  // never throws (destructors)
 }
 
 Transaction::Transaction(Db& db) : db_(db) { db_.Exec("BEGIN IMMEDIATE"); }

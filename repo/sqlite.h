@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/error.h"
@@ -28,9 +29,14 @@ struct StmtFinalizer {
 class Db;
 
 // A prepared statement. Bind parameters are 1-based; columns 0-based.
+// Statements come from their connection's cache and go back to it reset
+// (see Db), so the same SQL is compiled once per connection.
 class Stmt {
  public:
   Stmt(Db& db, std::string_view sql);
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
   Stmt& Bind(int i, std::int64_t v);
   Stmt& Bind(int i, std::string_view v);  // TEXT
   Stmt& Bind(int i, const crypto::Bytes& v);  // BLOB
@@ -54,6 +60,7 @@ class Stmt {
 
  private:
   Db& db_;
+  std::string sql_;
   std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
 };
 
@@ -62,6 +69,9 @@ class Db {
   // Opens (creating if asked) a database file with WAL, foreign keys,
   // secure_delete and a busy timeout.
   Db(const std::string& path, bool create);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
   void Exec(std::string_view sql);
   sqlite3* raw() { return db_.get(); }
   [[noreturn]] void Fail(int rc, std::string_view what);
@@ -70,6 +80,16 @@ class Db {
   std::int64_t Changes();
 
  private:
+  friend class Stmt;
+  // Prepared statements put back by Stmt, reset and unbound, by their SQL
+  // (a search runs a dozen statements: compiling them each time was most
+  // of a search's fixed cost). Bounded: SQL built with a varying number of
+  // parameters cannot fill it for good. One connection serves one thread
+  // at a time, so no lock.
+  static constexpr std::size_t kCachedStatements = 256;
+  std::unique_ptr<sqlite3_stmt, StmtFinalizer> Take(const std::string& sql);
+  void Give(const std::string& sql, std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt);
+  std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StmtFinalizer>> cache_;
   std::unique_ptr<sqlite3, DbCloser> db_;
 };
 
