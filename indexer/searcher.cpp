@@ -306,32 +306,48 @@ class DateProcessor : public Xapian::FieldProcessor {
 };
 
 // Counts facet values over every match (the decider has already left out
-// the copies that do not count).
+// the copies that do not count). A match costs three value reads and
+// three hash-table counts: the slots' raw values are counted as they are
+// (the same few combinations of type, language, custodian and case recur
+// over thousands of matches), and split into values once, at the end.
 class FacetSpy : public Xapian::MatchSpy {
  public:
   explicit FacetSpy(FacetCounts& out) : out_(out) {}
   void operator()(const Xapian::Document& doc, double) override {
-    const std::string facets = doc.get_value(kFacetSlot);
-    if (facets.size() == 4 * kTermHashBytes) {
-      std::map<std::string, std::uint64_t>* maps[] = {&out_.type, &out_.language, &out_.custodian,
-                                                     &out_.case_id};
+    ++fields_[doc.get_value(kFacetSlot)];
+    std::string tags = doc.get_value(kTagSlot);
+    if (!tags.empty()) ++tags_[std::move(tags)];
+    std::string day = doc.get_value(kDaySlot);
+    if (!day.empty()) ++days_[std::move(day)];
+  }
+  // Adds what was counted to the caller's counts (after the match).
+  void Finish() {
+    std::map<std::string, std::uint64_t>* maps[] = {&out_.type, &out_.language, &out_.custodian,
+                                                   &out_.case_id};
+    const std::string none(kTermHashBytes, '\0');
+    for (const auto& [facets, n] : fields_) {
+      if (facets.size() != 4 * kTermHashBytes) continue;
       for (std::size_t i = 0; i < 4; ++i) {
         std::string h = facets.substr(i * kTermHashBytes, kTermHashBytes);
-        if (h != std::string(kTermHashBytes, '\0')) ++(*maps[i])[h];
+        if (h != none) (*maps[i])[std::move(h)] += n;
       }
     }
-    const std::string tags = doc.get_value(kTagSlot);
-    for (std::size_t i = 0; i + kTermHashBytes <= tags.size(); i += kTermHashBytes) {
-      ++out_.tag[tags.substr(i, kTermHashBytes)];
+    for (const auto& [tags, n] : tags_) {
+      for (std::size_t i = 0; i + kTermHashBytes <= tags.size(); i += kTermHashBytes) {
+        out_.tag[tags.substr(i, kTermHashBytes)] += n;
+      }
     }
-    const std::string day = doc.get_value(kDaySlot);
-    if (!day.empty()) {
-      ++out_.year[YearOfDay(static_cast<std::int64_t>(Xapian::sortable_unserialise(day)))];
+    for (const auto& [day, n] : days_) {
+      out_.year[YearOfDay(static_cast<std::int64_t>(Xapian::sortable_unserialise(day)))] += n;
     }
+    fields_.clear();
+    tags_.clear();
+    days_.clear();
   }
 
  private:
   FacetCounts& out_;
+  std::unordered_map<std::string, std::uint64_t> fields_, tags_, days_;
 };
 
 // The parsed query of `text` for the shards of `q`: parsed once per
@@ -356,27 +372,27 @@ Parsed ParseFor(const BlindKeys& keys, const SearchQuery& q, const std::string& 
   std::set<std::string> seen;
   if (!checked.match_all) {
     const std::string text = NormalizeNfkc(checked.text);
+    // One parser for every language: only the stemmer differs (the field
+    // processors hash values alike in every language).
+    Xapian::QueryParser parser;
+    parser.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
+    parser.set_default_op(Xapian::Query::OP_AND);
+    for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename, Field::kLanguage,
+                    Field::kType, Field::kTag, Field::kEntity, Field::kFrom, Field::kTo,
+                    Field::kCc}) {
+      out.processors.push_back(internal::MakeHashedFieldProcessor(keys, f));
+      parser.add_boolean_prefix(std::string(FieldName(f)), out.processors.back().get());
+    }
+    out.processors.push_back(std::make_unique<DateProcessor>());
+    parser.add_boolean_prefix("date", out.processors.back().get());
+    out.processors.push_back(std::make_unique<PrefixProcessor>(keys, out.prefixes));
+    parser.add_prefix(std::string(kPrefixField), out.processors.back().get());
+    parser.add_prefix("subject", "S");
+    const unsigned flags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
+                           Xapian::QueryParser::FLAG_BOOLEAN_ANY_CASE |
+                           Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_PURE_NOT;
     for (const auto& lang : languages) {
-      Xapian::QueryParser parser;
       parser.set_stemmer(internal::MakeBlindStem(keys, lang));
-      parser.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
-      parser.set_default_op(Xapian::Query::OP_AND);
-      for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename, Field::kLanguage,
-                      Field::kType, Field::kTag, Field::kEntity, Field::kFrom, Field::kTo,
-                      Field::kCc}) {
-        out.processors.push_back(internal::MakeHashedFieldProcessor(keys, f));
-        parser.add_boolean_prefix(std::string(FieldName(f)), out.processors.back().get());
-      }
-      out.processors.push_back(std::make_unique<DateProcessor>());
-      parser.add_boolean_prefix("date", out.processors.back().get());
-      out.processors.push_back(std::make_unique<PrefixProcessor>(keys, out.prefixes));
-      parser.add_prefix(std::string(kPrefixField), out.processors.back().get());
-      parser.add_prefix("subject", "S");
-      const unsigned flags = Xapian::QueryParser::FLAG_PHRASE |
-                             Xapian::QueryParser::FLAG_BOOLEAN |
-                             Xapian::QueryParser::FLAG_BOOLEAN_ANY_CASE |
-                             Xapian::QueryParser::FLAG_LOVEHATE |
-                             Xapian::QueryParser::FLAG_PURE_NOT;
       Xapian::Query parsed;
       try {
         parsed = parser.parse_query(text, flags);
@@ -461,6 +477,7 @@ SearchOutcome Searcher::Search(const SearchQuery& q, ShardStore& shards) const {
     const Xapian::doccount check = db.get_doccount();
     Xapian::MSet mset = enquire.get_mset(q.offset, q.limit, check, nullptr,
                                          exclude.empty() ? nullptr : &exclude);
+    spy.Finish();
     out.total = mset.get_matches_estimated();
     for (auto it = mset.begin(); it != mset.end(); ++it) {
       SearchHit hit;
@@ -499,25 +516,52 @@ MatchSets Searcher::Match(const SearchQuery& base, const std::vector<std::string
   WithRetry(lease, [&](Xapian::Database& db) {
     out.doc_ids.clear();
     for (auto& m : out.matches) m.clear();
-    // Combined docid -> index into doc_ids, read once from the id slot.
-    std::map<Xapian::docid, std::uint32_t> index;
+    // Each shard is matched on its own, so that a match spy sees docids
+    // it can place (a combined database hands spies each shard's own
+    // docids). (shard, docid) -> index into doc_ids, kNone until seen;
+    // each document's id is read once, from its id slot.
+    constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+    const std::vector<Xapian::Database>& parts = lease.impl().parts;
+    std::vector<std::vector<std::uint32_t>> index;
+    for (const auto& part : parts) index.emplace_back(static_cast<std::size_t>(part.get_lastdocid()) + 1, kNone);
+    // Candidates are shard docids, as the decider is handed them here too.
     const ExcludeCopies exclude = CopiesToExclude(db, base);
-    const Xapian::doccount n = db.get_doccount();
+    // Every match reaches the spy; no match set is built (a list of every
+    // match, weighted and sorted, for nothing).
+    class Collect : public Xapian::MatchSpy {
+     public:
+      explicit Collect(std::vector<Xapian::docid>& out) : out_(out) {}
+      void operator()(const Xapian::Document& doc, double) override { out_.push_back(doc.get_docid()); }
+
+     private:
+      std::vector<Xapian::docid>& out_;
+    };
+    std::vector<Xapian::docid> found;
     for (std::size_t i = 0; i < parsed.size(); ++i) {
       if (parsed[i].query.empty()) continue;
-      Xapian::Enquire enquire(db);
-      enquire.set_query(parsed[i].query);
-      enquire.set_weighting_scheme(Xapian::BoolWeight());
-      enquire.set_docid_order(Xapian::Enquire::ASCENDING);
-      Xapian::MSet mset = enquire.get_mset(0, n, n, nullptr, exclude.empty() ? nullptr : &exclude);
       auto& m = out.matches[i];
-      m.reserve(mset.size());
-      for (auto it = mset.begin(); it != mset.end(); ++it) {
-        auto [pos, fresh] = index.emplace(*it, static_cast<std::uint32_t>(out.doc_ids.size()));
-        if (fresh) out.doc_ids.push_back(it.get_document().get_value(kIdSlot));
-        m.push_back(pos->second);
+      for (std::size_t k = 0; k < parts.size(); ++k) {
+        found.clear();
+        Collect collect(found);
+        Xapian::Enquire enquire(parts[k]);
+        enquire.set_query(parsed[i].query);
+        enquire.set_weighting_scheme(Xapian::BoolWeight());
+        enquire.set_docid_order(Xapian::Enquire::ASCENDING);
+        enquire.add_matchspy(&collect);
+        (void)enquire.get_mset(0, 0, parts[k].get_doccount(), nullptr,
+                               exclude.empty() ? nullptr : &exclude);
+        for (const Xapian::docid id : found) {
+          std::uint32_t& at = index[k].at(id);
+          if (at == kNone) {
+            at = static_cast<std::uint32_t>(out.doc_ids.size());
+            out.doc_ids.push_back(
+                parts[k].get_document(id, Xapian::DOC_ASSUME_VALID).get_value(kIdSlot));
+          }
+          m.push_back(at);
+        }
       }
       std::sort(m.begin(), m.end());
+      m.erase(std::unique(m.begin(), m.end()), m.end());
     }
   });
   return out;

@@ -246,9 +246,9 @@ class LocalShardStore : public ShardStore {
     }
     if (!readers) readers = std::make_shared<ReaderSet>();
     auto impl = std::make_unique<ShardLease::Impl>();
-    Prepare(*readers, shards, impl->combined, false);
+    Prepare(*readers, shards, *impl, false);
     impl->reopen = [this, readers, shards](ShardLease::Impl& l) {
-      Prepare(*readers, shards, l.combined, true);
+      Prepare(*readers, shards, l, true);
     };
     impl->release = [this, readers] {
       std::lock_guard lock(pool_mu_);
@@ -292,10 +292,12 @@ class LocalShardStore : public ShardStore {
   }
 
   // Opens or reopens the readers of `ids` as needed, then combines them.
-  void Prepare(ReaderSet& readers, const std::vector<std::string>& ids, Xapian::Database& combined,
+  void Prepare(ReaderSet& readers, const std::vector<std::string>& ids, ShardLease::Impl& lease,
                bool force) {
     internal::XapianCall("opening a shard", [&] {
+      Xapian::Database& combined = lease.combined;
       combined = Xapian::Database();
+      lease.parts.clear();
       for (const auto& id : ids) {
         const Generation g = GenerationOf(id);
         auto it = readers.shards.find(id);
@@ -318,6 +320,7 @@ class LocalShardStore : public ShardStore {
           it->second.generation = g.commits;
         }
         combined.add_database(it->second.db);
+        lease.parts.push_back(it->second.db);
       }
     });
   }

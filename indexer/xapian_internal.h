@@ -28,6 +28,7 @@ struct PreparedDocument::Impl {
 // `release`.
 struct ShardLease::Impl {
   Xapian::Database combined;  // the leased shards, in the order asked for
+  std::vector<Xapian::Database> parts;  // the same shards one by one
   // Reopens every reader and rebuilds `combined` (after Xapian reports the
   // database was modified under a search).
   std::function<void(Impl&)> reopen;
