@@ -518,22 +518,27 @@ TermReport SearchService::Terms(const Actor& actor, const std::vector<std::strin
     const indexer::MatchSets sets = searcher_.Match(q, terms, *ctx_.shards);
     if (EpochMoved(epoch)) return std::nullopt;
 
-    // Families of the visible documents in scope: each document's top,
-    // and how many visible documents each family has. One pass over the
-    // rows (id, parent) of the visible shards.
+    // Families. Only documents with a parent or a child belong to a
+    // family of more than one: those of the visible shards are read (one
+    // query over the parent index), each given its top (its parent's
+    // parent's …, while visible) and each top the number of its visible
+    // documents in scope. Every other document is a family of its own.
+    // Then each matched document gets a family number, and the counting
+    // per term is over numbers (a report of a thousand terms over a
+    // hundred thousand documents visits millions of matches).
     std::unordered_map<std::string, std::string> parent;
-    std::unordered_map<std::string, std::uint32_t> family_size;
-    std::vector<std::string> visible;
+    std::vector<std::string> related_in_scope;
     if (!plan.shards.empty()) {
       sql::Stmt st(db, "SELECT id, parent_id, case_id FROM documents WHERE " + InShards(plan.shards) +
-                           " AND status != 'pending'");
+                           " AND status != 'pending' AND (parent_id IS NOT NULL OR id IN "
+                           "(SELECT parent_id FROM documents WHERE parent_id IS NOT NULL))");
       int i = 1;
       for (const auto& s : plan.shards) st.Bind(i++, s);
       while (st.Step()) {
         const std::string id = col::Id(st, 0, col::IdKind::kDocument, "a document id");
         parent.emplace(id, col::OptionalId(st, 1, col::IdKind::kDocument, "a parent").value_or(""));
         if (case_id.empty() || col::Id(st, 2, col::IdKind::kCase, "a case id") == case_id) {
-          visible.push_back(id);
+          related_in_scope.push_back(id);
         }
       }
     }
@@ -546,22 +551,35 @@ TermReport SearchService::Terms(const Actor& actor, const std::vector<std::strin
       }
       return t;
     };
-    std::unordered_map<std::string, std::string> top_of;
-    for (const auto& id : visible) {
-      const std::string t = top(id);
-      ++family_size[t];
-      top_of.emplace(id, t);
-    }
-    auto top_cached = [&](const std::string& id) {
-      auto it = top_of.find(id);
-      return it != top_of.end() ? it->second : top(id);
+    // Family numbers: the related documents' tops first, then one for
+    // each other matched document.
+    std::unordered_map<std::string, std::uint32_t> family_number;
+    std::vector<std::uint64_t> family_size;  // visible documents in scope
+    auto number_of = [&](const std::string& t) {
+      auto [it, fresh] = family_number.emplace(t, static_cast<std::uint32_t>(family_size.size()));
+      if (fresh) family_size.push_back(0);
+      return it->second;
     };
+    for (const auto& id : related_in_scope) ++family_size[number_of(top(id))];
+    std::vector<std::uint32_t> family_of(sets.doc_ids.size());
+    for (std::size_t i = 0; i < sets.doc_ids.size(); ++i) {
+      const std::string& id = sets.doc_ids[i];
+      if (parent.count(id)) {
+        family_of[i] = number_of(top(id));
+      } else {
+        family_of[i] = static_cast<std::uint32_t>(family_size.size());
+        family_size.push_back(1);
+      }
+    }
+    for (auto& n : family_size) n = std::max<std::uint64_t>(n, 1);  // a matched top out of scope
     std::vector<std::uint16_t> hit_by(sets.doc_ids.size(), 0);
     for (const auto& m : sets.matches) {
       for (auto i : m) if (hit_by[i] < 65535) ++hit_by[i];
     }
     TermReport r;
-    std::set<std::string> all_families;
+    // stamp[f] == t + 1 once family f has been counted for term t.
+    std::vector<std::uint32_t> stamp(family_size.size(), 0);
+    std::vector<bool> any_family(family_size.size(), false);
     std::uint64_t any = 0;
     for (auto n : hit_by) any += n > 0;
     for (std::size_t t = 0; t < terms.size(); ++t) {
@@ -570,23 +588,20 @@ TermReport SearchService::Terms(const Actor& actor, const std::vector<std::strin
       row.notes = sets.notes[t];
       const auto& m = sets.matches[t];
       row.hits = m.size();
-      std::set<std::string> families;
       for (auto i : m) {
         if (hit_by[i] == 1) ++row.unique_hits;
-        families.insert(top_cached(sets.doc_ids[i]));
-      }
-      row.families = families.size();
-      for (const auto& f : families) {
-        auto it = family_size.find(f);
-        row.family_documents += it == family_size.end() ? 1 : it->second;
-        all_families.insert(f);
+        const std::uint32_t f = family_of[i];
+        if (stamp[f] == t + 1) continue;
+        stamp[f] = static_cast<std::uint32_t>(t + 1);
+        ++row.families;
+        row.family_documents += family_size[f];
+        any_family[f] = true;
       }
       r.rows.push_back(std::move(row));
     }
     r.total_documents = any;
-    for (const auto& f : all_families) {
-      auto it = family_size.find(f);
-      r.total_family_documents += it == family_size.end() ? 1 : it->second;
+    for (std::size_t f = 0; f < family_size.size(); ++f) {
+      if (any_family[f]) r.total_family_documents += family_size[f];
     }
     r.exceptions = CountExceptions(db, plan, case_id);
     return r;
