@@ -6,6 +6,7 @@
 #include <limits>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 #include <unordered_map>
 
@@ -55,7 +56,9 @@ struct Word {
 std::vector<Word> SplitWords(std::string_view text,
                              std::size_t max_words = std::numeric_limits<std::size_t>::max()) {
   std::vector<Word> words;
-  for (const auto& span : internal::SplitWords(text, max_words)) {
+  const auto spans = internal::SplitWords(text, max_words);
+  words.reserve(spans.size());
+  for (const auto& span : spans) {
     words.push_back({span.begin, span.end, {}});
   }
   return words;
@@ -79,11 +82,20 @@ std::string HashWord(std::string_view raw, Xapian::Stem& stem) {
 
 }  // namespace
 
+// The words of one page's snippets recur (the query's own words first of
+// all): one stemmer per language, whose cache keeps each word's hash, serves
+// every hit. Snippet is const and may be called from several threads, so
+// a lock guards it.
+struct QueryMatcher::Stems {
+  std::mutex mu;
+  std::map<std::string, Xapian::Stem> by_language;
+};
+
 QueryMatcher::QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms,
                            std::vector<std::vector<std::string>> phrases,
                            std::set<std::string> prefixes)
-    : keys_(keys), terms_(std::move(terms)), phrases_(std::move(phrases)),
-      prefixes_(std::move(prefixes)) {
+    : keys_(keys), stems_(std::make_unique<Stems>()), terms_(std::move(terms)),
+      phrases_(std::move(phrases)), prefixes_(std::move(prefixes)) {
   std::sort(terms_.begin(), terms_.end());
 }
 QueryMatcher::~QueryMatcher() = default;
@@ -91,15 +103,21 @@ QueryMatcher::~QueryMatcher() = default;
 std::string QueryMatcher::Snippet(std::string_view text, const std::string& language,
                                   std::size_t max_chars,
                                   std::optional<std::size_t> near_word) const {
-  Xapian::Stem stem = internal::MakeBlindStem(keys_, language);
+  std::lock_guard lock(stems_->mu);
+  auto known = stems_->by_language.find(language);
+  if (known == stems_->by_language.end()) {
+    known = stems_->by_language.emplace(language, internal::MakeBlindStem(keys_, language)).first;
+  }
+  Xapian::Stem& stem = known->second;
   // The index says where the first match is: splitting the text up to a
-  // little past it and hashing the words around it is enough (a chunk
-  // holds thousands of words, and each hash costs a normalisation, a stem
-  // and a keyed hash). If that window holds no match (the word count
-  // drifted from the index's positions), the whole text is hashed.
+  // little past it and hashing the words from just before it is enough (a
+  // chunk holds thousands of words, and each hash costs a normalisation, a
+  // stem and a keyed hash). If that window holds no match (the word count
+  // drifted from the index's positions), the text is hashed block by block.
   // A snippet starts max_chars/4 before its first match and runs
-  // max_chars: about 10 words before it and 40 after.
-  constexpr std::size_t kBefore = 16, kAfter = 48;
+  // max_chars: the words after the match that it can show are hashed, to
+  // mark them too; the words before it need no hash.
+  constexpr std::size_t kBefore = 4, kAfter = 36;
   std::vector<Word> words =
       near_word ? SplitWords(text, *near_word + kAfter) : SplitWords(text);
   std::vector<bool> marked;

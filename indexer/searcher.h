@@ -83,7 +83,9 @@ class QueryMatcher {
   bool empty() const { return terms_.empty() && phrases_.empty() && prefixes_.empty(); }
 
  private:
+  struct Stems;  // one blind stemmer per language, kept across the hits of a page
   const BlindKeys& keys_;
+  std::unique_ptr<Stems> stems_;
   std::vector<std::string> terms_;                 // sorted hash parts
   std::vector<std::vector<std::string>> phrases_;  // in word order
   std::set<std::string> prefixes_;
