@@ -100,6 +100,33 @@ QueryMatcher::QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms
 }
 QueryMatcher::~QueryMatcher() = default;
 
+// The byte offset of the first place in `text` where an ASCII word may
+// start with one of the prefixes (case aside), or npos (also when a prefix
+// is not ASCII: the fold of other letters is not a byte comparison).
+std::size_t QueryMatcher::FirstPrefixCandidate(std::string_view text) const {
+  auto ascii = [](unsigned char c) { return c < 0x80; };
+  auto word_byte = [](unsigned char c) { return std::isalnum(c) || c == '_' || c >= 0x80; };
+  std::size_t best = std::string_view::npos;
+  for (const auto& p : prefixes_) {
+    if (p.empty() || !std::all_of(p.begin(), p.end(), ascii)) return std::string_view::npos;
+    auto same = [](char a, char b) {
+      return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
+    };
+    const std::string_view head = text.substr(0, best == std::string_view::npos ? text.size() : best);
+    for (auto it = head.begin();;) {
+      it = std::search(it, head.end(), p.begin(), p.end(), same);
+      if (it == head.end()) break;
+      const std::size_t at = static_cast<std::size_t>(it - text.begin());
+      if (at == 0 || !word_byte(static_cast<unsigned char>(text[at - 1]))) {
+        best = at;
+        break;
+      }
+      ++it;
+    }
+  }
+  return best;
+}
+
 std::string QueryMatcher::Snippet(std::string_view text, const std::string& language,
                                   std::size_t max_chars,
                                   std::optional<std::size_t> near_word) const {
@@ -109,6 +136,21 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
     known = stems_->by_language.emplace(language, internal::MakeBlindStem(keys_, language)).first;
   }
   Xapian::Stem& stem = known->second;
+  // A prefix match has no position in the index, so its snippet would be
+  // found by splitting and folding the chunk word by word from its start.
+  // For ASCII prefixes a byte scan finds the first word that starts with
+  // one first; the text before it (cut at a space) is skipped. A false
+  // candidate costs nothing: the word-by-word scan goes on from there.
+  bool cut = false;
+  if (!near_word && terms_.empty() && phrases_.empty() && !prefixes_.empty()) {
+    const std::size_t at = FirstPrefixCandidate(text);
+    if (at != std::string_view::npos && at > max_chars) {
+      std::size_t o = at - max_chars / 2;
+      while (o < at && text[o] != ' ' && text[o] != '\n' && text[o] != '\t') ++o;
+      text = text.substr(o);
+      cut = true;
+    }
+  }
   // The index says where the first match is: splitting the text up to a
   // little past it and hashing the words from just before it is enough (a
   // chunk holds thousands of words, and each hash costs a normalisation, a
@@ -223,7 +265,7 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
     }
   }
   std::string out;
-  if (start > 0) out += "…";
+  if (start > 0 || cut) out += "…";
   std::size_t pos = start;
   for (std::size_t i = 0; i < words.size(); ++i) {
     const Word& w = words[i];

@@ -83,6 +83,7 @@ class QueryMatcher {
   bool empty() const { return terms_.empty() && phrases_.empty() && prefixes_.empty(); }
 
  private:
+  std::size_t FirstPrefixCandidate(std::string_view text) const;
   struct Stems;  // one blind stemmer per language, kept across the hits of a page
   const BlindKeys& keys_;
   std::unique_ptr<Stems> stems_;
