@@ -138,6 +138,11 @@ Response DeleteSearch(Call& c) {
 
 }  // namespace
 
+Response MatchText(Call& c) {
+  return Json(200, repo::views::TextMatchesJson(
+                       c.svc.repo.MatchText(c.session(), c.param("id"), QueryText(c.req)), -1));
+}
+
 void AddSearchRoutes(std::vector<Route>& r) {
   using B = BodyKind;
   using L = Lane;
@@ -152,6 +157,10 @@ void AddSearchRoutes(std::vector<Route>& r) {
                "Search-term report {terms, case?}; ?format=csv", Terms});
   r.push_back({"POST", "/api/v1/search/tags", B::kJson, L::kTransfer, true,
                "Tag every hit {q, case?, add, remove} -> {changed}", TagMatching});
+  r.push_back({"GET", "/api/v1/documents/{id}/matches", B::kNone, L::kQuery, true,
+               "Where ?q= matches in the document's text: {matches: [[begin, end]], truncated} "
+               "in characters",
+               MatchText});
   r.push_back({"POST", "/api/v1/documents/{id}/tags", B::kJson, L::kQuery, true,
                "Add and remove a document's tags {add, remove} -> {tags}", TagDocument});
   r.push_back({"GET", "/api/v1/tags/policy", B::kNone, L::kQuery, true,

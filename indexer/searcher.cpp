@@ -82,6 +82,68 @@ std::string HashWord(std::string_view raw, Xapian::Stem& stem) {
 
 }  // namespace
 
+namespace {
+// Marks the words [from, to) of `words` that the query matches (its word
+// terms, phrases and prefixes), hashing them first when stems are asked
+// for (a prefix query alone needs none). Returns whether any was marked.
+bool MarkWords(std::string_view text, std::vector<Word>& words, std::vector<bool>& marked,
+               std::size_t from, std::size_t to, Xapian::Stem& stem,
+               const std::vector<std::string>& terms,
+               const std::vector<std::vector<std::string>>& phrases,
+               const std::set<std::string>& prefixes,
+               std::unordered_map<std::string_view, bool>& prefix_match,
+               std::vector<bool>* joined = nullptr) {
+  // Words are hashed only when stems are asked for (a prefix query
+  // alone needs none).
+  if (!terms.empty() || !phrases.empty()) {
+    for (std::size_t i = from; i < to; ++i) words[i].term = HashWord(
+        text.substr(words[i].begin, words[i].end - words[i].begin), stem);
+  }
+  bool any = false;
+  for (std::size_t i = from; i < to; ++i) {
+    if (!words[i].term.empty() && std::binary_search(terms.begin(), terms.end(), words[i].term)) {
+      marked[i] = any = true;
+    }
+    if (!prefixes.empty() && !marked[i]) {
+      // Words recur: each distinct one is folded and hashed once.
+      const std::string_view raw = text.substr(words[i].begin, words[i].end - words[i].begin);
+      auto seen = prefix_match.find(raw);
+      if (seen == prefix_match.end()) {
+        // ASCII folds to its lower case (NFKC leaves it alone); anything
+        // else goes through the full fold.
+        std::string folded;
+        if (std::all_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+          folded.assign(raw);
+          for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        } else {
+          folded = FoldWord(raw);
+        }
+        bool hit = false;
+        for (const auto& p : prefixes) hit = hit || folded.compare(0, p.size(), p) == 0;
+        seen = prefix_match.emplace(raw, hit).first;
+      }
+      if (seen->second) marked[i] = any = true;
+    }
+    for (const auto& phrase : phrases) {
+      if (i + phrase.size() > to) continue;
+      bool match = true;
+      for (std::size_t j = 0; j < phrase.size() && match; ++j) {
+        match = words[i + j].term == phrase[j];
+      }
+      if (match) {
+        for (std::size_t j = 0; j < phrase.size(); ++j) marked[i + j] = true;
+        if (joined) {
+          for (std::size_t j = 0; j + 1 < phrase.size(); ++j) (*joined)[i + j] = true;
+        }
+        any = true;
+      }
+    }
+  }
+  return any;
+}
+
+}  // namespace
+
 // The words of one page's snippets recur (the query's own words first of
 // all): one stemmer per language, whose cache keeps each word's hash, serves
 // every hit. Snippet is const and may be called from several threads, so
@@ -165,50 +227,7 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
   std::vector<bool> marked;
   std::unordered_map<std::string_view, bool> prefix_match;
   auto mark = [&](std::size_t from, std::size_t to) {
-    // Words are hashed only when stems are asked for (a prefix query
-    // alone needs none).
-    if (!terms_.empty() || !phrases_.empty()) {
-      for (std::size_t i = from; i < to; ++i) words[i].term = HashWord(
-          text.substr(words[i].begin, words[i].end - words[i].begin), stem);
-    }
-    bool any = false;
-    for (std::size_t i = from; i < to; ++i) {
-      if (!words[i].term.empty() && std::binary_search(terms_.begin(), terms_.end(), words[i].term)) {
-        marked[i] = any = true;
-      }
-      if (!prefixes_.empty() && !marked[i]) {
-        // Words recur: each distinct one is folded and hashed once.
-        const std::string_view raw = text.substr(words[i].begin, words[i].end - words[i].begin);
-        auto seen = prefix_match.find(raw);
-        if (seen == prefix_match.end()) {
-          // ASCII folds to its lower case (NFKC leaves it alone); anything
-          // else goes through the full fold.
-          std::string folded;
-          if (std::all_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
-            folded.assign(raw);
-            for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          } else {
-            folded = FoldWord(raw);
-          }
-          bool hit = false;
-          for (const auto& p : prefixes_) hit = hit || folded.compare(0, p.size(), p) == 0;
-          seen = prefix_match.emplace(raw, hit).first;
-        }
-        if (seen->second) marked[i] = any = true;
-      }
-      for (const auto& phrase : phrases_) {
-        if (i + phrase.size() > to) continue;
-        bool match = true;
-        for (std::size_t j = 0; j < phrase.size() && match; ++j) {
-          match = words[i + j].term == phrase[j];
-        }
-        if (match) {
-          for (std::size_t j = 0; j < phrase.size(); ++j) marked[i + j] = true;
-          any = true;
-        }
-      }
-    }
-    return any;
+    return MarkWords(text, words, marked, from, to, stem, terms_, phrases_, prefixes_, prefix_match);
   };
   bool found = false;
   if (near_word && *near_word < words.size()) {
@@ -292,6 +311,66 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
     else { collapsed.push_back(c); space = false; }
   }
   return collapsed;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> QueryMatcher::Matches(
+    std::string_view text, const std::string& language, std::size_t max_matches,
+    bool* truncated) const {
+  std::lock_guard lock(stems_->mu);
+  auto known = stems_->by_language.find(language);
+  if (known == stems_->by_language.end()) {
+    known = stems_->by_language.emplace(language, internal::MakeBlindStem(keys_, language)).first;
+  }
+  Xapian::Stem& stem = known->second;
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  if (truncated) *truncated = false;
+  if (empty()) return out;
+  std::size_t longest = 1;
+  for (const auto& p : phrases_) longest = std::max(longest, p.size());
+  // Window by window (about 64 KiB, cut after a space), so a long text
+  // never holds all its words at once; a window starts again a phrase's
+  // length of words before the last one ended, so no phrase falls between.
+  constexpr std::size_t kWindow = 64 * 1024;
+  std::unordered_map<std::string_view, bool> prefix_match;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t stop = std::min(text.size(), pos + kWindow);
+    while (stop < text.size() && text[stop] != ' ' && text[stop] != '\n' && text[stop] != '\t' &&
+           stop < pos + 2 * kWindow) {
+      ++stop;
+    }
+    // Past twice the window without a space: cut at a character's start.
+    while (stop < text.size() && (static_cast<unsigned char>(text[stop]) & 0xC0) == 0x80) ++stop;
+    const std::string_view window = text.substr(pos, stop - pos);
+    std::vector<Word> words = SplitWords(window);
+    std::vector<bool> marked(words.size(), false), joined(words.size(), false);
+    MarkWords(window, words, marked, 0, words.size(), stem, terms_, phrases_, prefixes_, prefix_match,
+              &joined);
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      if (!marked[i]) continue;
+      std::size_t j = i;
+      while (j + 1 < words.size() && joined[j]) ++j;  // a phrase's words, as one mark
+      const std::size_t b = pos + words[i].begin, e = pos + words[j].end;
+      if (!out.empty() && b <= out.back().second) {
+        out.back().second = std::max(out.back().second, e);  // seen in the overlap
+      } else {
+        if (out.size() >= max_matches) {
+          if (truncated) *truncated = true;
+          return out;
+        }
+        out.emplace_back(b, e);
+      }
+      i = j;
+    }
+    if (stop >= text.size()) break;
+    // The next window starts at the first word of the last (longest - 1).
+    const std::size_t keep = longest - 1;
+    const std::size_t next =
+        keep > 0 && words.size() > keep ? pos + words[words.size() - keep].begin : stop;
+    pos = std::max(next, pos + 1);
+    if (prefix_match.size() > 100000) prefix_match.clear();  // bounded (its keys point into `text`)
+  }
+  return out;
 }
 
 namespace {
@@ -555,6 +634,20 @@ SearchOutcome Searcher::Search(const SearchQuery& q, ShardStore& shards) const {
     }
   });
   return out;
+}
+
+std::shared_ptr<const QueryMatcher> Searcher::MatcherFor(const std::string& text,
+                                                        const std::string& language,
+                                                        std::vector<std::string>* notes) const {
+  SearchQuery q;
+  q.languages = {language};
+  Parsed parsed = ParseFor(keys_, q, text);
+  if (notes) *notes = parsed.notes;
+  std::set<std::string> terms;
+  std::vector<std::vector<std::string>> phrases;
+  CollectTerms(parsed.query, terms, phrases);
+  return std::make_shared<QueryMatcher>(
+      keys_, std::vector<std::string>(terms.begin(), terms.end()), phrases, parsed.prefixes);
 }
 
 MatchSets Searcher::Match(const SearchQuery& base, const std::vector<std::string>& texts,

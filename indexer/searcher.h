@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <map>
@@ -80,6 +81,13 @@ class QueryMatcher {
   std::string Snippet(std::string_view text, const std::string& language,
                       std::size_t max_chars = 240,
                       std::optional<std::size_t> near_word = std::nullopt) const;
+  // Every match in `text` as byte ranges [begin, end), in order (the
+  // words of a phrase as one range), at most `max_matches`; `truncated`
+  // says whether more were left out. For marking a whole document.
+  std::vector<std::pair<std::size_t, std::size_t>> Matches(std::string_view text,
+                                                           const std::string& language,
+                                                           std::size_t max_matches,
+                                                           bool* truncated = nullptr) const;
   bool empty() const { return terms_.empty() && phrases_.empty() && prefixes_.empty(); }
 
  private:
@@ -119,6 +127,11 @@ class Searcher {
   // first malformed one (its index in the message).
   MatchSets Match(const SearchQuery& base, const std::vector<std::string>& texts,
                   ShardStore& shards) const;
+  // What marks `text`'s matches in a document of `language` (no search
+  // runs); `notes` as a search would give them. Throws QueryError for a
+  // malformed query.
+  std::shared_ptr<const QueryMatcher> MatcherFor(const std::string& text, const std::string& language,
+                                                 std::vector<std::string>* notes = nullptr) const;
 
  private:
   const BlindKeys& keys_;

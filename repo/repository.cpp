@@ -460,6 +460,16 @@ void Repository::ReadContent(const Session& s, const std::string& doc_id,
 std::string Repository::ReadText(const Session& s, const std::string& doc_id) {
   return Guarded([&] { return impl_->documents.ReadText(impl_->users.Resolve(s), doc_id); });
 }
+TextMatches Repository::MatchText(const Session& s, const std::string& doc_id, const std::string& query) {
+  return Guarded([&] {
+    const Actor& actor = impl_->users.Resolve(s);
+    const DocumentInfo info = impl_->documents.Get(actor, doc_id);
+    std::string text = impl_->documents.ReadText(actor, doc_id);
+    TextMatches out = impl_->search.MatchText(query, text, info.language);
+    crypto::Wipe(text);
+    return out;
+  });
+}
 ReindexSummary Repository::Reindex(const Session& s) {
   return Guarded([&] { return impl_->reindex.Rebuild(impl_->users.Resolve(s)); });
 }

@@ -327,6 +327,11 @@ class Repository {
                    const std::function<void(std::string_view)>& sink);
   // The indexed text (up to the cap), decrypted and verified whole.
   std::string ReadText(const Session& actor, const std::string& doc_id);
+  // Where `query` matches in that text (the ranges a page marks): the same
+  // words, phrases and prefixes a search matches, found with the document's
+  // own language. Error(kInvalidArgument) with a position for a malformed
+  // query; the same errors as ReadText for the document.
+  TextMatches MatchText(const Session& actor, const std::string& doc_id, const std::string& query);
 
   // Rebuilds every shard whose documents the actor can all open, from the
   // encrypted text store.

@@ -503,6 +503,29 @@ std::vector<ExportRow> SearchService::Export(const Actor& actor, const SearchReq
   return rows;
 }
 
+TextMatches SearchService::MatchText(const std::string& query, std::string_view text,
+                                     const std::string& language) const {
+  TextMatches out;
+  const auto matcher = searcher_.MatcherFor(query, language.empty() ? "en" : language, &out.query_notes);
+  const auto bytes = matcher->Matches(text, language.empty() ? "en" : language, kMaxTextMatches,
+                                      &out.truncated);
+  // Byte offsets to characters, counting lead bytes once along the text
+  // (the ranges come in order).
+  std::size_t at = 0;
+  std::uint64_t chars = 0;
+  auto to = [&](std::size_t byte) {
+    for (; at < byte && at < text.size(); ++at) {
+      if ((static_cast<unsigned char>(text[at]) & 0xC0) != 0x80) ++chars;
+    }
+    return chars;
+  };
+  for (const auto& [b, e] : bytes) {
+    const std::uint64_t from = to(b);
+    out.ranges.emplace_back(from, to(e));
+  }
+  return out;
+}
+
 TermReport SearchService::Terms(const Actor& actor, const std::vector<std::string>& terms,
                                 const std::string& case_id) {
   if (terms.empty()) throw Error(ErrorCode::kInvalidArgument, "a report needs at least one term");

@@ -46,6 +46,10 @@ class SearchService {
                                        const std::string& case_id, std::size_t cap);
   // Every hit (at most 100,000) with what a review export lists.
   std::vector<ExportRow> Export(const Actor& actor, const SearchRequest& request);
+  // Where `query` matches in a document's `text` (already opened by the
+  // caller), in characters.
+  TextMatches MatchText(const std::string& query, std::string_view text,
+                        const std::string& language) const;
   // A search-term report (see TermReport); each term a full query.
   TermReport Terms(const Actor& actor, const std::vector<std::string>& terms,
                    const std::string& case_id);

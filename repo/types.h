@@ -205,6 +205,15 @@ struct TermReportRow {
   std::uint64_t family_documents = 0;  // the hits with their whole families
   std::vector<std::string> notes;
 };
+// Where a query matches inside one document's text, for marking it in
+// the page: [begin, end) in characters (Unicode code points) of the text
+// ReadText gives, in order, a phrase as one range.
+struct TextMatches {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  bool truncated = false;  // more matches than kMaxTextMatches
+  std::vector<std::string> query_notes;
+};
+constexpr std::size_t kMaxTextMatches = 5000;
 struct TermReport {
   std::vector<TermReportRow> rows;
   std::uint64_t total_documents = 0;         // hit by any term

@@ -280,6 +280,14 @@ std::string SavedSearchRunBody(const SavedSearchRun& run, int indent) {
   return Dump(body, indent);
 }
 
+std::string TextMatchesJson(const TextMatches& m, int indent) {
+  json ranges = json::array();
+  for (const auto& [b, e] : m.ranges) ranges.push_back({b, e});
+  json body = {{"matches", ranges}, {"truncated", m.truncated}};
+  if (!m.query_notes.empty()) body["query_note"] = Joined(m.query_notes, "; ");
+  return Dump(body, indent);
+}
+
 std::string Tags(const std::vector<std::string>& tags, int indent) {
   return Dump(json{{"tags", tags}}, indent);
 }

@@ -28,6 +28,8 @@ std::string ExportCsv(const std::vector<ExportRow>& rows);
 // {rows:[{term, hits, unique_hits, families, family_documents}],
 //  total_documents, total_family_documents, exceptions}, and as CSV.
 std::string TermReportJson(const TermReport& t, int indent = 2);
+// {"matches": [[begin, end], …], "truncated", "query_note"}: characters of the text.
+std::string TextMatchesJson(const TextMatches& m, int indent = 2);
 std::string TermReportCsv(const TermReport& t);
 std::string SavedSearchBody(const SavedSearch& s, int indent = 2);
 // {searches:[…]}

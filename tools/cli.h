@@ -42,6 +42,7 @@ struct Options {
   std::vector<std::string> privileged_roles;
   bool set_policy = false;
   std::string doc_id, out_file;
+  std::string match_query;  // get --text --matches
   bool text = false;
   // ingest
   bool failures = false, retry = false;

@@ -37,6 +37,42 @@ int RunGet(const Options& o) {
     }
     return 0;
   }
+  if (!o.match_query.empty() && !o.text) {
+    throw Error(ErrorCode::kInvalidArgument, "--matches goes with --text");
+  }
+  if (o.text && !o.match_query.empty()) {
+    const repo::TextMatches m = r->MatchText(s, o.doc_id, o.match_query);
+    if (o.json) {
+      std::cout << repo::views::TextMatchesJson(m) << "\n";
+      return 0;
+    }
+    // The ranges are in characters: walk the text by characters.
+    const std::string text = r->ReadText(s, o.doc_id);
+    std::string out;
+    std::size_t next = 0;  // the next range to open
+    std::uint64_t chars = 0, close_at = 0;
+    bool open = false;
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+      const bool lead = i == text.size() || (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+      if (lead) {
+        if (open && chars == close_at) {
+          out += "<<";
+          open = false;
+        }
+        if (!open && next < m.ranges.size() && chars == m.ranges[next].first) {
+          out += ">>";
+          open = true;
+          close_at = m.ranges[next++].second;
+        }
+        ++chars;
+      }
+      if (i < text.size()) out.push_back(text[i]);
+    }
+    std::cout << out;
+    if (!m.query_notes.empty()) std::cerr << "note: " << m.query_notes.front() << "\n";
+    std::cerr << m.ranges.size() << (m.truncated ? "+" : "") << " match(es)\n";
+    return 0;
+  }
   if (o.text) {
     std::cout << r->ReadText(s, o.doc_id);
     return 0;

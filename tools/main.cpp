@@ -310,6 +310,8 @@ void DeclareReading(CLI::App& app, Options& o, Action& action) {
   WithDir(get, o);
   get->add_option("DOC_ID", o.doc_id, "document id")->required();
   get->add_flag("--text", o.text, "print the extracted (indexed) text");
+  get->add_option("--matches", o.match_query,
+                  "with --text: mark where QUERY matches, >>like this<< (--json: the ranges)");
   get->add_option("-o,--output", o.out_file, "write the original bytes to FILE");
   get->add_flag("--json", o.json, "print the API's JSON body");
   Acting(get, o);

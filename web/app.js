@@ -13,7 +13,9 @@ import {
   bannerSlot, caseHref, checkbox, checkedValues, dataTable, docHref, el, field, formatBytes, formatDate, heading,
   humanize, link, orDash, propertyTable, setBanner, setBusy,
 } from './ui.js';
-import { hitNavigation, parseTags, searchPage } from './search.js';
+import {
+  hitNavigation, hitQuery, markText, matchNavigation, parseTags, searchPage,
+} from './search.js';
 import { exceptionsPage, savedSearchesPage, termsPage } from './review.js';
 
 const FAILED_STATUSES = new Set(['error', 'unsupported', 'skipped']);
@@ -324,6 +326,21 @@ async function documentPage(view, ctx, [id], params) {
   try {
     const body = await request('GET', apiPath('documents', doc.id, 'text'), { signal });
     text.textContent = body ? String(body) : 'No text was extracted from this document.';
+    // Opened from a list of hits: the query's matches are marked in the
+    // text, with a way from one to the next.
+    const q = hitNav && body ? hitQuery(id) : null;
+    if (q) {
+      try {
+        const found = await request('GET', apiPath('documents', doc.id, 'matches'), { signal, query: { q } });
+        const marks = markText(text, String(body), Array.isArray(found.matches) ? found.matches : []);
+        const nav = matchNavigation(marks, q, found);
+        text.before(nav.element);
+        if (marks.length) nav.first();
+      } catch (err) {
+        if (isQuiet(err)) throw err;
+        text.before(el('p', { class: 'note' }, `The matches could not be marked: ${describeError(err)}`));
+      }
+    }
   } catch (err) {
     if (isQuiet(err)) throw err;
     text.textContent = err.status === 404 ? 'No text is available for this document.' : `The text could not be loaded: ${describeError(err)}`;

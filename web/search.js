@@ -342,6 +342,77 @@ function recallHits() {
   };
 }
 
+/** The query of the hits a document was opened from, or null if it is not among them. */
+export function hitQuery(docId) {
+  const kept = recallHits();
+  if (!kept || kept.ids.indexOf(docId) < 0) return null;
+  return kept.search.q.trim() ? kept.search.q : null;
+}
+
+/**
+ * Fills `pre` with `text`, the characters of `ranges` ([begin, end) in
+ * code points, in order) each in a <mark>; every piece goes in as a text
+ * node, never as markup. Returns the marks, in order.
+ */
+export function markText(pre, text, ranges) {
+  const marks = [];
+  const parts = [];
+  let at = 0;       // UTF-16 index into text
+  let chars = 0;    // code points before `at`
+  const advance = (target) => {
+    const from = at;
+    while (chars < target && at < text.length) {
+      const code = text.codePointAt(at);
+      at += code > 0xffff ? 2 : 1;
+      chars += 1;
+    }
+    return text.slice(from, at);
+  };
+  for (const range of ranges) {
+    if (!Array.isArray(range) || range.length !== 2) continue;
+    const [begin, end] = range.map((v) => Number(v) || 0);
+    if (begin < chars || end <= begin) continue;  // out of order or empty: left unmarked
+    parts.push(document.createTextNode(advance(begin)));
+    const mark = el('mark', { class: 'text-match', id: `match-${marks.length + 1}` }, advance(end));
+    marks.push(mark);
+    parts.push(mark);
+  }
+  parts.push(document.createTextNode(text.slice(at)));
+  pre.replaceChildren(...parts);
+  return marks;
+}
+
+/**
+ * "Match k of N · Previous · Next" over the marks of a document's text;
+ * the first match is scrolled into view.
+ */
+export function matchNavigation(marks, query, data) {
+  const n = marks.length;
+  const where = el('span', { class: 'match-position' }, '');
+  let current = -1;
+  const previous = el('button', { type: 'button', onclick: () => go(current - 1) }, '↑ Previous match');
+  const next = el('button', { type: 'button', onclick: () => go(current + 1) }, 'Next match ↓');
+  function go(i) {
+    if (!n) return;
+    if (current >= 0) marks[current].classList.remove('current');
+    current = (i + n) % n;
+    const mark = marks[current];
+    mark.classList.add('current');
+    mark.scrollIntoView({ block: 'center' });
+    where.textContent = `Match ${(current + 1).toLocaleString()} of ${n.toLocaleString()}${data.truncated ? '+' : ''}`;
+  }
+  previous.disabled = n < 2;
+  next.disabled = n < 2;
+  const summary = n
+    ? `${n.toLocaleString()}${data.truncated ? ' (the first ones)' : ''} match${n === 1 ? '' : 'es'} of “${query}” in this text`
+    : `“${query}” matches no word of this text (it may match the file name or another field).`;
+  const nav = el('nav', { class: 'match-nav', 'aria-label': 'Matches in the text' },
+    el('span', { class: 'match-summary' }, summary),
+    n ? where : null, n > 1 ? previous : null, n > 1 ? next : null);
+  const note = data.query_note ? el('p', { class: 'note' }, `The query was read as: ${String(data.query_note)}`) : null;
+  return { element: el('div', { class: 'match-nav-wrap' }, nav, note), first: () => go(0) };
+}
+
 /**
  * "Previous hit · Hit k of N · Next hit" for a document opened from a list
  * of hits, or null when the document is not among the hits kept. Moving

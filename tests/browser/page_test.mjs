@@ -796,6 +796,16 @@ async function reviewSearch(browser, base, fixture) {
       await shot(page, '16-document-tags');
     }, w);
 
+    await step('the document opened from the hits marks the query in its text', async () => {
+      await page.locator('.match-nav .match-position', { hasText: /^Match 1 of \d+$/ }).waitFor();
+      const marked = await texts(page, '.doc-text mark.text-match');
+      check(marked.length >= 1 && marked.every((t) => t.toLowerCase() === 'quayside'), `marked: ${JSON.stringify(marked)}`);
+      check(await page.locator('.doc-text mark.text-match.current').count() === 1, 'the first match is not the current one');
+      const text = await page.locator('.doc-text').textContent();
+      check(text.includes('Please settle the attached invoice for the quayside crane.'), `the text around the marks: ${JSON.stringify(text)}`);
+      await shot(page, '16b-document-matches');
+    }, w);
+
     await step('Previous hit and Next hit move through the results', async () => {
       const position = page.locator('.hit-nav .hit-position');
       const first = await position.textContent();

@@ -81,6 +81,13 @@ check "get --json" 0 as ivan get "$R" "$DOC" --json
 contains "the stored SHA-256 matches the bytes" "$T/out" "$SHA"
 check "lena cannot get it" 1 as lena get "$R" "$DOC"
 contains "not found, not forbidden" "$T/err" "no such document"
+check "get --text --matches marks the query in the text" 0 as ivan get "$R" "$DOC" --text --matches 'invoic*'
+contains "a marked match" "$T/out" ">>invoice"
+contains "the count of matches" "$T/err" "match(es)"
+check "get --matches --json gives character ranges" 0 as ivan get "$R" "$DOC" --text --matches invoice --json
+contains "ranges" "$T/out" '"matches": ['
+check "a malformed --matches query is a usage error" 2 as ivan get "$R" "$DOC" --text --matches 'invoice AND'
+check "--matches without --text is a usage error" 2 as ivan get "$R" "$DOC" --matches invoice
 
 check "a second writer is refused while one holds the lock" 0 bash -c "
   exec 9>>'$R/lock'; flock -n 9 || exit 9

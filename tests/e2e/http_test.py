@@ -998,6 +998,19 @@ def test_review(ctx, m, bob, carol, S):
     r = m.get("/api/v1/search?q=" + urllib.parse.quote(w[:5] + "*"), token=bob)
     j = r.json() or {}
     check("a prefix query finds the document", r.status == 200 and any(h.get("document_id") == S["doc"] for h in j.get("hits", [])), r)
+    r = m.get("/api/v1/documents/%s/text" % S["doc"], token=bob)
+    text = r.body.decode("utf-8", "replace")
+    r = m.get("/api/v1/documents/%s/matches?q=%s" % (S["doc"], urllib.parse.quote(w[:5] + "* OR " + w)), token=bob)
+    j = r.json() or {}
+    spans = j.get("matches") or []
+    check("a document's matches are character ranges of its text, each the word",
+          r.status == 200 and spans and not j.get("truncated")
+          and all(text[b:e].lower().startswith(w[:5].lower()) for b, e in spans), r)
+    r = m.get("/api/v1/documents/%s/matches?q=%s" % (S["doc"], urllib.parse.quote("invoice AND")), token=bob)
+    check("matches of a malformed query are 400 with its position",
+          r.status == 400 and ((r.json() or {}).get("error") or {}).get("position") == 9, r)
+    r = m.get("/api/v1/documents/%s/matches?q=%s" % (S["doc"], w), token=carol)
+    check("matches in a document of a hidden case are the same 404", r.status == 404 and r.body == S["nf_body"], r)
     r = m.get("/api/v1/search?q=" + w, token=bob)
     j = r.json() or {}
     facets = j.get("facets") or {}

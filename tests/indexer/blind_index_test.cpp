@@ -225,6 +225,45 @@ TEST_CASE("a prefix snippet finds its first match deep in a text, not a word tha
   CHECK(none.find("<mark>") == std::string::npos);
 }
 
+TEST_CASE("a document's matches are every word, phrase and prefix match, across windows, capped") {
+  crypto::SecretBytes key = crypto::RandomSecret(32);
+  BlindKeys keys(key);
+  Searcher s(keys);
+  using Ranges = std::vector<std::pair<std::size_t, std::size_t>>;
+  auto words = [](const std::string& text, const Ranges& r) {
+    std::vector<std::string> out;
+    for (const auto& [b, e] : r) out.push_back(text.substr(b, e - b));
+    return out;
+  };
+  const std::string t1 = "One INVOICE, two invoiced, no voice.";
+  CHECK(words(t1, s.MatcherFor("invoices", "en")->Matches(t1, "en", 100)) ==
+        std::vector<std::string>{"INVOICE", "invoiced"});
+
+  // A phrase is one range, and it is found where it straddles two windows.
+  std::string t2;
+  while (t2.size() + 3 < 65536 - 5) t2 += "ab ";
+  t2.resize(65536 - 5, ' ');  // "container" starts 5 bytes before 64 KiB
+  t2 += "container repair, and a lone container; container repairs end.";
+  const auto phrase = s.MatcherFor("\"container repairs\"", "en")->Matches(t2, "en", 100);
+  CHECK(words(t2, phrase) == std::vector<std::string>{"container repair", "container repairs"});
+  REQUIRE(phrase.size() == 2);
+  CHECK(phrase[0].first < 65536);
+  CHECK(phrase[0].second > 65536);
+
+  // Prefixes, and the cap.
+  std::string t3;
+  for (int i = 0; i < 10; ++i) t3 += "Shipment shipped to the shipyard. ";
+  bool truncated = true;
+  const auto all = s.MatcherFor("ship*", "en")->Matches(t3, "en", 100, &truncated);
+  CHECK(all.size() == 30);
+  CHECK_FALSE(truncated);
+  const auto few = s.MatcherFor("ship*", "en")->Matches(t3, "en", 3, &truncated);
+  CHECK(few.size() == 3);
+  CHECK(truncated);
+  CHECK(s.MatcherFor("nothing", "en")->Matches(t3, "en", 100).empty());
+  CHECK_THROWS_AS(s.MatcherFor("a AND", "en"), QueryError);
+}
+
 TEST_CASE("the builder stops at its cap and says the document is partial") {
   crypto::SecretBytes key = crypto::RandomSecret(32);
   BlindKeys keys(key);
