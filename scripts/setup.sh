@@ -9,7 +9,7 @@ PACKAGES=(
   libxapian-dev xapian-tools libsodium-dev libsqlite3-dev libunistring-dev
   nlohmann-json3-dev libcli11-dev catch2
   libarchive-dev libxml2-dev libpoppler-cpp-dev libgmime-3.0-dev
-  libmagic-dev libuchardet-dev libexttextcat-dev libssl-dev
+  libmagic-dev libuchardet-dev libexttextcat-dev libssl-dev libphonenumber-dev libpsl-dev
   libboost-dev prometheus-cpp-dev liboath-dev libqrencode-dev
   openssl python3 curl nodejs npm chromium
 )
