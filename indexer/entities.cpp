@@ -512,6 +512,11 @@ void ScanUrls(std::string_view t, Found& f) {
 
 void ScanIps(std::string_view t, Found& f) {
   for (std::size_t i = 0; i < t.size();) {
+    const bool start = i == 0 || (!WordByte(t[i - 1]) && t[i - 1] != ':' && t[i - 1] != '.');
+    if (!start || !(std::isxdigit(static_cast<unsigned char>(t[i])) || t[i] == ':')) {
+      ++i;
+      continue;
+    }
     // A run of hex digits, colons and dots with two colons is IPv6 (below).
     std::size_t run = i;
     while (run < t.size() && (std::isxdigit(static_cast<unsigned char>(t[run])) || t[run] == ':' || t[run] == '.')) ++run;
@@ -634,21 +639,50 @@ void ScanCrypto(std::string_view t, Found& f) {
   }
 }
 
+// libphonenumber's matcher re-encodes the rest of the text at every
+// candidate (measured: 0.2 MB/s on a ledger of short numbers, quadratic),
+// so it only ever sees short windows: each run of digits and the
+// characters numbers are written with (+ ( ) - . / space) holding 7 to 20
+// digits, with a little context on each side.
 void ScanPhones(std::string_view t, const std::string& region, Found& f) {
   using i18n::phonenumbers::PhoneNumberMatch;
   using i18n::phonenumbers::PhoneNumberMatcher;
   using i18n::phonenumbers::PhoneNumberUtil;
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
-  PhoneNumberMatcher matcher(util, std::string(t), region, PhoneNumberMatcher::STRICT_GROUPING,
-                             /*max_tries=*/65535);
-  PhoneNumberMatch m;
-  while (matcher.HasNext()) {
-    if (!matcher.Next(&m)) break;
-    if (!util.IsValidNumber(m.number())) continue;
-    std::string e164;
-    util.Format(m.number(), PhoneNumberUtil::E164, &e164);
-    const std::size_t b = static_cast<std::size_t>(m.start());
-    f.Add(EntityType::kPhone, e164, b, b + m.raw_string().size());
+  auto phone_char = [](char c) {
+    return IsDigit(c) || c == '+' || c == '(' || c == ')' || c == '-' || c == '.' || c == '/' || c == ' ';
+  };
+  std::set<std::size_t> seen;
+  for (std::size_t i = 0; i < t.size();) {
+    if (!IsDigit(t[i]) && t[i] != '+' && t[i] != '(') {
+      ++i;
+      continue;
+    }
+    std::size_t e = i;
+    int digits = 0;
+    while (e < t.size() && phone_char(t[e])) digits += IsDigit(t[e++]) ? 1 : 0;
+    if (digits < 7 || digits > 20) {
+      i = std::max(e, i + 1);
+      continue;
+    }
+    constexpr std::size_t kContext = 16;
+    std::size_t wb = i > kContext ? i - kContext : 0;
+    std::size_t we = std::min(t.size(), e + kContext);
+    while (wb > 0 && (static_cast<unsigned char>(t[wb]) & 0xC0) == 0x80) --wb;  // whole characters
+    while (we < t.size() && (static_cast<unsigned char>(t[we]) & 0xC0) == 0x80) ++we;
+    const std::string window(t.substr(wb, we - wb));
+    PhoneNumberMatcher matcher(util, window, region, PhoneNumberMatcher::STRICT_GROUPING, /*max_tries=*/64);
+    PhoneNumberMatch m;
+    while (matcher.HasNext()) {
+      if (!matcher.Next(&m)) break;
+      if (!util.IsValidNumber(m.number())) continue;
+      const std::size_t b = wb + static_cast<std::size_t>(m.start());
+      if (b < i || b >= e || !seen.insert(b).second) continue;  // its own run only
+      std::string e164;
+      util.Format(m.number(), PhoneNumberUtil::E164, &e164);
+      f.Add(EntityType::kPhone, e164, b, b + m.raw_string().size());
+    }
+    i = e;
   }
 }
 
@@ -690,11 +724,15 @@ void ScanMoney(std::string_view t, Found& f) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     std::string_view code;
     std::size_t after = 0;
-    if (i + 3 <= t.size() && codes.count(t.substr(i, 3)) && (i == 0 || !WordByte(t[i - 1])) &&
+    const char c0 = t[i];
+    const bool may_code = c0 >= 'A' && c0 <= 'Z' && i + 3 <= t.size() && t[i + 1] >= 'A' && t[i + 1] <= 'Z';
+    const bool may_symbol = c0 == '$' || c0 == 'R' || c0 == 'U' || c0 == '\xE2' || c0 == '\xC2';
+    if (!may_code && !may_symbol && !IsDigit(c0)) continue;
+    if (may_code && codes.count(t.substr(i, 3)) && (i == 0 || !WordByte(t[i - 1])) &&
         (i + 3 == t.size() || !IsAlpha(t[i + 3]))) {
       code = *codes.find(t.substr(i, 3));
       after = i + 3;
-    } else {
+    } else if (may_symbol) {
       for (const auto& [sym, c] : symbols) {
         if (t.substr(i, sym.size()) == sym && (i == 0 || !IsAlnum(t[i - 1]))) {
           code = c;
@@ -734,7 +772,7 @@ void ScanMoney(std::string_view t, Found& f) {
 // Dates: ISO, "14 Feb 2025", "February 14, 2025", and d/m/y only when the
 // day cannot be taken for the month.
 void ScanDates(std::string_view t, Found& f) {
-  static const std::vector<std::pair<std::string_view, int>> months = {
+  static const std::vector<std::pair<std::string, int>> months = {
       {"january", 1}, {"february", 2}, {"march", 3}, {"april", 4}, {"may", 5}, {"june", 6},
       {"july", 7}, {"august", 8}, {"september", 9}, {"october", 10}, {"november", 11}, {"december", 12},
       {"jan", 1}, {"feb", 2}, {"mar", 3}, {"apr", 4}, {"jun", 6}, {"jul", 7}, {"aug", 8},
@@ -757,18 +795,16 @@ void ScanDates(std::string_view t, Found& f) {
     v = std::atoi(std::string(t.substr(p, e - p)).c_str());
     return e;
   };
+  static const std::map<std::string, int, std::less<>> by_name(months.begin(), months.end());
   auto month_at = [&](std::size_t p, int& m) -> std::size_t {
     std::size_t e = p;
-    while (e < t.size() && IsAlpha(t[e])) ++e;
-    const std::string word = LowerAscii(t.substr(p, e - p));
-    for (const auto& [name, n] : months) {
-      if (word == name) {
-        m = n;
-        if (e < t.size() && t[e] == '.') ++e;
-        return e;
-      }
-    }
-    return std::string_view::npos;
+    while (e < t.size() && IsAlpha(t[e]) && e - p < 10) ++e;
+    if (e - p < 3 || e - p > 9 || (e < t.size() && IsAlpha(t[e]))) return std::string_view::npos;
+    const auto it = by_name.find(LowerAscii(t.substr(p, e - p)));
+    if (it == by_name.end()) return std::string_view::npos;
+    m = it->second;
+    if (e < t.size() && t[e] == '.') ++e;
+    return e;
   };
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (i > 0 && WordByte(t[i - 1])) continue;
@@ -929,8 +965,13 @@ void ScanNames(std::string_view t, const EntityOptions& o, Found& f) {
       }
     }
     if (caps >= 2) {
-      f.Add(EntityType::kName, FoldName(t.substr(words[i].begin, words[j].end - words[i].begin)),
-            words[i].begin, words[j].end, 0.3);
+      // "Rui Falcão's login" names Rui Falcão.
+      std::size_t end = words[j].end;
+      const std::string_view tail = t.substr(words[i].begin, end - words[i].begin);
+      if (tail.size() > 2 && tail.substr(tail.size() - 2) == "'s") end -= 2;
+      else if (tail.size() > 4 && tail.substr(tail.size() - 4) == "\xE2\x80\x99s") end -= 4;
+      f.Add(EntityType::kName, FoldName(t.substr(words[i].begin, end - words[i].begin)), words[i].begin, end,
+            0.3);
     }
     i = j + 1;
   }
@@ -980,14 +1021,23 @@ std::vector<Entity> FindEntities(std::string_view text, const EntityOptions& opt
   // A card number is not also a phone number, nor an IBAN's digits one;
   // a date or an IP address is not a phone either.
   std::vector<Entity> kept;
+  // The spans of the stronger kinds, by start, to test coverage quickly.
+  std::vector<std::pair<std::size_t, std::size_t>> strong;
+  for (const auto& o : out) {
+    if (o.field.empty() && o.type != EntityType::kPhone && o.type != EntityType::kName &&
+        o.type != EntityType::kDomain) {
+      strong.emplace_back(o.begin, o.end);
+    }
+  }
+  std::sort(strong.begin(), strong.end());
+  std::size_t widest = 0;
+  for (const auto& [b, e] : strong) widest = std::max(widest, e - b);
   auto covered = [&](const Entity& e) {
-    for (const auto& o : out) {
-      const bool stronger = o.type == EntityType::kCard || o.type == EntityType::kIban ||
-                            o.type == EntityType::kIp || o.type == EntityType::kDate ||
-                            o.type == EntityType::kBitcoin || o.type == EntityType::kEthereum ||
-                            o.type == EntityType::kMoney || o.type == EntityType::kUrl ||
-                            o.type == EntityType::kEmail;
-      if (stronger && &o != &e && o.begin <= e.begin && e.end <= o.end) return true;
+    // Spans that start at most `widest` before e and not after it.
+    auto it = std::lower_bound(strong.begin(), strong.end(),
+                               std::make_pair(e.begin > widest ? e.begin - widest : 0, std::size_t{0}));
+    for (; it != strong.end() && it->first <= e.begin; ++it) {
+      if (e.end <= it->second) return true;
     }
     return false;
   };

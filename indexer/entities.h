@@ -33,7 +33,11 @@ struct Entity {
   std::string value;       // normalised: what matching compares
   std::size_t begin, end;  // byte offsets of the occurrence in the text
   double weight;           // how much the occurrence says (1 for identifiers)
+  std::string field = {};  // "" for the text, else the header it came from (from, to, cc, bcc)
 };
+// At most this many entities are kept per document (the first ones).
+inline constexpr std::size_t kMaxEntitiesPerItem = 20000;
+inline constexpr std::size_t kMaxEntityValueBytes = 512;
 
 struct EntityOptions {
   // ISO 3166 region for numbers written without a country code ("PT").
@@ -68,6 +72,10 @@ std::optional<std::string> NormalizeBitcoin(std::string_view text);
 std::optional<std::string> NormalizeEthereum(std::string_view text);
 // Keccak-256 (the original padding Ethereum uses, not SHA3-256), hex.
 std::string Keccak256Hex(std::string_view data);
+// The value an entity is indexed and linked by: "iban:DE89370400440532013000".
+inline std::string EntityTerm(EntityType type, const std::string& value) {
+  return std::string(EntityTypeName(type)) + ":" + value;
+}
 // One value typed by hand, normalised as FindEntities would, or nullopt
 // if it is not a valid value of that type.
 std::optional<std::string> NormalizeEntity(EntityType type, std::string_view value,

@@ -23,7 +23,9 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "indexer/entities.h"
 #include "indexer/extract_limits.h"
 
 namespace dossier::indexer {
@@ -44,7 +46,9 @@ struct ExtractedItem {
   // title, author, created, from, to, cc, bcc, subject, date, message_id,
   // in_reply_to, references, link_target: whatever the format holds.
   std::map<std::string, std::string> fields;
-
+  // Found by the worker in `text` and the address headers (see
+  // entities.h), validated again by the parent as it reads them.
+  std::vector<Entity> entities;
 };
 
 // Receives each item; `bytes` holds a child's original bytes (empty for the

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace dossier::indexer {
 
@@ -16,6 +17,8 @@ struct ExtractLimits {
   double max_ratio = 100;          // expanded / compressed bytes, once past 1 MiB
   std::uint64_t max_items = 100000;              // items in one family
   std::size_t text_cap = 32u << 20;              // extracted text kept per item
+  // ISO 3166 region for phone numbers written without a country code.
+  std::string phone_region = "PT";
   // Tests only: a file named __dossier_fault_crash__, _hang__, _spin__,
   // _oom__, _close__, _lie__ or _garbage__ makes the worker crash, hang,
   // exhaust its memory, hang up, claim a reply past the limits or send a

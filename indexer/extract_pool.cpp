@@ -155,6 +155,7 @@ struct ExtractPool::Impl {
                          {"max_ratio", options.limits.max_ratio},
                          {"max_items", options.limits.max_items},
                          {"text_cap", options.limits.text_cap},
+                         {"phone_region", options.limits.phone_region},
                          {"test_faults", options.limits.test_faults}};
     const std::string lim = limits.dump();
     // The child's environment is built before fork: after fork in a process
@@ -418,8 +419,9 @@ ExtractEvent ExtractPool::Next() {
       s.EndJob(w);
       return e;
     }
-    if (kind != kItemFrame || !ItemFromHeader(h, &e.item) || e.item.index <= w.last_index ||
-        (w.last_index < 0) != (e.item.index == 0) || ++w.items > lim.max_items + 1) {
+    if (kind != kItemFrame || !ItemFromHeader(h, &e.item) || !EntitiesFromHeader(h, tlen, &e.item.entities) ||
+        e.item.index <= w.last_index || (w.last_index < 0) != (e.item.index == 0) ||
+        ++w.items > lim.max_items + 1) {
       crypto::Wipe(bytes);
       crypto::Wipe(text);
       return s.Fail(w, "malformed worker reply", true);

@@ -97,11 +97,49 @@ class FrameWriter {
   std::chrono::steady_clock::time_point oldest_;
 };
 
-inline json ItemHeader(const ExtractedItem& it) {
+// `found`: the entities to send (the item's own by default).
+inline json ItemHeader(const ExtractedItem& it, const std::vector<Entity>* found = nullptr) {
+  json entities = json::array();
+  for (const auto& e : found ? *found : it.entities) {
+    entities.push_back({std::string(EntityTypeName(e.type)), e.value, e.begin, e.end, e.weight, e.field});
+  }
   return {{"index", it.index},   {"parent", it.parent},  {"path", NameToUtf8(it.path)},
           {"name", NameToUtf8(it.name)}, {"mime", it.mime}, {"status", it.status},
           {"error", it.error},   {"language", it.language},
-          {"truncated", it.text_truncated}, {"fields", it.fields}};
+          {"truncated", it.text_truncated}, {"fields", it.fields}, {"entities", entities}};
+}
+
+// The entities of an item header: [type, value, begin, end, weight, field]
+// each. A worker's reply is hostile: a type Dossier does not know, a value
+// that is empty, too long or not UTF-8, offsets past the text, a weight
+// outside [0, 1], a field other than an address header, or too many, and
+// the whole reply is malformed.
+inline bool EntitiesFromHeader(const json& h, std::size_t text_size, std::vector<Entity>* out) {
+  auto f = h.find("entities");
+  if (f == h.end()) return true;  // none
+  if (!f->is_array() || f->size() > kMaxEntitiesPerItem) return false;
+  for (const auto& e : *f) {
+    if (!e.is_array() || e.size() != 6 || !e[0].is_string() || !e[1].is_string() ||
+        !e[2].is_number_integer() || !e[3].is_number_integer() || !e[4].is_number() || !e[5].is_string() ||
+        e[2].get<std::int64_t>() < 0 || e[3].get<std::int64_t>() < 0) {
+      return false;
+    }
+    const auto type = EntityTypeFromName(e[0].get<std::string>());
+    std::string value = e[1].get<std::string>(), field = e[5].get<std::string>();
+    const auto b = static_cast<std::uint64_t>(e[2].get<std::int64_t>());
+    const auto end = static_cast<std::uint64_t>(e[3].get<std::int64_t>());
+    const double w = e[4].get<double>();
+    if (!type || value.empty() || value.size() > kMaxEntityValueBytes || RepairUtf8(value) != value) return false;
+    if (!(w >= 0 && w <= 1)) return false;
+    if (field.empty()) {
+      if (b >= end || end > text_size) return false;
+    } else if (field != "from" && field != "to" && field != "cc" && field != "bcc") {
+      return false;
+    }
+    out->push_back({*type, std::move(value), static_cast<std::size_t>(b), static_cast<std::size_t>(end), w,
+                    std::move(field)});
+  }
+  return true;
 }
 
 // Reads an item header sent by a worker. The worker parses hostile input,

@@ -125,12 +125,35 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
           for (;;) hog.emplace_back(64u << 20, 'x');  // until RLIMIT_DATA stops it
         }
       }
+        EntityOptions entity_options;
+        entity_options.default_region = limits.phone_region;
         ExtractAll(std::string_view(static_cast<const char*>(map), map ? size : 0), name, limits,
                    [&](const ExtractedItem& item, std::string_view bytes) {
+                     // Entities are found here, where the plaintext already
+                     // is and no key is: libphonenumber and the validators
+                     // parse hostile text inside the sandbox.
+                     std::vector<Entity> entities = FindEntities(item.text, entity_options);
+                     for (const char* header : {"from", "to", "cc", "bcc"}) {
+                       auto f = item.fields.find(header);
+                       if (f == item.fields.end()) continue;
+                       for (Entity e : FindEntities(f->second, entity_options)) {
+                         if (e.type != EntityType::kEmail && e.type != EntityType::kDomain &&
+                             e.type != EntityType::kName) {
+                           continue;
+                         }
+                         e.begin = e.end = 0;
+                         e.field = header;
+                         entities.push_back(std::move(e));
+                       }
+                     }
+                     std::erase_if(entities, [](const Entity& e) {
+                       return e.value.empty() || e.value.size() > kMaxEntityValueBytes;
+                     });
+                     if (entities.size() > kMaxEntitiesPerItem) entities.resize(kMaxEntitiesPerItem);
                      // Field values from parsers are repaired already; the
                      // handler keeps any stray byte from failing the job.
                      if (!out.Add(kItemFrame,
-                                  ItemHeader(item).dump(-1, ' ', false, json::error_handler_t::replace),
+                                  ItemHeader(item, &entities).dump(-1, ' ', false, json::error_handler_t::replace),
                                   bytes, item.text)) {
                        ::_exit(3);  // the parent is gone
                      }

@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "indexer/entities.h"
 #include "indexer/query_syntax.h"
 #include "indexer/text.h"
 #include "indexer/xapian_internal.h"
@@ -431,6 +432,33 @@ class PrefixProcessor : public Xapian::FieldProcessor {
   std::set<std::string>& seen_;
 };
 
+// entity:TYPE:VALUE, the value normalised as the extractors normalise
+// what they find (entity:iban:"DE89 3704 …" finds DE89370400440532013000).
+// One value a user typed, in the server: extraction from documents runs in
+// the workers.
+class EntityProcessor : public Xapian::FieldProcessor {
+ public:
+  explicit EntityProcessor(const BlindKeys& keys) : keys_(keys) {}
+  Xapian::Query operator()(const std::string& value) override {
+    const auto colon = value.find(':');
+    const auto type = colon == std::string::npos ? std::nullopt : EntityTypeFromName(value.substr(0, colon));
+    if (!type) {
+      throw Xapian::QueryParserError(
+          "entity: takes TYPE:VALUE, TYPE one of email, phone, iban, card, ip, url, domain, btc, eth, "
+          "money, date, name");
+    }
+    const auto normal = NormalizeEntity(*type, value.substr(colon + 1));
+    if (!normal) {
+      throw Xapian::QueryParserError("'" + value.substr(colon + 1) + "' is not a valid " +
+                                     std::string(EntityTypeName(*type)));
+    }
+    return Xapian::Query(keys_.FieldTerm(Field::kEntity, EntityTerm(*type, *normal)));
+  }
+
+ private:
+  const BlindKeys& keys_;
+};
+
 // date:A..B over the day slot.
 class DateProcessor : public Xapian::FieldProcessor {
  public:
@@ -517,11 +545,12 @@ Parsed ParseFor(const BlindKeys& keys, const SearchQuery& q, const std::string& 
     parser.set_stemming_strategy(Xapian::QueryParser::STEM_ALL_Z);
     parser.set_default_op(Xapian::Query::OP_AND);
     for (Field f : {Field::kCase, Field::kCustodian, Field::kFilename, Field::kLanguage,
-                    Field::kType, Field::kTag, Field::kEntity, Field::kFrom, Field::kTo,
-                    Field::kCc}) {
+                    Field::kType, Field::kTag, Field::kFrom, Field::kTo, Field::kCc}) {
       out.processors.push_back(internal::MakeHashedFieldProcessor(keys, f));
       parser.add_boolean_prefix(std::string(FieldName(f)), out.processors.back().get());
     }
+    out.processors.push_back(std::make_unique<EntityProcessor>(keys));
+    parser.add_boolean_prefix(std::string(FieldName(Field::kEntity)), out.processors.back().get());
     out.processors.push_back(std::make_unique<DateProcessor>());
     parser.add_boolean_prefix("date", out.processors.back().get());
     out.processors.push_back(std::make_unique<PrefixProcessor>(keys, out.prefixes));

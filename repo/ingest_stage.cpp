@@ -6,6 +6,7 @@
 #include "crypto/blob_stream.h"
 #include "crypto/envelope.h"
 #include "indexer/text.h"
+#include "repo/sealed_json.h"
 
 namespace dossier::repo {
 
@@ -74,8 +75,10 @@ indexer::DocumentFields FieldsFromRecord(const std::string& doc_id, const std::s
                                          const std::string& filename, const std::string& mime,
                                          const std::string& language,
                                          const std::map<std::string, std::string>& it_fields,
-                                         std::optional<std::int64_t> mtime) {
+                                         std::optional<std::int64_t> mtime,
+                                         const std::vector<std::string>& entity_terms) {
   indexer::DocumentFields fields;
+  for (const auto& term : entity_terms) fields.extra.emplace_back(indexer::Field::kEntity, term);
   fields.doc_id = doc_id;
   fields.case_id = case_id;
   fields.custodian = custodian;
@@ -95,14 +98,58 @@ indexer::DocumentFields FieldsFromRecord(const std::string& doc_id, const std::s
   return fields;
 }
 
+nlohmann::json EntitiesJson(const std::vector<indexer::Entity>& found) {
+  struct Seen {
+    std::uint64_t count = 0;
+    double weight = 0;
+    std::set<std::string> fields;
+    nlohmann::json offsets = nlohmann::json::array();
+  };
+  std::map<std::pair<indexer::EntityType, std::string>, Seen> by_value;
+  for (const auto& e : found) {
+    auto key = std::make_pair(e.type, e.value);
+    if (by_value.size() >= kMaxStoredEntities && !by_value.count(key)) continue;
+    Seen& s = by_value[key];
+    ++s.count;
+    s.weight = std::max(s.weight, e.weight);
+    if (!e.field.empty()) s.fields.insert(e.field);
+    else if (s.offsets.size() < 10) s.offsets.push_back({e.begin, e.end});
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [key, s] : by_value) {
+    out.push_back({{"type", std::string(indexer::EntityTypeName(key.first))},
+                   {"value", key.second},
+                   {"count", s.count},
+                   {"weight", s.weight},
+                   {"fields", s.fields},
+                   {"offsets", s.offsets}});
+  }
+  return out;
+}
+
+std::vector<std::string> EntityTermsOf(const nlohmann::json& meta) {
+  std::vector<std::string> out;
+  auto list = meta.find("entities");
+  if (list == meta.end() || !list->is_array()) return out;
+  for (const auto& e : *list) {
+    if (!e.is_object()) continue;
+    const std::string type = JsonString(e, "type"), value = JsonString(e, "value");
+    const auto t = indexer::EntityTypeFromName(type);
+    if (!t || value.empty() || value.size() > indexer::kMaxEntityValueBytes) continue;
+    out.push_back(indexer::EntityTerm(*t, value));
+  }
+  return out;
+}
+
 namespace {
 
 indexer::DocumentFields FieldsOf(const ItemSource& src, const IngestedDocument& info,
-                                 const IngestPlan& plan) {
+                                 const IngestPlan& plan, const nlohmann::json& entities) {
   const std::string language =
       src.item.language.empty() ? plan.fallback_language : src.item.language;
   return FieldsFromRecord(info.id, plan.case_id, src.custodian, info.filename, info.mime,
-                          language, src.item.fields, src.mtime);
+                          language, src.item.fields, src.mtime,
+                          EntityTermsOf(nlohmann::json{{"entities", entities}}));
 }
 
 // What a build task needs, owned by it.
@@ -257,7 +304,8 @@ std::optional<Staged> Stager::Stage(ItemSource&& src, IngestedDocument* existing
   Content content = EncryptOriginal(src, data_key, link);
   info.size = content.size;
   info.sha256 = content.sha256;
-  const indexer::DocumentFields fields = FieldsOf(src, info, plan_);
+  const nlohmann::json entities = EntitiesJson(src.item.entities);
+  const indexer::DocumentFields fields = FieldsOf(src, info, plan_, entities);
   ctx_.Fault("after_blob_written");
 
   const std::string place = ctx_.dedup->Hash(
@@ -290,7 +338,8 @@ std::optional<Staged> Stager::Stage(ItemSource&& src, IngestedDocument* existing
                  {"indexed_bytes", 0},  // set when the build finishes
                  {"partial", it.text_truncated},
                  {"error", info.error},
-                 {"fields", it.fields}};
+                 {"fields", it.fields},
+                 {"entities", entities}};
   if (src.mtime) staged.meta["mtime"] = *src.mtime;
   staged.dedup_key = duplicate ? crypto::Bytes() : dedup_key;
   staged.place_key = place_key;

@@ -63,7 +63,8 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       const std::string custodian = JsonString(doc.meta, "custodian");
       indexer::DocumentFields f = FieldsFromRecord(
           id, doc.row.case_id, custodian, JsonString(doc.meta, "filename"),
-          JsonString(doc.meta, "mime"), JsonString(doc.meta, "language", "en"), fields, mtime);
+          JsonString(doc.meta, "mime"), JsonString(doc.meta, "language", "en"), fields, mtime,
+          EntityTermsOf(doc.meta));
       for (const auto& tag : TagsOf(*w, id, doc.key)) f.extra.emplace_back(indexer::Field::kTag, tag);
       if (!custodian.empty()) {
         const std::string term = ctx_.blind->FieldTerm(indexer::Field::kCustodian, custodian);

@@ -243,6 +243,17 @@ struct SavedSearchRun {
   std::uint64_t new_since_last_run = 0;  // hits added since it last ran
 };
 
+// An entity found in a document (the extraction workers find them; see
+// indexer/entities.h), as its sealed metadata keeps it.
+struct DocumentEntity {
+  std::string type;   // email, phone, iban, card, ip, url, domain, btc, eth, money, date, name
+  std::string value;  // normalised
+  std::uint64_t count = 0;
+  double weight = 0;
+  std::vector<std::string> fields;  // the headers it came from (from, to, cc, bcc)
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> offsets;  // the first ones, bytes of the text
+};
+
 struct DocumentInfo {
   std::string id;
   std::string case_id;
@@ -264,6 +275,7 @@ struct DocumentInfo {
   std::string created_at;
   std::string date;               // the document's date (YYYY-MM-DD), if any
   std::vector<std::string> tags;  // sorted
+  std::vector<DocumentEntity> entities;
 };
 
 struct RepositoryStats {

@@ -92,6 +92,18 @@ int RunGet(const Options& o) {
   }
   if (!d.duplicate_of.empty()) std::cout << " of " << d.duplicate_of;
   std::cout << "\n";
+  if (!d.entities.empty()) {
+    std::cout << "  entities:\n";
+    for (const auto& e : d.entities) {
+      std::cout << "    " << e.type << "  " << e.value;
+      if (e.count > 1) std::cout << "  (x" << e.count << ")";
+      if (!e.fields.empty()) {
+        std::cout << "  in";
+        for (const auto& f : e.fields) std::cout << " " << f;
+      }
+      std::cout << "\n";
+    }
+  }
   return 0;
 }
 

@@ -88,6 +88,11 @@ check "get --matches --json gives character ranges" 0 as ivan get "$R" "$DOC" --
 contains "ranges" "$T/out" '"matches": ['
 check "a malformed --matches query is a usage error" 2 as ivan get "$R" "$DOC" --text --matches 'invoice AND'
 check "--matches without --text is a usage error" 2 as ivan get "$R" "$DOC" --matches invoice
+check "get lists the document's entities" 0 as ivan get "$R" "$DOC"
+check "entity: finds documents by a validated value" 0 as ivan search "$R" 'entity:phone:+351912345678 OR entity:domain:corvo-supplies.example'
+lacks "entity: search finds something" "$T/out" "0 hits for ivan"
+check "entity: with an invalid value is a usage error" 2 as ivan search "$R" 'entity:iban:DE00123'
+contains "the error names the type" "$T/err" "is not a valid iban"
 
 check "a second writer is refused while one holds the lock" 0 bash -c "
   exec 9>>'$R/lock'; flock -n 9 || exit 9

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "indexer/entities.h"
+#include "indexer/extract_protocol.h"
 
 using namespace dossier::indexer;
 
@@ -186,6 +187,7 @@ TEST_CASE("names: a watch list without case or diacritics, and capitalised seque
   const auto caps = Values("The account mandate names Helena Duarte da Silva as lead. The Company agreed.",
                            EntityType::kName);
   CHECK(caps == V{"helena duarte da silva"});
+  CHECK(Values("It went under Rui Falcão's login.", EntityType::kName) == V{"rui falcao"});
   EntityOptions none;
   none.capitalised_names = false;
   CHECK(Values("Helena Duarte called.", EntityType::kName, none).empty());
@@ -222,4 +224,33 @@ TEST_CASE("a labelled text: every planted value found, no near miss, offsets poi
   CHECK_FALSE(NormalizeEntity(EntityType::kEmail, "not an email"));
   CHECK(EntityTypeFromName("iban") == EntityType::kIban);
   CHECK_FALSE(EntityTypeFromName("nope"));
+}
+
+TEST_CASE("a worker's entities are refused whole when any is malformed") {
+  using nlohmann::json;
+  auto parse = [](const json& entities, std::size_t text_size = 100) {
+    std::vector<Entity> out;
+    const bool ok = EntitiesFromHeader(json{{"entities", entities}}, text_size, &out);
+    return std::make_pair(ok, out.size());
+  };
+  const json good = {"iban", "DE89370400440532013000", 4, 31, 1.0, ""};
+  CHECK(parse(json::array({good})) == std::make_pair(true, std::size_t{1}));
+  CHECK(parse(json::array({json{"email", "a@b.example", 0, 0, 1.0, "from"}})).first);
+  CHECK(EntitiesFromHeader(json::object(), 10, nullptr));  // none at all
+  for (const json& bad : {json{"nosuch", "x", 0, 1, 1.0, ""},
+                          json{"iban", "", 0, 1, 1.0, ""},
+                          json{"iban", std::string(600, 'A'), 0, 1, 1.0, ""},
+                          json{"iban", "\xff\xfe", 0, 1, 1.0, ""},
+                          json{"iban", "X", 4, 300, 1.0, ""},  // past the text
+                          json{"iban", "X", 9, 9, 1.0, ""},    // empty span
+                          json{"iban", "X", 0, 1, 1.5, ""},    // weight
+                          json{"iban", "X", 0, 1, 1.0, "subject"},
+                          json{"iban", "X", -1, 1, 1.0, ""},
+                          json{"iban", "X", 0, 1, 1.0},
+                          json("iban:X")}) {
+    INFO(bad.dump(-1, ' ', false, json::error_handler_t::replace));
+    CHECK_FALSE(parse(json::array({good, bad})).first);
+  }
+  CHECK_FALSE(parse(json(std::vector<json>(kMaxEntitiesPerItem + 1, good))).first);
+  CHECK_FALSE(parse(json("not a list")).first);
 }

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 #include <random>
 #include <thread>
 
@@ -659,4 +660,33 @@ TEST_CASE("workers outlive the thread that started the pool") {
   auto [more, none] = ThroughPool(*pool, "after the starter ended", "later.txt");
   CHECK(none.empty());
   CHECK(more.size() == 1);
+}
+
+TEST_CASE("the worker finds entities in the text and the address headers, with offsets into the text") {
+  ExtractPool pool(PoolOptions());
+  const std::string text =
+      "Pague para PT50 0002 0123 1234 5678 9015 4 ou ligue +351 21 123 4567.\n"
+      "Not an IBAN: PT50 0002 0123 1234 5678 9015 5. Version 1.2.3.4 is out.\n";
+  auto [items, failure] = ThroughPool(pool, text, "nota.txt");
+  REQUIRE(failure.empty());
+  REQUIRE(items.size() == 1);
+  const ExtractedItem& it = items[0].item;
+  std::vector<std::string> found;
+  for (const auto& e : it.entities) {
+    if (e.type == EntityType::kDate || e.type == EntityType::kName || e.type == EntityType::kMoney) continue;
+    found.push_back(std::string(EntityTypeName(e.type)) + ":" + e.value + "=" +
+                    it.text.substr(e.begin, e.end - e.begin));
+  }
+  CHECK(found == std::vector<std::string>{"iban:PT50000201231234567890154=PT50 0002 0123 1234 5678 9015 4",
+                                          "phone:+351211234567=+351 21 123 4567"});
+
+  auto [mail, why] = ThroughPool(pool, SampleEmail(), "mail.eml");
+  REQUIRE(why.empty());
+  REQUIRE_FALSE(mail.empty());
+  std::set<std::string> headers;
+  for (const auto& e : mail[0].item.entities) {
+    if (e.type == EntityType::kEmail && !e.field.empty()) headers.insert(e.field + ":" + e.value);
+  }
+  CHECK(headers == std::set<std::string>{"from:rui@example.com", "to:ana@example.com", "to:bob@example.com",
+                                         "cc:carol@example.com"});
 }

@@ -56,9 +56,11 @@ TEST_CASE("no file under the repository holds a marker word, yet search finds it
   const std::vector<std::string> markers = {"quixotrelliswombat", "zephyrmarmalade",
                                             "filenamemarkerkumquat", "custodianmarkerokapi",
                                             "titlemarkerbrontosaur", "tagmarkerpangolin",
-                                            "savedmarkeraxolotl", "savedquerymarkerquokka"};
+                                            "savedmarkeraxolotl", "savedquerymarkerquokka",
+                                            "entitymarkerbadger", "wombatmarkermail", "gb82west1234"};
   WriteFile(f.tmp / "in/report.txt",
-            "Quarterly report. The quixotrelliswombat account moved funds. Zephyrmarmalade!");
+            "Quarterly report. The quixotrelliswombat account moved funds. Zephyrmarmalade! "
+            "Write to entitymarkerbadger@wombatmarkermail.com or pay GB82 WEST 1234 5698 7654 32.");
   WriteFile(f.tmp / "in/filenamemarkerkumquat.txt", "Plain memo about the quixotrelliswombat.");
   std::string big;
   for (int i = 0; i < 3000; ++i) big += "line " + std::to_string(i) + " zephyrmarmalade ledger\n";
@@ -84,6 +86,10 @@ TEST_CASE("no file under the repository holds a marker word, yet search finds it
   CHECK(f.Search(ivan, "zephyrmarmalade").total == 2);
   CHECK(f.Search(ivan, "filename:filenamemarkerkumquat.txt").total == 1);
   CHECK(f.Search(ivan, "custodian:custodianmarkerokapi").total == 3);
+  // Entities: searchable by value, kept only as hashes and sealed metadata.
+  CHECK(f.Search(ivan, "entity:iban:GB82WEST12345698765432").total == 1);
+  CHECK(f.Search(ivan, "entity:email:EntityMarkerBadger@wombatmarkermail.com").total == 1);
+  CHECK(f.Search(ivan, "entity:domain:wombatmarkermail.com").total == 1);
 
   f.repo.reset();  // close everything, as a stolen copy would be
   for (const auto& file : AllFiles(f.dir)) {
