@@ -117,7 +117,7 @@ std::optional<std::string> CardNetwork(std::string_view d) {
     return "discover";
   }
   if (p4 >= 3528 && p4 <= 3589 && n >= 16 && n <= 19) return "jcb";
-  if (((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39) && n >= 14 && n <= 19) {
+  if ((((p3 >= 300 && p3 <= 305) || p2 == 36) && n == 14) || ((p2 == 38 || p2 == 39) && n == 16)) {
     return "diners";
   }
   if (p2 == 62 && n >= 16 && n <= 19) return "unionpay";
@@ -567,23 +567,48 @@ void ScanCards(std::string_view t, Found& f) {
       ++i;
       continue;
     }
+    // The digits after an IBAN's "DE89 " are its account, not a card
+    // (when the IBAN itself fails its check, they are nothing).
+    auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+    if (i >= 5 && t[i - 1] == ' ' && upper(t[i - 5]) && upper(t[i - 4]) && IsDigit(t[i - 3]) && IsDigit(t[i - 2])) {
+      const auto len = IbanLengths().find(std::string(t.substr(i - 5, 2)));
+      if (len != IbanLengths().end()) {
+        int left = len->second - 4;  // the account's characters, in groups
+        while (i < t.size() && left > 0 && (IsDigit(t[i]) || (t[i] == ' ' && i + 1 < t.size() && IsDigit(t[i + 1])))) {
+          left -= IsDigit(t[i]) ? 1 : 0;
+          ++i;
+        }
+        continue;
+      }
+    }
     std::string digits;
+    std::vector<std::size_t> groups{0};
     std::size_t e = i, last = i;
     char sep = 0;
     while (e < t.size()) {
       if (IsDigit(t[e])) {
         digits.push_back(t[e++]);
+        ++groups.back();
         last = e;
       } else if ((t[e] == ' ' || t[e] == '-') && e + 1 < t.size() && IsDigit(t[e + 1]) &&
                  (sep == 0 || sep == t[e])) {
         sep = t[e++];
+        groups.push_back(0);
       } else {
         break;
       }
       if (digits.size() > 19) break;
     }
+    // Written in groups, a card number has its networks' grouping: 4-4-4-4
+    // (and a last group of 1 to 3 past 16 digits), 4-6-5 or 4-6-4.
+    using G = std::vector<std::size_t>;
+    const bool grouped_ok =
+        groups.size() == 1 || groups == G{4, 6, 5} || groups == G{4, 6, 4} ||
+        ((groups.size() == 4 || groups.size() == 5) &&
+         std::all_of(groups.begin(), groups.begin() + 4, [](std::size_t g) { return g == 4; }) &&
+         (groups.size() == 4 || (groups[4] >= 1 && groups[4] <= 3)));
     const bool glued = last < t.size() && (WordByte(t[last]) || (t[last] == '.' && last + 1 < t.size() && IsDigit(t[last + 1])));
-    if (!glued && digits.size() >= 13 && digits.size() <= 19 && CardNetwork(digits)) {
+    if (!glued && grouped_ok && digits.size() >= 13 && digits.size() <= 19 && CardNetwork(digits)) {
       f.Add(EntityType::kCard, digits, i, last);
     }
     i = std::max(last, i + 1);
@@ -658,16 +683,23 @@ void ScanPhones(std::string_view t, const std::string& region, Found& f) {
       ++i;
       continue;
     }
+    // A run ends at two spaces or at a '+' (the start of another number).
     std::size_t e = i;
     int digits = 0;
-    while (e < t.size() && phone_char(t[e])) digits += IsDigit(t[e++]) ? 1 : 0;
+    while (e < t.size() && phone_char(t[e]) && !(t[e] == ' ' && e + 1 < t.size() && (t[e + 1] == ' ' || t[e + 1] == '+')) &&
+           !(t[e] == '+' && e > i)) {
+      digits += IsDigit(t[e++]) ? 1 : 0;
+    }
     if (digits < 7 || digits > 20) {
       i = std::max(e, i + 1);
       continue;
     }
     constexpr std::size_t kContext = 16;
     std::size_t wb = i > kContext ? i - kContext : 0;
-    std::size_t we = std::min(t.size(), e + kContext);
+    // After the run, only what touches it (a letter glued to the digits
+    // must be seen), never the next number.
+    std::size_t we = e;
+    while (we < t.size() && we < e + kContext && t[we] != ' ' && t[we] != '\n' && t[we] != '\t') ++we;
     while (wb > 0 && (static_cast<unsigned char>(t[wb]) & 0xC0) == 0x80) --wb;  // whole characters
     while (we < t.size() && (static_cast<unsigned char>(t[we]) & 0xC0) == 0x80) ++we;
     const std::string window(t.substr(wb, we - wb));
