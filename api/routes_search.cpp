@@ -143,6 +143,14 @@ Response MatchText(Call& c) {
                        c.svc.repo.MatchText(c.session(), c.param("id"), QueryText(c.req)), -1));
 }
 
+Response FindEntity(Call& c) {
+  const std::string type = c.req.Query("type"), value = c.req.Query("value");
+  if (type.empty() || value.empty()) throw Error(ErrorCode::kInvalidArgument, "'type' and 'value' are required");
+  if (value.size() > 512) throw Error(ErrorCode::kInvalidArgument, "the value is too long");
+  return Json(200, repo::views::EntityJson(
+                       c.svc.repo.FindEntity(c.session(), type, value, QueryNumber(c.req, "limit", 50, 1000)), -1));
+}
+
 void AddSearchRoutes(std::vector<Route>& r) {
   using B = BodyKind;
   using L = Lane;
@@ -157,6 +165,8 @@ void AddSearchRoutes(std::vector<Route>& r) {
                "Search-term report {terms, case?}; ?format=csv", Terms});
   r.push_back({"POST", "/api/v1/search/tags", B::kJson, L::kTransfer, true,
                "Tag every hit {q, case?, add, remove} -> {changed}", TagMatching});
+  r.push_back({"GET", "/api/v1/entities", B::kNone, L::kQuery, true,
+               "An entity's documents and cases you may open: ?type=&value=&limit=", FindEntity});
   r.push_back({"GET", "/api/v1/documents/{id}/matches", B::kNone, L::kQuery, true,
                "Where ?q= matches in the document's text: {matches: [[begin, end]], truncated} "
                "in characters",

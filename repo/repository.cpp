@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "indexer/entities.h"
 #include "repo/cases.h"
 #include "repo/documents.h"
 #include "repo/ingest.h"
@@ -460,6 +461,35 @@ void Repository::ReadContent(const Session& s, const std::string& doc_id,
 std::string Repository::ReadText(const Session& s, const std::string& doc_id) {
   return Guarded([&] { return impl_->documents.ReadText(impl_->users.Resolve(s), doc_id); });
 }
+EntityOccurrences Repository::FindEntity(const Session& s, const std::string& type,
+                                         const std::string& value, std::uint32_t limit) {
+  return Guarded([&] {
+    const auto t = indexer::EntityTypeFromName(type);
+    if (!t) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "unknown entity type '" + type +
+                      "' (email, phone, iban, card, ip, url, domain, btc, eth, money, date, name)");
+    }
+    const auto normal = indexer::NormalizeEntity(*t, value);
+    if (!normal) throw Error(ErrorCode::kInvalidArgument, "'" + value + "' is not a valid " + type);
+    SearchRequest req;
+    std::string quoted = indexer::EntityTerm(*t, *normal);
+    if (quoted.find('"') != std::string::npos) throw Error(ErrorCode::kInvalidArgument, "the value holds a quote");
+    req.query = "entity:\"" + quoted + "\"";
+    req.limit = std::min<std::uint32_t>(limit, 1000);
+    req.facets = true;
+    req.snippets = false;
+    const SearchResults r = impl_->search.Search(impl_->users.Resolve(s), req);
+    EntityOccurrences out;
+    out.type = type;
+    out.value = *normal;
+    out.total = r.total;
+    if (auto c = r.facets.find("case"); c != r.facets.end()) out.cases = c->second;
+    out.documents = r.hits;
+    return out;
+  });
+}
+
 TextMatches Repository::MatchText(const Session& s, const std::string& doc_id, const std::string& query) {
   return Guarded([&] {
     const Actor& actor = impl_->users.Resolve(s);

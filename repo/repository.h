@@ -332,6 +332,11 @@ class Repository {
   // own language. Error(kInvalidArgument) with a position for a malformed
   // query; the same errors as ReadText for the document.
   TextMatches MatchText(const Session& actor, const std::string& doc_id, const std::string& query);
+  // An entity's documents and cases among those the actor may open.
+  // `type` and `value` as a user writes them (normalised here);
+  // Error(kInvalidArgument) for an unknown type or an invalid value.
+  EntityOccurrences FindEntity(const Session& actor, const std::string& type, const std::string& value,
+                               std::uint32_t limit = 50);
 
   // Rebuilds every shard whose documents the actor can all open, from the
   // encrypted text store.

@@ -254,6 +254,17 @@ struct DocumentEntity {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> offsets;  // the first ones, bytes of the text
 };
 
+// Where one entity occurs among the documents the viewer may open: the
+// cases holding it (with how many of their documents) and the first
+// documents. Found by search (entity:TYPE:VALUE), so it shows exactly
+// what a search shows.
+struct EntityOccurrences {
+  std::string type, value;  // normalised
+  std::uint64_t total = 0;  // documents
+  std::vector<FacetValue> cases;  // case id, documents
+  std::vector<SearchHit> documents;  // the first ones, without snippets
+};
+
 struct DocumentInfo {
   std::string id;
   std::string case_id;

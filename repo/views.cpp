@@ -291,6 +291,17 @@ std::string SavedSearchRunBody(const SavedSearchRun& run, int indent) {
   return Dump(body, indent);
 }
 
+std::string EntityJson(const EntityOccurrences& e, int indent) {
+  json cases = json::array(), docs = json::array();
+  for (const auto& c : e.cases) cases.push_back({{"case_id", c.value}, {"documents", c.count}});
+  for (const auto& h : e.documents) {
+    docs.push_back({{"document_id", h.document_id}, {"case_id", h.case_id}, {"filename", h.filename},
+                    {"date", NullIfEmpty(h.date)}});
+  }
+  return Dump(json{{"type", e.type}, {"value", e.value}, {"total", e.total}, {"cases", cases}, {"documents", docs}},
+              indent);
+}
+
 std::string TextMatchesJson(const TextMatches& m, int indent) {
   json ranges = json::array();
   for (const auto& [b, e] : m.ranges) ranges.push_back({b, e});

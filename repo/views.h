@@ -30,6 +30,8 @@ std::string ExportCsv(const std::vector<ExportRow>& rows);
 std::string TermReportJson(const TermReport& t, int indent = 2);
 // {"matches": [[begin, end], …], "truncated", "query_note"}: characters of the text.
 std::string TextMatchesJson(const TextMatches& m, int indent = 2);
+// {type, value, total, cases: [{case_id, documents}], documents: [{document_id, case_id, filename, date}]}
+std::string EntityJson(const EntityOccurrences& e, int indent = 2);
 std::string TermReportCsv(const TermReport& t);
 std::string SavedSearchBody(const SavedSearch& s, int indent = 2);
 // {searches:[…]}

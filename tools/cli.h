@@ -102,6 +102,7 @@ int RunCaseGrant(const Options& o, bool grant);
 int RunIngest(const Options& o);
 int RunWatch(const Options& o);
 int RunSearch(const Options& o);
+int RunEntities(const Options& o);
 int RunGet(const Options& o);
 int RunReindex(const Options& o);
 

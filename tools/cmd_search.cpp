@@ -80,6 +80,28 @@ std::string ReadFile(const std::string& path) {
 }
 }  // namespace
 
+int RunEntities(const Options& o) {
+  auto r = OpenRepo(o, true);
+  repo::Session s = Act(*r, o);
+  const auto colon = o.query.find(':');
+  if (colon == std::string::npos) {
+    throw Error(ErrorCode::kInvalidArgument, "write the entity as TYPE:VALUE (iban:DE89…, phone:+351…)");
+  }
+  const repo::EntityOccurrences e =
+      r->FindEntity(s, o.query.substr(0, colon), o.query.substr(colon + 1), o.limit);
+  if (o.json) {
+    std::cout << repo::views::EntityJson(e) << "\n";
+    return 0;
+  }
+  std::cout << e.type << " " << e.value << ": " << e.total << (e.total == 1 ? " document" : " documents");
+  std::cout << " in " << e.cases.size() << (e.cases.size() == 1 ? " case" : " cases") << " you can open\n";
+  for (const auto& c : e.cases) std::cout << "  case " << c.value << "  " << c.count << "\n";
+  for (const auto& h : e.documents) {
+    std::cout << "  " << h.document_id << "  " << h.filename << "  (case " << h.case_id << ")\n";
+  }
+  return 0;
+}
+
 int RunSearch(const Options& o) {
   auto r = OpenRepo(o, true);
   repo::Session s = Act(*r, o);

@@ -230,6 +230,15 @@ void DeclareReading(CLI::App& app, Options& o, Action& action) {
   Acting(se, o);
   Runs(se, action, [&o] { return RunSearch(o); });
 
+  auto* en = app.add_subcommand("entities", "the documents and cases you can open that hold an entity");
+  WithDir(en, o);
+  en->add_option("ENTITY", o.query, "TYPE:VALUE, e.g. iban:DE89370400440532013000 or phone:+351211234567")
+      ->required();
+  en->add_option("--limit", o.limit, "documents listed (default 20)")->check(CLI::Range(1, 1000));
+  en->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(en, o);
+  Runs(en, action, [&o] { return RunEntities(o); });
+
   auto* st = app.add_subcommand("search-terms", "a search-term report: hits, unique hits and families per term");
   WithDir(st, o);
   st->add_option("--terms", o.terms_file, "a file with one term (a full query) per line")->required();

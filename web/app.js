@@ -82,6 +82,7 @@ const ROUTES = new Map([
   ['searches', [savedSearchesPage, 0]],
   ['terms', [termsPage, 0]],
   ['doc', [documentPage, 1]],
+  ['entity', [entityPage, 0]],
   ['cases', [casesPage, 0]],
   ['case', [casePage, 1]],
   ['admin', [adminPage, 0]],
@@ -406,10 +407,49 @@ function hasText(doc) {
   return !(doc.indexed_bytes !== undefined && doc.indexed_bytes !== null && Number.isFinite(indexed) && indexed <= 0);
 }
 
+/** The page of one entity: `#/entity?type=&value=`. */
+const entityHref = (type, value) => `#/entity?${new URLSearchParams({ type, value })}`;
+
 function entityList(entities) {
   if (!Array.isArray(entities) || !entities.length) return null;
-  return el('ul', { class: 'plain' }, entities.map((e) =>
-    el('li', {}, typeof e === 'object' && e ? `${e.type ? `${e.type}: ` : ''}${e.value ?? ''}` : String(e))));
+  return el('ul', { class: 'plain entity-list' }, entities.map((e) => {
+    if (!e || typeof e !== 'object') return el('li', {}, String(e));
+    const type = String(e.type ?? ''), value = String(e.value ?? '');
+    const count = Number(e.count) > 1 ? ` ×${Number(e.count)}` : '';
+    return el('li', {}, el('span', { class: 'entity-type' }, type), ' ', link(entityHref(type, value), value), count);
+  }));
+}
+
+/** Where an entity occurs among the documents and cases the user may open. */
+async function entityPage(view, ctx, _args, params) {
+  const type = params.get('type') || '';
+  const value = params.get('value') || '';
+  view.append(heading(`Entity ${type}: ${value}`));
+  const body = el('div', {}, el('p', {}, 'Loading…'));
+  view.append(body);
+  const data = await request('GET', apiPath('entities'), { signal: ctx.signal, query: { type, value, limit: 200 } });
+  const total = Number(data.total) || 0;
+  const cases = Array.isArray(data.cases) ? data.cases : [];
+  const docs = Array.isArray(data.documents) ? data.documents : [];
+  body.replaceChildren(
+    el('p', { class: 'result-count' },
+      `${total.toLocaleString()} document${total === 1 ? '' : 's'} in ${cases.length.toLocaleString()} case${cases.length === 1 ? '' : 's'} you can open hold${total === 1 ? 's' : ''} ${String(data.type)} ${String(data.value)}.`),
+    el('h2', {}, 'Cases'),
+    cases.length
+      ? dataTable([
+        { label: 'Case', cell: (c) => link(caseHref(String(c.case_id)), String(c.case_id)) },
+        { label: 'Documents', cell: (c) => String(Number(c.documents) || 0) },
+      ], cases)
+      : el('p', { class: 'empty' }, 'None.'),
+    el('h2', {}, 'Documents'),
+    docs.length
+      ? dataTable([
+        { label: 'Document', cell: (d) => link(docHref(String(d.document_id)), String(d.filename || d.document_id)) },
+        { label: 'Case', cell: (d) => link(caseHref(String(d.case_id)), String(d.case_id)) },
+        { label: 'Date', cell: (d) => orDash(d.date) },
+      ], docs)
+      : el('p', { class: 'empty' }, 'None.'),
+    el('p', {}, link(`#/search?${new URLSearchParams({ q: `entity:"${type}:${String(data.value)}"` })}`, 'Search for it')));
 }
 
 /** Parent → this document → children, then the duplicates found elsewhere. */

@@ -806,6 +806,18 @@ async function reviewSearch(browser, base, fixture) {
       await shot(page, '16b-document-matches');
     }, w);
 
+    await step('an entity of the document opens its page: the documents and cases holding it', async () => {
+      await page.locator('.entity-list a', { hasText: 'rui@corvo.example' }).click();
+      await page.getByRole('heading', { name: 'Entity email: rui@corvo.example' }).waitFor();
+      const count = await page.locator('.result-count').textContent();
+      check(/^1 document in 1 case you can open/.test(count), `the entity page says ${JSON.stringify(count)}`);
+      await page.locator('table a', { hasText: EMAIL.name }).waitFor();
+      await shot(page, '16c-entity');
+      await page.goBack();
+      await page.getByRole('heading', { name: EMAIL.name }).waitFor();
+      await page.locator('.hit-nav .hit-position').waitFor();
+    }, w);
+
     await step('Previous hit and Next hit move through the results', async () => {
       const position = page.locator('.hit-nav .hit-position');
       const first = await position.textContent();

@@ -91,6 +91,12 @@ check "--matches without --text is a usage error" 2 as ivan get "$R" "$DOC" --ma
 check "get lists the document's entities" 0 as ivan get "$R" "$DOC"
 check "entity: finds documents by a validated value" 0 as ivan search "$R" 'entity:phone:+351912345678 OR entity:domain:corvo-supplies.example'
 lacks "entity: search finds something" "$T/out" "0 hits for ivan"
+check "entities lists an entity's documents and cases" 0 as ivan entities "$R" 'iban:pt50 0035 0217 0004 1234 5678 3'
+contains "the normalised value and its count" "$T/out" "iban PT50003502170004123456783: "
+contains "its case" "$T/out" "case $CASE"
+check "lena sees none of them" 0 as lena entities "$R" 'iban:PT50003502170004123456783'
+contains "no document of a case she cannot open" "$T/out" ": 0 documents in 0 cases"
+check "an entity of an unknown type is a usage error" 2 as ivan entities "$R" 'shoe:42'
 check "entity: with an invalid value is a usage error" 2 as ivan search "$R" 'entity:iban:DE00123'
 contains "the error names the type" "$T/err" "is not a valid iban"
 

@@ -858,7 +858,8 @@ def test_cases(ctx, m, alice, bob, carol):
     word = "quokkaflux%d" % random.randint(1000, 9999)
     fname = "dossier-secret-name-%d.txt" % random.randint(1000, 9999)
     ctx.private += [word, fname]
-    data = ("Shipping manifest for the harbour.\nThe %s containers were repaired twice.\n" % word).encode()
+    data = ("Shipping manifest for the harbour.\nThe %s containers were repaired twice.\n"
+            "Pay GB82 WEST 1234 5698 7654 32 by Friday.\n" % word).encode()
     r = upload(m, bob, case, fname, data, "&custodian=Audit")
     j = r.json() or {}
     check("upload a text file is 202 {job_id} with Location",
@@ -1011,6 +1012,22 @@ def test_review(ctx, m, bob, carol, S):
           r.status == 400 and ((r.json() or {}).get("error") or {}).get("position") == 9, r)
     r = m.get("/api/v1/documents/%s/matches?q=%s" % (S["doc"], w), token=carol)
     check("matches in a document of a hidden case are the same 404", r.status == 404 and r.body == S["nf_body"], r)
+    r = m.get("/api/v1/entities?type=iban&value=" + urllib.parse.quote("gb82 west 1234 5698 7654 32"), token=bob)
+    j = r.json() or {}
+    check("an entity's documents and cases, its value normalised",
+          r.status == 200 and j.get("value") == "GB82WEST12345698765432" and j.get("total", 0) >= 1
+          and any(d.get("document_id") == S["doc"] for d in j.get("documents", []))
+          and any(c.get("case_id") == S["case"] for c in j.get("cases", [])), r)
+    held = m.get("/api/v1/entities?type=iban&value=GB82WEST12345698765432", token=carol)
+    never = m.get("/api/v1/entities?type=iban&value=DE89370400440532013000", token=carol)
+    hj, nj = held.json() or {}, never.json() or {}
+    check("a user without the case's role learns nothing of an entity it holds",
+          held.status == 200 and hj.get("total") == 0 and hj.get("cases") == [] and hj.get("documents") == []
+          and {k: v for k, v in hj.items() if k != "value"} == {k: v for k, v in nj.items() if k != "value"}, held)
+    r = m.get("/api/v1/entities?type=shoe&value=42", token=bob)
+    check("an unknown entity type is 400", r.status == 400, r)
+    r = m.get("/api/v1/entities?type=iban&value=DE00", token=bob)
+    check("an invalid value is 400", r.status == 400 and "not a valid iban" in r.body.decode(), r)
     r = m.get("/api/v1/search?q=" + w, token=bob)
     j = r.json() or {}
     facets = j.get("facets") or {}
