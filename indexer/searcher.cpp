@@ -152,6 +152,13 @@ bool MarkWords(std::string_view text, std::vector<Word>& words, std::vector<bool
 struct QueryMatcher::Stems {
   std::mutex mu;
   std::map<std::string, Xapian::Stem> by_language;
+  Xapian::Stem& For(const BlindKeys& keys, const std::string& language) {  // with mu held
+    auto known = by_language.find(language);
+    if (known == by_language.end()) {
+      known = by_language.emplace(language, internal::MakeBlindStem(keys, language)).first;
+    }
+    return known->second;
+  }
 };
 
 QueryMatcher::QueryMatcher(const BlindKeys& keys, std::vector<std::string> terms,
@@ -194,11 +201,7 @@ std::string QueryMatcher::Snippet(std::string_view text, const std::string& lang
                                   std::size_t max_chars,
                                   std::optional<std::size_t> near_word) const {
   std::lock_guard lock(stems_->mu);
-  auto known = stems_->by_language.find(language);
-  if (known == stems_->by_language.end()) {
-    known = stems_->by_language.emplace(language, internal::MakeBlindStem(keys_, language)).first;
-  }
-  Xapian::Stem& stem = known->second;
+  Xapian::Stem& stem = stems_->For(keys_, language);
   // A prefix match has no position in the index, so its snippet would be
   // found by splitting and folding the chunk word by word from its start.
   // For ASCII prefixes a byte scan finds the first word that starts with
@@ -318,11 +321,7 @@ std::vector<std::pair<std::size_t, std::size_t>> QueryMatcher::Matches(
     std::string_view text, const std::string& language, std::size_t max_matches,
     bool* truncated) const {
   std::lock_guard lock(stems_->mu);
-  auto known = stems_->by_language.find(language);
-  if (known == stems_->by_language.end()) {
-    known = stems_->by_language.emplace(language, internal::MakeBlindStem(keys_, language)).first;
-  }
-  Xapian::Stem& stem = known->second;
+  Xapian::Stem& stem = stems_->For(keys_, language);
   std::vector<std::pair<std::size_t, std::size_t>> out;
   if (truncated) *truncated = false;
   if (empty()) return out;
@@ -439,7 +438,15 @@ class PrefixProcessor : public Xapian::FieldProcessor {
 class EntityProcessor : public Xapian::FieldProcessor {
  public:
   explicit EntityProcessor(const BlindKeys& keys) : keys_(keys) {}
+  // The query is parsed once per language: each value is normalised once.
   Xapian::Query operator()(const std::string& value) override {
+    auto seen = terms_.find(value);
+    if (seen == terms_.end()) seen = terms_.emplace(value, TermOf(value)).first;
+    return Xapian::Query(seen->second);
+  }
+
+ private:
+  std::string TermOf(const std::string& value) const {
     const auto colon = value.find(':');
     const auto type = colon == std::string::npos ? std::nullopt : EntityTypeFromName(value.substr(0, colon));
     if (!type) {
@@ -452,11 +459,10 @@ class EntityProcessor : public Xapian::FieldProcessor {
       throw Xapian::QueryParserError("'" + value.substr(colon + 1) + "' is not a valid " +
                                      std::string(EntityTypeName(*type)));
     }
-    return Xapian::Query(keys_.FieldTerm(Field::kEntity, EntityTerm(*type, *normal)));
+    return keys_.FieldTerm(Field::kEntity, EntityTerm(*type, *normal));
   }
-
- private:
   const BlindKeys& keys_;
+  std::map<std::string, std::string> terms_;
 };
 
 // date:A..B over the day slot.
