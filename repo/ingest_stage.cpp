@@ -127,11 +127,10 @@ nlohmann::json EntitiesJson(const std::vector<indexer::Entity>& found) {
   return out;
 }
 
-std::vector<std::string> EntityTermsOf(const nlohmann::json& meta) {
+std::vector<std::string> EntityTermsOf(const nlohmann::json& entities) {
   std::vector<std::string> out;
-  auto list = meta.find("entities");
-  if (list == meta.end() || !list->is_array()) return out;
-  for (const auto& e : *list) {
+  if (!entities.is_array()) return out;
+  for (const auto& e : entities) {
     if (!e.is_object()) continue;
     const std::string type = JsonString(e, "type"), value = JsonString(e, "value");
     const auto t = indexer::EntityTypeFromName(type);
@@ -149,7 +148,7 @@ indexer::DocumentFields FieldsOf(const ItemSource& src, const IngestedDocument& 
       src.item.language.empty() ? plan.fallback_language : src.item.language;
   return FieldsFromRecord(info.id, plan.case_id, src.custodian, info.filename, info.mime,
                           language, src.item.fields, src.mtime,
-                          EntityTermsOf(nlohmann::json{{"entities", entities}}));
+                          EntityTermsOf(entities));
 }
 
 // What a build task needs, owned by it.

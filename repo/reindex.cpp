@@ -64,7 +64,10 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       indexer::DocumentFields f = FieldsFromRecord(
           id, doc.row.case_id, custodian, JsonString(doc.meta, "filename"),
           JsonString(doc.meta, "mime"), JsonString(doc.meta, "language", "en"), fields, mtime,
-          EntityTermsOf(doc.meta));
+          [&] {
+            auto list = doc.meta.find("entities");  // end() when meta is not an object
+            return list == doc.meta.end() ? std::vector<std::string>{} : EntityTermsOf(*list);
+          }());
       for (const auto& tag : TagsOf(*w, id, doc.key)) f.extra.emplace_back(indexer::Field::kTag, tag);
       if (!custodian.empty()) {
         const std::string term = ctx_.blind->FieldTerm(indexer::Field::kCustodian, custodian);
