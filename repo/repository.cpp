@@ -490,12 +490,14 @@ EntityOccurrences Repository::FindEntity(const Session& s, const std::string& ty
   });
 }
 
-TextMatches Repository::MatchText(const Session& s, const std::string& doc_id, const std::string& query) {
+TextMatches Repository::MatchText(const Session& s, const std::string& doc_id, const std::string& query,
+                                  std::string* text_out) {
   return Guarded([&] {
     const Actor& actor = impl_->users.Resolve(s);
     const DocumentInfo info = impl_->documents.Get(actor, doc_id);
     std::string text = impl_->documents.ReadText(actor, doc_id);
     TextMatches out = impl_->search.MatchText(query, text, info.language);
+    if (text_out) *text_out = std::move(text);
     crypto::Wipe(text);
     return out;
   });

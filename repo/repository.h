@@ -331,7 +331,9 @@ class Repository {
   // words, phrases and prefixes a search matches, found with the document's
   // own language. Error(kInvalidArgument) with a position for a malformed
   // query; the same errors as ReadText for the document.
-  TextMatches MatchText(const Session& actor, const std::string& doc_id, const std::string& query);
+  // `text`, if given, receives the text the ranges are of (read once).
+  TextMatches MatchText(const Session& actor, const std::string& doc_id, const std::string& query,
+                        std::string* text = nullptr);
   // An entity's documents and cases among those the actor may open.
   // `type` and `value` as a user writes them (normalised here);
   // Error(kInvalidArgument) for an unknown type or an invalid value.

@@ -41,13 +41,13 @@ int RunGet(const Options& o) {
     throw Error(ErrorCode::kInvalidArgument, "--matches goes with --text");
   }
   if (o.text && !o.match_query.empty()) {
-    const repo::TextMatches m = r->MatchText(s, o.doc_id, o.match_query);
+    std::string text;
+    const repo::TextMatches m = r->MatchText(s, o.doc_id, o.match_query, &text);
     if (o.json) {
       std::cout << repo::views::TextMatchesJson(m) << "\n";
       return 0;
     }
     // The ranges are in characters: walk the text by characters.
-    const std::string text = r->ReadText(s, o.doc_id);
     std::string out;
     std::size_t next = 0;  // the next range to open
     std::uint64_t chars = 0, close_at = 0;
