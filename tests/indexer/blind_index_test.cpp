@@ -200,17 +200,11 @@ TEST_CASE("snippets mark phrase matches, not lone words of the phrase") {
 TEST_CASE("a prefix snippet finds its first match deep in a text, not a word that only contains it") {
   crypto::SecretBytes key = crypto::RandomSecret(32);
   BlindKeys keys(key);
-  TempDir tmp;
-  Searcher s(keys);
-  auto store = OpenLocalShardStore(tmp / "index", false, true);
-  SearchQuery q;
-  q.text = "invoic*";
-  q.languages = {"en"};
-  const auto out = s.Search(q, *store);
+  const auto matcher = Searcher(keys).MatcherFor("invoic*", "en");
   std::string text;
   for (int i = 0; i < 2000; ++i) text += "filler words reinvoiced_x misinvoicing ";
   text += "then the INVOICING run_invoice ended. And invoices later.";
-  const std::string snippet = out.matcher->Snippet(text, "en");
+  const std::string snippet = matcher->Snippet(text, "en");
   CHECK(snippet.find("<mark>INVOICING</mark>") != std::string::npos);
   CHECK(snippet.find("<mark>invoices</mark>") != std::string::npos);
   CHECK(snippet.find("<mark>") == snippet.find("<mark>INVOICING"));  // the first match
@@ -218,10 +212,10 @@ TEST_CASE("a prefix snippet finds its first match deep in a text, not a word tha
   CHECK(snippet.size() < 400);
   CHECK(snippet.find("<mark>run_invoice") == std::string::npos);
   // At the very start, nothing is cut.
-  const std::string first = out.matcher->Snippet("Invoice one, then more.", "en");
+  const std::string first = matcher->Snippet("Invoice one, then more.", "en");
   CHECK(first.rfind("<mark>Invoice</mark>", 0) == 0);
   // A text without the prefix gets a plain excerpt.
-  const std::string none = out.matcher->Snippet(std::string(5000, 'a') + " voice", "en");
+  const std::string none = matcher->Snippet(std::string(5000, 'a') + " voice", "en");
   CHECK(none.find("<mark>") == std::string::npos);
 }
 
