@@ -191,6 +191,7 @@ struct RepoContext {
   // Derived from the server key's index key.
   std::unique_ptr<indexer::BlindKeys> blind;
   std::unique_ptr<crypto::KeyedHasher> dedup;
+  std::unique_ptr<crypto::KeyedHasher> entities;  // entity hashes for case links
   crypto::PublicKey recovery_public{};
 
   std::unique_ptr<BlobStore> blobs;

@@ -45,6 +45,12 @@ enum class EventKind {
   kSearchSaved,
   kHitsExported,   // a hit list exported
   kTermReport,     // a search-term report run
+  // Links.
+  kLinksRead,      // a case's links listed
+  kLinkDecided,    // a link confirmed, rejected, added or cleared
+  kLinkNotice,     // a deconfliction notice given (target: the restricted case)
+  kStopEntitySet,  // a stop-entity set or cleared by hand
+  kLinkSettings,   // the linking settings changed
 };
 
 struct Event {

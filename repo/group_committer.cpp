@@ -2,6 +2,7 @@
 
 #include "crypto/envelope.h"
 #include "repo/documents.h"
+#include "repo/links.h"
 #include "repo/sealed_json.h"
 
 namespace dossier::repo {
@@ -193,6 +194,9 @@ void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
       const std::string term = ctx_.blind->FieldTerm(indexer::Field::kCustodian, custodian);
       cust.Reset();
       cust.Bind(1, crypto::Bytes(term.begin(), term.end())).Bind(2, g.info.id).Run();
+    }
+    if (auto e = g.meta.find("entities"); e != g.meta.end()) {
+      PostEntities(ctx_, w, g.info.id, plan_.case_id, plan_.shard, *e);
     }
   }
   sql::Stmt lang(w, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");

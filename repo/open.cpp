@@ -191,6 +191,8 @@ std::unique_ptr<RepoContext> OpenContext(const std::string& dir, const OpenOptio
     LoadMeta(*ctx, db, server);
     ctx->blind = std::make_unique<indexer::BlindKeys>(server.index_key);
     ctx->dedup = std::make_unique<crypto::KeyedHasher>(server.index_key, crypto::HashPurpose::kDedup);
+    ctx->entities =
+        std::make_unique<crypto::KeyedHasher>(server.index_key, crypto::HashPurpose::kEntities);
   }
   ctx->db = std::make_unique<Database>(root + "/dossier.db", ctx->writable);
   ctx->blobs = OpenLocalBlobStore(root + "/blobs");

@@ -6,6 +6,7 @@
 #include "repo/ingest_stage.h"
 #include "repo/tags.h"
 #include "repo/key_ring.h"
+#include "repo/links.h"
 #include "repo/moves.h"
 #include "repo/sealed_json.h"
 
@@ -47,6 +48,19 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       while (d.Step()) ids.push_back(col::Id(d, 0, col::IdKind::kDocument, "a document id"));
     }
     std::vector<std::pair<crypto::Bytes, std::string>> custodians;  // term, document
+    // Every document's entities for linking, duplicates too (each is
+    // evidence in its own case): rebuilt from the sealed metadata.
+    std::vector<std::tuple<std::string, std::string, nlohmann::json>> postings;  // doc, case, entities
+    {
+      std::vector<std::string> dups;
+      sql::Stmt d(*w, "SELECT id FROM documents WHERE shard_id=? AND duplicate_of IS NOT NULL AND status != 'pending'");
+      d.Bind(1, shard.id);
+      while (d.Step()) dups.push_back(col::Id(d, 0, col::IdKind::kDocument, "a document id"));
+      for (const auto& id : dups) {
+        const OpenedDocument doc = OpenDocument(*w, actor, id);
+        if (auto e = doc.meta.find("entities"); e != doc.meta.end()) postings.emplace_back(id, doc.row.case_id, *e);
+      }
+    }
     ctx_.shards->StartRebuild(shard.id);
     for (const auto& id : ids) {
       const OpenedDocument doc = OpenDocument(*w, actor, id);
@@ -68,6 +82,7 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
             auto list = doc.meta.find("entities");  // end() when meta is not an object
             return list == doc.meta.end() ? std::vector<std::string>{} : EntityTermsOf(*list);
           }());
+      if (auto e = doc.meta.find("entities"); e != doc.meta.end()) postings.emplace_back(id, doc.row.case_id, *e);
       for (const auto& tag : TagsOf(*w, id, doc.key)) f.extra.emplace_back(indexer::Field::kTag, tag);
       if (!custodian.empty()) {
         const std::string term = ctx_.blind->FieldTerm(indexer::Field::kCustodian, custodian);
@@ -97,6 +112,12 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       for (const auto& [term, doc_id] : custodians) {
         c.Reset();
         c.Bind(1, term).Bind(2, doc_id).Run();
+      }
+      sql::Stmt drop(*w, "DELETE FROM entity_postings WHERE doc_id=?");
+      for (const auto& [doc_id, case_id, entities] : postings) {
+        drop.Reset();
+        drop.Bind(1, doc_id).Run();
+        PostEntities(ctx_, *w, doc_id, case_id, shard.id, entities);
       }
       sql::Stmt fmt(*w, "UPDATE shards SET format=? WHERE id=?");
       fmt.Bind(1, static_cast<std::int64_t>(indexer::kShardFormat)).Bind(2, shard.id).Run();

@@ -14,6 +14,7 @@
 #include "repo/open.h"
 #include "repo/recovery.h"
 #include "repo/reindex.h"
+#include "repo/links.h"
 #include "repo/rooms.h"
 #include "repo/search.h"
 #include "repo/tags.h"
@@ -502,6 +503,30 @@ TextMatches Repository::MatchText(const Session& s, const std::string& doc_id, c
     return out;
   });
 }
+CaseLinks Repository::Links(const Session& s, const std::string& case_id, std::uint32_t limit) {
+  return Guarded([&] { return impl_->links.Links(impl_->users.Resolve(s), case_id, limit); });
+}
+void Repository::DecideLink(const Session& s, const std::string& case_id, const std::string& other,
+                            const std::string& decision, const std::string& why) {
+  Guarded([&] { impl_->links.Decide(impl_->users.Resolve(s), case_id, other, decision, why); });
+}
+void Repository::SetStopEntity(const Session& s, const std::string& type, const std::string& value,
+                               bool stop) {
+  Guarded([&] { impl_->links.SetStop(impl_->users.Resolve(s), type, value, stop); });
+}
+LinkGraph Repository::Graph(const Session& s, const std::string& case_id, int depth) {
+  return Guarded([&] { return impl_->links.Graph(impl_->users.Resolve(s), case_id, depth); });
+}
+LinkSettings Repository::GetLinkSettings(const Session& s) {
+  return Guarded([&] {
+    impl_->users.Resolve(s);
+    return impl_->links.Settings();
+  });
+}
+void Repository::SetLinkSettings(const Session& s, const LinkSettings& settings) {
+  Guarded([&] { impl_->links.SetSettings(impl_->users.Resolve(s), settings); });
+}
+
 ReindexSummary Repository::Reindex(const Session& s) {
   return Guarded([&] { return impl_->reindex.Rebuild(impl_->users.Resolve(s)); });
 }

@@ -340,6 +340,25 @@ class Repository {
   EntityOccurrences FindEntity(const Session& actor, const std::string& type, const std::string& value,
                                std::uint32_t limit = 50);
 
+  // Case links (repo/links.h): the cases sharing entities with this one
+  // in documents the actor may open, decided ones first, then by score,
+  // each with the entities that make it and where they occur; the
+  // deconfliction notices; the case's stop-entities. Error(kNotFound) for
+  // a case the actor may not open.
+  CaseLinks Links(const Session& actor, const std::string& case_id, std::uint32_t limit = 50);
+  // decision: confirm, reject, add (a link no entity makes) or clear;
+  // `why` is required but for clear. The actor must open both cases.
+  void DecideLink(const Session& actor, const std::string& case_id, const std::string& other,
+                  const std::string& decision, const std::string& why);
+  // Stops an entity from linking cases (or lets it link again).
+  void SetStopEntity(const Session& actor, const std::string& type, const std::string& value,
+                     bool stop);
+  // A case's neighbourhood for drawing: cases within `depth` (1-3) links
+  // and the entities between them.
+  LinkGraph Graph(const Session& actor, const std::string& case_id, int depth = 2);
+  LinkSettings GetLinkSettings(const Session& actor);
+  void SetLinkSettings(const Session& actor, const LinkSettings& settings);  // admin
+
   // Rebuilds every shard whose documents the actor can all open, from the
   // encrypted text store.
   ReindexSummary Reindex(const Session& actor);

@@ -1,6 +1,5 @@
 // Private to repo/: the rooms the next issues fill, each a service beside
-// the others, sharing the context:
-//   LinkService       entities and automatic case links (the links issue)
+// the others, sharing the context (links.h was the first):
 //   WorkflowService   stages, risk, tasks, deadlines, reminders, reports
 //   AuditService      the audit trail; it will take over EventSink, which
 //                     every change and read already passes through
@@ -23,9 +22,6 @@ class Room {
   RepoContext& ctx_;
 };
 
-class LinkService : public Room {
-  using Room::Room;
-};
 class WorkflowService : public Room {
   using Room::Room;
 };

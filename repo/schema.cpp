@@ -131,6 +131,63 @@ CREATE INDEX saved_searches_user ON saved_searches(user_id);
 CREATE INDEX documents_exceptions ON documents(shard_id, case_id) WHERE duplicate_of IS NULL AND
   (status IN ('error', 'unsupported', 'partial') OR (status = 'indexed' AND text IS NULL));
 )sql",
+    // Case links (repo/links.h). Each document's entities by keyed hash
+    // (the entities subkey), in the shard that decides who sees the
+    // document (its destination while it moves: the trigger follows the
+    // row); and per hash, shard and case how many documents hold it,
+    // kept by triggers so no write path can forget it. Decisions on links,
+    // stop-entities set by hand, and the deconfliction notices given.
+    R"sql(
+CREATE TABLE entity_postings(
+  hash BLOB NOT NULL, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  case_id TEXT NOT NULL, shard_id TEXT NOT NULL, type TEXT NOT NULL,
+  PRIMARY KEY(hash, doc_id)) WITHOUT ROWID;
+CREATE INDEX entity_postings_doc ON entity_postings(doc_id);
+CREATE INDEX entity_postings_case ON entity_postings(case_id, hash);
+CREATE TABLE entity_cases(
+  hash BLOB NOT NULL, shard_id TEXT NOT NULL, case_id TEXT NOT NULL, type TEXT NOT NULL,
+  docs INTEGER NOT NULL, PRIMARY KEY(hash, shard_id, case_id)) WITHOUT ROWID;
+CREATE INDEX entity_cases_case ON entity_cases(case_id, shard_id, hash);
+CREATE TRIGGER entity_postings_added AFTER INSERT ON entity_postings BEGIN
+  INSERT INTO entity_cases(hash, shard_id, case_id, type, docs)
+    VALUES(NEW.hash, NEW.shard_id, NEW.case_id, NEW.type, 1)
+    ON CONFLICT(hash, shard_id, case_id) DO UPDATE SET docs = docs + 1;
+END;
+CREATE TRIGGER entity_postings_removed AFTER DELETE ON entity_postings BEGIN
+  UPDATE entity_cases SET docs = docs - 1
+    WHERE hash = OLD.hash AND shard_id = OLD.shard_id AND case_id = OLD.case_id;
+  DELETE FROM entity_cases
+    WHERE hash = OLD.hash AND shard_id = OLD.shard_id AND case_id = OLD.case_id AND docs <= 0;
+END;
+CREATE TRIGGER entity_postings_moved AFTER UPDATE OF shard_id ON entity_postings
+  WHEN NEW.shard_id != OLD.shard_id BEGIN
+  UPDATE entity_cases SET docs = docs - 1
+    WHERE hash = OLD.hash AND shard_id = OLD.shard_id AND case_id = OLD.case_id;
+  DELETE FROM entity_cases
+    WHERE hash = OLD.hash AND shard_id = OLD.shard_id AND case_id = OLD.case_id AND docs <= 0;
+  INSERT INTO entity_cases(hash, shard_id, case_id, type, docs)
+    VALUES(NEW.hash, NEW.shard_id, NEW.case_id, NEW.type, 1)
+    ON CONFLICT(hash, shard_id, case_id) DO UPDATE SET docs = docs + 1;
+END;
+CREATE TRIGGER documents_entity_shard AFTER UPDATE OF shard_id, move_to ON documents
+  WHEN COALESCE(NEW.move_to, NEW.shard_id) != COALESCE(OLD.move_to, OLD.shard_id) BEGIN
+  UPDATE entity_postings SET shard_id = COALESCE(NEW.move_to, NEW.shard_id) WHERE doc_id = NEW.id;
+END;
+CREATE TABLE case_links(
+  case_a TEXT NOT NULL REFERENCES cases(id), case_b TEXT NOT NULL REFERENCES cases(id),
+  state TEXT NOT NULL, types TEXT NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL,
+  sealed_why BLOB NOT NULL, PRIMARY KEY(case_a, case_b)) WITHOUT ROWID;
+CREATE INDEX case_links_b ON case_links(case_b);
+CREATE TABLE stop_entities(
+  hash BLOB PRIMARY KEY, type TEXT NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE link_notices(
+  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, user_name TEXT NOT NULL,
+  from_case TEXT NOT NULL REFERENCES cases(id), to_case TEXT NOT NULL REFERENCES cases(id),
+  shared INTEGER NOT NULL, types TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX link_notices_user ON link_notices(user_id, at);
+CREATE INDEX link_notices_pair ON link_notices(from_case, to_case, user_id);
+CREATE INDEX link_notices_to ON link_notices(to_case, at);
+)sql",
 };
 
 }  // namespace

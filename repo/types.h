@@ -265,6 +265,73 @@ struct EntityOccurrences {
   std::vector<SearchHit> documents;  // the first ones, without snippets
 };
 
+// Case links (Repository::Links): two cases link when documents the
+// viewer may open in each hold the same entity.
+struct LinkEvidence {
+  std::string doc_id, filename;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> offsets;  // the first ones, bytes of the text
+};
+struct SharedEntity {
+  std::string type, value;
+  double weight = 0;        // its part of the score: type weight x rarity
+  std::uint64_t cases = 0;  // cases the viewer may open that hold it
+  std::vector<LinkEvidence> here, there;  // the first documents in this case, in the other
+};
+struct CaseLink {
+  std::string case_id, title;
+  double score = 0;
+  std::string state;      // suggested, confirmed, rejected, added
+  bool reopened = false;  // rejected, but an entity of a type not seen then has appeared
+  std::string decided_by, decided_at, why;  // "" when nobody decided
+  std::vector<SharedEntity> shared;          // heaviest first
+};
+// A deconfliction notice. Outgoing: a case the viewer may not open shares
+// entities with this one. Incoming: someone working on a case this
+// case's roles may not open was told that it shares entities with this one.
+struct LinkNotice {
+  bool incoming = false;
+  std::uint64_t shared = 0;          // entities
+  std::vector<std::string> types;    // their types
+  std::vector<std::string> contact;  // the roles granted on the other case
+  std::string user, at;              // incoming: who was told, when (RFC 3339)
+};
+struct StopEntity {
+  std::string type, value;
+  std::uint64_t cases = 0;  // cases the viewer may open that hold it (at least the threshold)
+  bool manual = false;      // set by hand
+  std::string set_by, set_at;
+};
+struct LinkSettings {
+  std::uint32_t stop_threshold = 50;  // an entity held by more cases than this stops linking
+  std::string deconfliction = "notice";  // notice | none
+  std::uint32_t notices_per_hour = 30;   // new outgoing notices per user
+};
+struct CaseLinks {
+  std::string case_id;
+  std::vector<CaseLink> links;
+  std::vector<LinkNotice> notices;
+  std::uint64_t notices_withheld = 0;  // new ones past the hourly limit (or on a read-only repository)
+  std::vector<StopEntity> stop_entities;  // this case's entities that link no more
+  LinkSettings settings;
+};
+struct GraphNode {
+  std::string id;     // "case:ID" or "entity:N"
+  std::string kind;   // case | entity
+  std::string label;  // a case's title, an entity's value
+  std::string type;   // an entity's type; a case: "" (or "root")
+  std::string case_id;
+};
+struct GraphEdge {
+  std::string from, to;
+  double weight = 0;
+  std::string kind;  // holds (case to entity) | link (a confirmed or added link)
+};
+struct LinkGraph {
+  std::vector<GraphNode> nodes;
+  std::vector<GraphEdge> edges;
+  bool truncated = false;  // more cases than the graph shows
+};
+
 struct DocumentInfo {
   std::string id;
   std::string case_id;

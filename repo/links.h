@@ -1,0 +1,71 @@
+// Private to repo/: entities across cases, and the links they make.
+//
+// What is stored (schema version 7): per document, the keyed hashes of its
+// entities (the entities subkey of the index key, 16 bytes of BLAKE2b of
+// "type:value") in entity_postings, with the shard that decides who may
+// open the document; per hash, shard and case, how many documents hold
+// it (entity_cases, kept by triggers on entity_postings and documents).
+// The values themselves live only in the documents' sealed metadata.
+//
+// Adding a document writes one posting per distinct entity and touches
+// one entity_cases row each: its cost does not depend on the number of
+// cases. A case's links read its own hashes, then for each hash at most
+// (threshold + 1) holders per shard the viewer may open: in proportion to
+// the case's entities, bounded by the stop threshold.
+//
+// Everything a link list holds is counted over the documents the viewer
+// may open (rarity, the stop threshold, the shared entities), so cases
+// the viewer may not open shift nothing; of those the viewer learns only
+// the deconfliction notice (LinkNotice), which is recorded for the other
+// case's roles to see, rate-limited per user and reported as an event.
+// Thread-safety: any thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "repo/context.h"
+#include "repo/session_impl.h"
+
+namespace dossier::repo {
+
+// The hash that matches an entity across cases.
+crypto::Bytes EntityHash(const RepoContext& ctx, const std::string& type, const std::string& value);
+
+// Records a document's entities (its sealed metadata's "entities" list)
+// for linking, inside the transaction that writes its row. Types that do
+// not link (dates) are left out.
+void PostEntities(const RepoContext& ctx, sql::Db& w, const std::string& doc_id,
+                  const std::string& case_id, const std::string& shard_id,
+                  const nlohmann::json& entities);
+
+// How much one shared entity of a type weighs before rarity (0: the type
+// does not link).
+double LinkTypeWeight(const std::string& type);
+
+class LinkService {
+ public:
+  explicit LinkService(RepoContext& ctx) : ctx_(ctx) {}
+  // The case's links, decided ones first, then by score; with notices
+  // (recorded as a side effect) unless `notices` is false.
+  CaseLinks Links(const Actor& actor, const std::string& case_id, std::uint32_t limit,
+                  bool notices = true);
+  // decision: confirm, reject, add or clear; `why` is required (but for
+  // clear) and sealed under the first case's key.
+  void Decide(const Actor& actor, const std::string& case_id, const std::string& other,
+              const std::string& decision, const std::string& why);
+  // Sets (or clears) a stop-entity by hand; the actor must be able to open
+  // a document holding it.
+  void SetStop(const Actor& actor, const std::string& type, const std::string& value, bool stop);
+  // The neighbourhood of a case: cases within `depth` links (1-3) and the
+  // entities that link them.
+  LinkGraph Graph(const Actor& actor, const std::string& case_id, int depth);
+  LinkSettings Settings();
+  void SetSettings(const Actor& actor, const LinkSettings& settings);
+
+ private:
+  RepoContext& ctx_;
+};
+
+}  // namespace dossier::repo
