@@ -89,4 +89,15 @@ bool JsonBody::Bool(const char* name, bool fallback) const {
   return it->get<bool>();
 }
 
+std::optional<std::int64_t> JsonBody::OptInt(const char* name, std::int64_t min, std::int64_t max) const {
+  auto it = j_.find(name);
+  if (it == j_.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer()) Bad(std::string("field '") + name + "' must be a whole number");
+  const auto v = it->get<std::int64_t>();
+  if (v < min || v > max) {
+    Bad(std::string("field '") + name + "' must be " + std::to_string(min) + "-" + std::to_string(max));
+  }
+  return v;
+}
+
 }  // namespace dossier::api

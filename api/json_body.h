@@ -25,6 +25,8 @@ class JsonBody {
   std::optional<std::string> OptStr(const char* name, std::size_t max_bytes = 1024) const;
   std::vector<std::string> StrList(const char* name, std::size_t max_items = 100) const;
   bool Bool(const char* name, bool fallback) const;
+  // A whole number within [min, max], or nothing when absent.
+  std::optional<std::int64_t> OptInt(const char* name, std::int64_t min, std::int64_t max) const;
   bool Has(const char* name) const { return j_.contains(name); }
 
  private:

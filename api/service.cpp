@@ -96,6 +96,15 @@ std::map<std::string, std::pair<std::string, std::string>> LoadFiles(const std::
     files["/static/" + name] = {type, bytes.str()};
     if (name == "index.html") files["/"] = {type, bytes.str()};
   }
+  // The one library the page uses, as npm installs it beside the page
+  // (web/package.json): the graph draws with it when it is there.
+  const fs::path graph = fs::path(root) / "node_modules/cytoscape/dist/cytoscape.esm.min.mjs";
+  if (fs::is_regular_file(graph, ec)) {
+    std::ifstream in(graph, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    files["/static/cytoscape.js"] = {"text/javascript; charset=utf-8", bytes.str()};
+  }
   return files;
 }
 
@@ -183,6 +192,7 @@ Service::Impl::Impl(repo::Repository& r, ServiceOptions o)
   AddAccountRoutes(routes);
   AddCaseRoutes(routes);
   AddSearchRoutes(routes);
+  AddLinkRoutes(routes);
   AddOpsRoutes(routes);
   for (auto& r : routes) r.segments = Split(r.path);
   files = LoadFiles(options.web_root);

@@ -302,6 +302,69 @@ std::string EntityJson(const EntityOccurrences& e, int indent) {
               indent);
 }
 
+namespace {
+json SettingsObject(const LinkSettings& s) {
+  return {{"stop_threshold", s.stop_threshold},
+          {"deconfliction", s.deconfliction},
+          {"notices_per_hour", s.notices_per_hour}};
+}
+json EvidenceJson(const std::vector<LinkEvidence>& list) {
+  json arr = json::array();
+  for (const auto& e : list) {
+    json offsets = json::array();
+    for (const auto& [b, en] : e.offsets) offsets.push_back({b, en});
+    arr.push_back({{"document_id", e.doc_id}, {"filename", e.filename}, {"offsets", offsets}});
+  }
+  return arr;
+}
+}  // namespace
+
+std::string LinksJson(const CaseLinks& l, int indent) {
+  json links = json::array(), notices = json::array(), stops = json::array();
+  for (const auto& k : l.links) {
+    json shared = json::array();
+    for (const auto& e : k.shared) {
+      shared.push_back({{"type", e.type}, {"value", e.value}, {"weight", e.weight}, {"cases", e.cases},
+                        {"here", EvidenceJson(e.here)}, {"there", EvidenceJson(e.there)}});
+    }
+    links.push_back({{"case_id", k.case_id}, {"title", k.title}, {"score", k.score}, {"state", k.state},
+                     {"reopened", k.reopened}, {"decided_by", NullIfEmpty(k.decided_by)},
+                     {"decided_at", NullIfEmpty(k.decided_at)}, {"why", NullIfEmpty(k.why)},
+                     {"shared", shared}});
+  }
+  for (const auto& n : l.notices) {
+    json o = {{"direction", n.incoming ? "incoming" : "outgoing"}, {"shared", n.shared},
+              {"types", n.types}, {"contact", n.contact}};
+    if (n.incoming) {
+      o["user"] = n.user;
+      o["at"] = n.at;
+    }
+    notices.push_back(std::move(o));
+  }
+  for (const auto& s : l.stop_entities) {
+    stops.push_back({{"type", s.type}, {"value", s.value}, {"cases", s.cases}, {"manual", s.manual},
+                     {"set_by", NullIfEmpty(s.set_by)}, {"set_at", NullIfEmpty(s.set_at)}});
+  }
+  return Dump(json{{"case_id", l.case_id}, {"links", links}, {"notices", notices},
+                   {"notices_withheld", l.notices_withheld}, {"stop_entities", stops},
+                   {"settings", SettingsObject(l.settings)}},
+              indent);
+}
+
+std::string GraphJson(const LinkGraph& g, int indent) {
+  json nodes = json::array(), edges = json::array();
+  for (const auto& n : g.nodes) {
+    nodes.push_back({{"id", n.id}, {"kind", n.kind}, {"label", n.label}, {"type", n.type},
+                     {"case_id", NullIfEmpty(n.case_id)}});
+  }
+  for (const auto& e : g.edges) {
+    edges.push_back({{"from", e.from}, {"to", e.to}, {"weight", e.weight}, {"kind", e.kind}});
+  }
+  return Dump(json{{"nodes", nodes}, {"edges", edges}, {"truncated", g.truncated}}, indent);
+}
+
+std::string LinkSettingsJson(const LinkSettings& s, int indent) { return Dump(SettingsObject(s), indent); }
+
 std::string TextMatchesJson(const TextMatches& m, int indent) {
   json ranges = json::array();
   for (const auto& [b, e] : m.ranges) ranges.push_back({b, e});

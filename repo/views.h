@@ -32,6 +32,15 @@ std::string TermReportJson(const TermReport& t, int indent = 2);
 std::string TextMatchesJson(const TextMatches& m, int indent = 2);
 // {type, value, total, cases: [{case_id, documents}], documents: [{document_id, case_id, filename, date}]}
 std::string EntityJson(const EntityOccurrences& e, int indent = 2);
+// {case_id, links:[{case_id, title, score, state, reopened, decided_by,
+//  decided_at, why, shared:[{type, value, weight, cases, here:[…], there:[…]}]}],
+//  notices:[{direction, shared, types, contact, user?, at?}], notices_withheld,
+//  stop_entities:[{type, value, cases, manual, set_by, set_at}], settings}
+std::string LinksJson(const CaseLinks& l, int indent = 2);
+// {nodes:[{id, kind, label, type, case_id}], edges:[{from, to, weight, kind}], truncated}
+std::string GraphJson(const LinkGraph& g, int indent = 2);
+// {stop_threshold, deconfliction, notices_per_hour}
+std::string LinkSettingsJson(const LinkSettings& s, int indent = 2);
 std::string TermReportCsv(const TermReport& t);
 std::string SavedSearchBody(const SavedSearch& s, int indent = 2);
 // {searches:[…]}

@@ -33,10 +33,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The browser test's one npm dependency (playwright-core drives Debian's
+# The browser test's npm dependency (playwright-core drives Debian's
 # chromium; it downloads no browser). Installed from the lock file.
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+# The page's graph library (cytoscape), served from web/node_modules.
+if [ ! -d web/node_modules/cytoscape ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"

@@ -44,6 +44,12 @@ struct Options {
   std::string doc_id, out_file;
   std::string match_query;  // get --text --matches
   bool text = false;
+  // links
+  std::string confirm, reject, add_link, clear_link, why, stop_entity, unstop_entity;
+  bool graph = false, link_settings = false;
+  int depth = 2;
+  std::int64_t stop_threshold = -1, notices_per_hour = -1;
+  std::string deconfliction;
   // ingest
   bool failures = false, retry = false;
   std::string format = "json";
@@ -103,6 +109,7 @@ int RunIngest(const Options& o);
 int RunWatch(const Options& o);
 int RunSearch(const Options& o);
 int RunEntities(const Options& o);
+int RunLinks(const Options& o);
 int RunGet(const Options& o);
 int RunReindex(const Options& o);
 

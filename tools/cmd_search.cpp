@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 
 #include "repo/views.h"
@@ -99,6 +100,101 @@ int RunEntities(const Options& o) {
   for (const auto& h : e.documents) {
     std::cout << "  " << h.document_id << "  " << h.filename << "  (case " << h.case_id << ")\n";
   }
+  return 0;
+}
+
+namespace {
+std::pair<std::string, std::string> TypeAndValue(const std::string& s) {
+  const auto colon = s.find(':');
+  if (colon == std::string::npos) {
+    throw Error(ErrorCode::kInvalidArgument, "write the entity as TYPE:VALUE (iban:DE89…, phone:+351…)");
+  }
+  return {s.substr(0, colon), s.substr(colon + 1)};
+}
+
+void PrintLinks(const repo::CaseLinks& l) {
+  std::cout << l.links.size() << (l.links.size() == 1 ? " linked case" : " linked cases") << "\n";
+  for (const auto& k : l.links) {
+    std::cout << "  " << k.case_id << "  " << k.title << "  score " << std::fixed << std::setprecision(2)
+              << k.score << "  " << k.state << (k.reopened ? " (reopened: new evidence)" : "") << "\n";
+    if (!k.decided_by.empty()) {
+      std::cout << "    decided by " << k.decided_by << " at " << k.decided_at << ": " << k.why << "\n";
+    }
+    for (const auto& e : k.shared) {
+      std::cout << "    " << e.type << " " << e.value << "  weight " << e.weight << ", in " << e.cases
+                << " cases\n";
+      for (const auto& ev : e.here) std::cout << "      here:  " << ev.doc_id << "  " << ev.filename << "\n";
+      for (const auto& ev : e.there) std::cout << "      there: " << ev.doc_id << "  " << ev.filename << "\n";
+    }
+  }
+  std::cout.unsetf(std::ios::floatfield);
+  for (const auto& n : l.notices) {
+    std::string types, contact;
+    for (const auto& t : n.types) types += (types.empty() ? "" : ", ") + t;
+    for (const auto& c : n.contact) contact += (contact.empty() ? "" : ", ") + c;
+    if (n.incoming) {
+      std::cout << "notice: " << n.user << " was told at " << n.at << " that a case of " << contact
+                << " shares " << n.shared << (n.shared == 1 ? " entity" : " entities") << " of types "
+                << types << " with this one\n";
+    } else {
+      std::cout << "notice: a restricted case shares " << n.shared << (n.shared == 1 ? " entity" : " entities")
+                << " of types " << types << "; contact " << contact << "\n";
+    }
+  }
+  if (l.notices_withheld) {
+    std::cout << l.notices_withheld << " more notices withheld (over " << l.settings.notices_per_hour
+              << " an hour)\n";
+  }
+  for (const auto& s : l.stop_entities) {
+    std::cout << "stop-entity: " << s.type << " " << s.value << "  "
+              << (s.manual ? "set by " + s.set_by + " at " + s.set_at : "in " + std::to_string(s.cases) + " cases")
+              << "\n";
+  }
+}
+}  // namespace
+
+int RunLinks(const Options& o) {
+  auto r = OpenRepo(o, false);
+  repo::Session s = Act(*r, o);
+  if (o.link_settings) {
+    repo::LinkSettings set = r->GetLinkSettings(s);
+    const bool change = o.stop_threshold >= 0 || o.notices_per_hour >= 0 || !o.deconfliction.empty();
+    if (o.stop_threshold >= 0) set.stop_threshold = static_cast<std::uint32_t>(o.stop_threshold);
+    if (o.notices_per_hour >= 0) set.notices_per_hour = static_cast<std::uint32_t>(o.notices_per_hour);
+    if (!o.deconfliction.empty()) set.deconfliction = o.deconfliction;
+    if (change) r->SetLinkSettings(s, set);
+    std::cout << repo::views::LinkSettingsJson(r->GetLinkSettings(s)) << "\n";
+    return 0;
+  }
+  if (!o.stop_entity.empty() || !o.unstop_entity.empty()) {
+    const bool stop = !o.stop_entity.empty();
+    const auto [type, value] = TypeAndValue(stop ? o.stop_entity : o.unstop_entity);
+    r->SetStopEntity(s, type, value, stop);
+    std::cout << (stop ? "stopped " : "no longer stopped: ") << type << " " << value << "\n";
+    return 0;
+  }
+  if (o.case_id.empty()) throw Error(ErrorCode::kInvalidArgument, "name the CASE");
+  if (o.graph) {
+    const repo::LinkGraph g = r->Graph(s, o.case_id, o.depth);
+    if (o.json) {
+      std::cout << repo::views::GraphJson(g) << "\n";
+      return 0;
+    }
+    for (const auto& n : g.nodes) std::cout << n.id << "  " << (n.kind == "entity" ? n.type + " " : "") << n.label << "\n";
+    for (const auto& e : g.edges) std::cout << e.from << " -- " << e.to << "  (" << e.kind << ")\n";
+    return 0;
+  }
+  const std::pair<const std::string*, const char*> decisions[] = {
+      {&o.confirm, "confirm"}, {&o.reject, "reject"}, {&o.add_link, "add"}, {&o.clear_link, "clear"}};
+  for (const auto& [other, decision] : decisions) {
+    if (!other->empty()) r->DecideLink(s, o.case_id, *other, decision, o.why);
+  }
+  const repo::CaseLinks l = r->Links(s, o.case_id, o.limit);
+  if (o.json) {
+    std::cout << repo::views::LinksJson(l) << "\n";
+    return 0;
+  }
+  PrintLinks(l);
   return 0;
 }
 

@@ -239,6 +239,31 @@ void DeclareReading(CLI::App& app, Options& o, Action& action) {
   Acting(en, o);
   Runs(en, action, [&o] { return RunEntities(o); });
 
+  auto* lk = app.add_subcommand(
+      "links", "a case's links to other cases by shared entities; decide them; stop-entities; settings");
+  WithDir(lk, o);
+  lk->add_option("CASE", o.case_id, "case id (not needed for --stop, --unstop, --settings)");
+  lk->add_option("--limit", o.limit, "links listed (default 20)")->check(CLI::Range(1, 500));
+  lk->add_option("--confirm", o.confirm, "confirm the link to this case (with --why)");
+  lk->add_option("--reject", o.reject, "reject the link to this case (with --why)");
+  lk->add_option("--add", o.add_link, "add a link to this case by hand (with --why)");
+  lk->add_option("--clear", o.clear_link, "forget the decision on the link to this case");
+  lk->add_option("--why", o.why, "why (kept with who and when)");
+  lk->add_option("--stop", o.stop_entity, "TYPE:VALUE: stop this entity from linking cases");
+  lk->add_option("--unstop", o.unstop_entity, "TYPE:VALUE: let it link again");
+  lk->add_flag("--graph", o.graph, "print the case's neighbourhood (cases and entities)");
+  lk->add_option("--depth", o.depth, "graph depth, 1-3 (default 2)")->check(CLI::Range(1, 3));
+  lk->add_flag("--settings", o.link_settings, "show (or, with the options below, change) the settings");
+  lk->add_option("--stop-threshold", o.stop_threshold, "admin: entities in more cases than this stop linking")
+      ->check(CLI::Range(2, 100000));
+  lk->add_option("--deconfliction", o.deconfliction, "admin: notice or none")
+      ->check(CLI::IsMember({"notice", "none"}));
+  lk->add_option("--notices-per-hour", o.notices_per_hour, "admin: new deconfliction notices per user and hour")
+      ->check(CLI::Range(0, 100000));
+  lk->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(lk, o);
+  Runs(lk, action, [&o] { return RunLinks(o); });
+
   auto* st = app.add_subcommand("search-terms", "a search-term report: hits, unique hits and families per term");
   WithDir(st, o);
   st->add_option("--terms", o.terms_file, "a file with one term (a full query) per line")->required();

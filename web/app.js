@@ -1,7 +1,8 @@
 // Dossier web page: session, hash routing and the pages.
 //
 // Routes: #/search?q=&case=&sort=&family=&offset= (search.js),
-// #/doc/<id>[?from=search], #/cases, #/case/<id>, #/exceptions?case=,
+// #/doc/<id>[?from=search], #/cases, #/case/<id>, #/graph?case=&depth= (links.js),
+// #/exceptions?case=,
 // #/searches, #/terms (review.js), #/admin, #/account. Every value that
 // comes from the server is shown as text (see ui.js); ids only ever reach
 // URLs through encodeURIComponent.
@@ -17,6 +18,7 @@ import {
   hitNavigation, hitQuery, markText, matchNavigation, parseTags, searchPage,
 } from './search.js';
 import { exceptionsPage, savedSearchesPage, termsPage } from './review.js';
+import { graphPage, linksPanel } from './links.js';
 
 const FAILED_STATUSES = new Set(['error', 'unsupported', 'skipped']);
 
@@ -85,6 +87,7 @@ const ROUTES = new Map([
   ['entity', [entityPage, 0]],
   ['cases', [casesPage, 0]],
   ['case', [casePage, 1]],
+  ['graph', [graphPage, 0]],
   ['admin', [adminPage, 0]],
   ['account', [accountPage, 0]],
 ]);
@@ -609,7 +612,8 @@ async function casePage(view, ctx, [caseId]) {
   docsSlot.replaceChildren(documentsTable(documents.documents || []));
   view.append(
     el('section', {}, el('h2', {}, 'Documents'), docsBanner, docsSlot),
-    uploadPanel(caseId, ctx, reloadDocuments));
+    uploadPanel(caseId, ctx, reloadDocuments),
+    linksPanel(caseId, ctx));
   if (grants) view.append(grants.root);
 }
 

@@ -100,6 +100,29 @@ check "an entity of an unknown type is a usage error" 2 as ivan entities "$R" 's
 check "entity: with an invalid value is a usage error" 2 as ivan search "$R" 'entity:iban:DE00123'
 contains "the error names the type" "$T/err" "is not a valid iban"
 
+# Case links: a second investigator case holds the same IBAN.
+check "case create Marsh" 0 as alice case create "$R" --title "Marsh" --roles investigator --json
+MCASE=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' "$T/out")
+mkdir -p "$T/marsh" && printf 'Transfer to PT50 0035 0217 0004 1234 5678 3 on Monday.\n' >"$T/marsh/transfer.txt"
+check "ingest into Marsh" 0 as ivan ingest "$R" --case "$MCASE" "$T/marsh"
+check "links lists the case sharing the IBAN" 0 as ivan links "$R" "$CASE"
+contains "the linked case, suggested" "$T/out" "$MCASE  Marsh  score "
+contains "the shared entity" "$T/out" "iban PT50003502170004123456783"
+contains "its evidence there" "$T/out" "there: "
+check "a decision needs a reason" 2 as ivan links "$R" "$CASE" --confirm "$MCASE"
+check "confirm the link" 0 as ivan links "$R" "$CASE" --confirm "$MCASE" --why "same beneficiary"
+contains "confirmed, with who and why" "$T/out" "decided by ivan at "
+check "the other side sees the decision" 0 as ivan links "$R" "$MCASE" --json
+contains "confirmed in JSON" "$T/out" '"state": "confirmed"'
+check "lena cannot list an investigator case's links" 1 as lena links "$R" "$CASE"
+check "the graph as JSON" 0 as ivan links "$R" "$CASE" --graph --json
+contains "a case node" "$T/out" '"kind": "case"'
+check "a stop-entity by hand" 0 as ivan links "$R" --stop 'iban:PT50003502170004123456783'
+check "settings are for admins" 1 as ivan links "$R" --settings --stop-threshold 10
+check "an admin changes the stop threshold" 0 as alice links "$R" --settings --stop-threshold 10
+contains "the new threshold" "$T/out" '"stop_threshold": 10'
+check "a stop-entity lifted" 0 as ivan links "$R" --unstop 'iban:PT50003502170004123456783'
+
 check "a second writer is refused while one holds the lock" 0 bash -c "
   exec 9>>'$R/lock'; flock -n 9 || exit 9
   '$DOSSIER' role add '$R' records --user alice --password-file '$T/alice'; test \$? = 1"
