@@ -43,6 +43,9 @@ Response GetSettings(Call& c) {
 
 Response SetSettings(Call& c) {
   const JsonBody b(c.req.body, {"stop_threshold", "deconfliction", "notices_per_hour"});
+  if (!b.Has("stop_threshold") && !b.Has("deconfliction") && !b.Has("notices_per_hour")) {
+    throw Error(ErrorCode::kInvalidArgument, "give stop_threshold, deconfliction or notices_per_hour");
+  }
   repo::LinkSettings s = c.svc.repo.GetLinkSettings(c.session());
   if (auto v = b.OptInt("stop_threshold", 2, 100000)) s.stop_threshold = static_cast<std::uint32_t>(*v);
   if (auto v = b.OptInt("notices_per_hour", 0, 100000)) s.notices_per_hour = static_cast<std::uint32_t>(*v);

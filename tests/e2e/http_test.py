@@ -1182,6 +1182,9 @@ JSON_FIELDS = {
     ("POST", "/api/v1/search/terms"): {"terms": "l", "case": "s"},
     ("POST", "/api/v1/searches"): {"name": "s", "query": "s", "case": "s"},
     ("PUT", "/api/v1/tags/policy"): {"privileged_roles": "l"},
+    ("POST", "/api/v1/cases/{id}/links"): {"case": "s", "decision": "s", "why": "s"},
+    ("POST", "/api/v1/stop-entities"): {"type": "s", "value": "s", "stop": "b"},
+    ("PUT", "/api/v1/links/settings"): {"stop_threshold": "n", "deconfliction": "s", "notices_per_hour": "n"},
 }
 # Harmless bodies: each is sent only after being broken.
 BASE_BODY = {
@@ -1200,6 +1203,9 @@ BASE_BODY = {
     ("POST", "/api/v1/search/terms"): {"terms": ["nomatchbadinputword"]},
     ("POST", "/api/v1/searches"): {"name": "badinput", "query": "nomatchbadinputword"},
     ("PUT", "/api/v1/tags/policy"): {"privileged_roles": []},
+    ("POST", "/api/v1/cases/{id}/links"): {"case": "cmadeupcase1", "decision": "confirm", "why": "badinput"},
+    ("POST", "/api/v1/stop-entities"): {"type": "iban", "value": "GB82WEST12345698765432", "stop": True},
+    ("PUT", "/api/v1/links/settings"): {"stop_threshold": 50, "deconfliction": "notice", "notices_per_hour": 30},
 }
 
 
@@ -1270,7 +1276,8 @@ def test_bad_input(ctx, m, routes, alice, S):
         for f, t in fields.items():
             wrongs = {"s": [123, 1.5, True, ["a"], {"a": 1}, 10 ** 30],
                       "l": ["a", 5, [1], [["a"]], {"a": "b"}, ["x" * 300]],
-                      "b": ["yes", 1, [True], 1e308]}[t]
+                      "b": ["yes", 1, [True], 1e308],
+                      "n": ["5", 1.5, True, [1], -1, 10 ** 30]}[t]
             for w in wrongs:
                 body = json.dumps(dict(base, **{f: w})).encode()
                 expect_error(send(meth, path, body), "%s %s: %s=%r" % (meth, tmpl, f, str(w)[:20]))
@@ -1592,6 +1599,74 @@ def test_access_log(ctx, m):
           "\n".join(leaks[:10]))
 
 
+def test_links(ctx, m, alice, bob, carol, S):
+    section("case links: shared entities, decisions, deconfliction, the graph")
+    r = m.post("/api/v1/cases", token=bob, json_body={"title": "Quay payments", "roles": ["investigator"]})
+    quay = (r.json() or {}).get("id", "cmissing3")
+    for token, case, name, text in ((bob, quay, "quay.txt", "Refund sent to GB82WEST12345698765432 on Monday.\n"),
+                                    (carol, S["hidden"], "counsel-note.txt", "Settlement account GB82 WEST 1234 5698 7654 32.\n")):
+        r = upload(m, token, case, name, text.encode())
+        poll_job(m, token, (r.json() or {}).get("job_id", "jmissing"))
+    r = m.get("/api/v1/cases/%s/links" % S["case"], token=bob)
+    j = r.json() or {}
+    links = {l.get("case_id"): l for l in j.get("links", [])}
+    q = links.get(quay) or {}
+    shared = q.get("shared") or [{}]
+    check("the case links to the one sharing its IBAN, with the entity and its documents on both sides",
+          r.status == 200 and q.get("state") == "suggested" and q.get("score", 0) > 0
+          and shared[0].get("type") == "iban" and shared[0].get("value") == "GB82WEST12345698765432"
+          and any(d.get("document_id") == S["doc"] for d in shared[0].get("here", []))
+          and shared[0].get("there"), r)
+    notices = [n for n in j.get("notices", []) if n.get("direction") == "outgoing"]
+    check("a case bob may not open shows as a notice: a count, types and whom to contact",
+          len(notices) == 1 and notices[0].get("types") == ["iban"] and notices[0].get("contact") == ["legal"]
+          and notices[0].get("shared") == 1, r)
+    check("nothing else of it: no id, title or filename", S["hidden"] not in r.body.decode()
+          and "Counsel" not in r.body.decode() and "counsel-note" not in r.body.decode(), r)
+    r = m.get("/api/v1/cases/%s/links" % S["hidden"], token=carol)
+    j = r.json() or {}
+    check("two-way: the restricted case's roles see who was told",
+          r.status == 200 and any(n.get("direction") == "incoming" and n.get("user") == "bob"
+                                  for n in j.get("notices", [])), r)
+    r = m.get("/api/v1/cases/%s/links" % S["hidden"], token=bob)
+    check("links of a case bob may not open: the same 404", r.status == 404 and r.body == S["nf_body"], r)
+    r = m.post("/api/v1/cases/%s/links" % S["case"], token=bob, json_body={"case": quay, "decision": "confirm"})
+    check("a decision without a reason is 400", r.status == 400, r)
+    r = m.post("/api/v1/cases/%s/links" % S["case"], token=bob,
+               json_body={"case": quay, "decision": "confirm", "why": "the same refund account"})
+    j = r.json() or {}
+    first = (j.get("links") or [{}])[0]
+    check("confirm a link: who, when, why",
+          r.status == 200 and first.get("case_id") == quay and first.get("state") == "confirmed"
+          and first.get("decided_by") == "bob" and first.get("why") == "the same refund account", r)
+    r = m.post("/api/v1/cases/%s/links" % S["case"], token=bob,
+               json_body={"case": S["hidden"], "decision": "add", "why": "probe"})
+    check("a link to a case bob may not open is the same 404", r.status == 404 and r.body == S["nf_body"], r)
+    r = m.get("/api/v1/graph?case=%s&depth=2" % S["case"], token=bob)
+    j = r.json() or {}
+    ids = {n.get("case_id") for n in j.get("nodes", [])}
+    check("the graph: both cases and the IBAN, nothing of the hidden case",
+          r.status == 200 and {S["case"], quay} <= ids and S["hidden"] not in r.body.decode()
+          and any(n.get("label") == "GB82WEST12345698765432" for n in j.get("nodes", [])), r)
+    r = m.get("/api/v1/graph?case=%s&depth=9" % S["case"], token=bob)
+    check("a graph depth out of range is 400", r.status == 400, r)
+    r = m.post("/api/v1/stop-entities", token=carol, json_body={"type": "phone", "value": "+351912345678"})
+    check("stopping an entity nobody shows you is 404", r.status == 404, r)
+    r = m.post("/api/v1/stop-entities", token=bob, json_body={"type": "iban", "value": "GB82WEST12345698765432"})
+    check("a stop-entity set by hand (204)", r.status == 204, r)
+    r = m.get("/api/v1/cases/%s/links" % S["case"], token=bob)
+    j = r.json() or {}
+    check("it links no more, and is listed with who stopped it",
+          any(s.get("manual") and s.get("set_by") == "bob" for s in j.get("stop_entities", [])), r)
+    m.post("/api/v1/stop-entities", token=bob, json_body={"type": "iban", "value": "GB82WEST12345698765432", "stop": False})
+    r = m.request("PUT", "/api/v1/links/settings", token=bob, json_body={"stop_threshold": 10})
+    check("linking settings are for admins (403)", r.status == 403, r)
+    r = m.request("PUT", "/api/v1/links/settings", token=alice, json_body={"stop_threshold": 10, "deconfliction": "notice"})
+    check("an admin sets the stop threshold", r.status == 200 and (r.json() or {}).get("stop_threshold") == 10, r)
+    r = m.request("PUT", "/api/v1/links/settings", token=alice, json_body={"deconfliction": "sometimes"})
+    check("an unknown policy is 400", r.status == 400, r)
+
+
 def run(ctx):
     repo = ctx.init_repo("repo", "alice", PW["alice"])
     m = Server(ctx, "main", repo, ["--test-clock-offset-file", ctx.offset_file,
@@ -1610,6 +1685,7 @@ def run(ctx):
     test_documents(ctx, m, bob, carol, S)
     test_search(ctx, m, bob, carol, S)
     test_review(ctx, m, bob, carol, S)
+    test_links(ctx, m, alice, bob, carol, S)
     test_upload_limits(ctx, m, bob, S)
     test_bad_input(ctx, m, routes, alice, S)
     test_limits(ctx, m, alice)
