@@ -121,7 +121,8 @@ export function linksPanel(caseId, ctx) {
         sharedList(l.shared),
         decisionForm(l));
     });
-    body.replaceChildren(
+    // el() skips null children; replaceChildren would write them as "null".
+    body.replaceChildren(el('div', {},
       items.length ? el('ol', { class: 'plain link-list' }, items) : el('p', { class: 'empty' }, 'No linked case.'),
       notices.length
         ? el('div', { class: 'notices' }, el('h3', {}, 'Deconfliction notices'),
@@ -137,7 +138,7 @@ export function linksPanel(caseId, ctx) {
             { label: 'Why', cell: (s) => (s.manual ? `stopped by ${String(s.set_by)}, ${formatDate(s.set_at)}` : `in ${Number(s.cases) || 0} cases or more`) },
           ], stops))
         : null,
-      addForm());
+      addForm()));
   }
 
   request('GET', apiPath('cases', caseId, 'links'), { signal }).then(render).catch((err) => {
@@ -173,13 +174,19 @@ export async function graphPage(view, ctx, _args, params) {
   };
   // The same graph as a list, for keyboards and screen readers (and when
   // the drawing library is missing).
-  listing.replaceChildren(
+  listing.replaceChildren(el('div', {},
     el('h2', {}, 'Cases and entities'),
     data.truncated ? el('p', { class: 'muted' }, 'More cases are linked than the graph shows.') : null,
     dataTable([
       { label: 'Case', cell: (e) => link(caseHref(String(byId.get(String(e.from))?.case_id ?? '')), String(byId.get(String(e.from))?.label ?? '')) },
       { label: 'Holds', cell: (e) => { const n = byId.get(String(e.to)); return n?.kind === 'case' ? ['confirmed link to ', String(n.label)] : [el('span', { class: 'entity-type' }, String(n?.type ?? '')), ' ', link(entityHref(String(n?.type ?? ''), String(n?.label ?? '')), String(n?.label ?? ''))]; } },
-    ], edges, { empty: 'This case links to no other.' }));
+    ], edges, { empty: 'This case links to no other.' })));
+  // cytoscape adds a <style> element unless one with this id exists; the
+  // page's Content-Security-Policy refuses inline styles, so style.css
+  // holds its one rule and this marker stands in for the element.
+  if (!document.getElementById('__________cytoscape_stylesheet')) {
+    document.head.append(el('meta', { id: '__________cytoscape_stylesheet', name: 'cytoscape-style', content: 'style.css' }));
+  }
   let cytoscape;
   try {
     cytoscape = (await import('/static/cytoscape.js')).default;
@@ -205,7 +212,9 @@ export async function graphPage(view, ctx, _args, params) {
       { selector: 'edge', style: { width: 1.5, 'line-color': '#b0b0b0' } },
       { selector: 'edge[kind = "link"]', style: { width: 3, 'line-color': '#1d3557' } },
     ],
-    layout: { name: 'cose', animate: false, randomize: false, nodeDimensionsIncludeLabels: true },
+    layout: {
+      name: 'cose', animate: false, randomize: false, nodeDimensionsIncludeLabels: true, idealEdgeLength: () => 110, nodeRepulsion: () => 9000,
+    },
     wheelSensitivity: 0.3,
   });
   cy.on('tap', 'node', (ev) => {

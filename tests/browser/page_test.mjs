@@ -691,6 +691,78 @@ async function administration(browser, base, fixture) {
   });
 }
 
+const LINKED_TITLE = '<img src=x onerror=alert(3)> Quay audit';
+const HIDDEN_TITLE = 'Sealed counsel file';
+const SHARED_IBAN = 'GB82WEST12345698765432';
+
+async function caseLinks(browser, base, fixture) {
+  await scenario('case links (ivan)', browser, base, async (step, open) => {
+    const w = await open();
+    const { page } = w;
+    await step('set up: a case sharing an email, a restricted case sharing an IBAN', async () => {
+      const { api } = fixture;
+      const alice = await api.login('alice');
+      await api.call('POST', '/api/v1/roles', { token: alice, json: { name: 'legal', join: true }, expect: 201 });
+      const alice2 = await api.login('alice');
+      const quay = await api.call('POST', '/api/v1/cases',
+        { token: alice2, json: { title: LINKED_TITLE, roles: ['investigator'] }, expect: 201 });
+      const sealed = await api.call('POST', '/api/v1/cases',
+        { token: alice2, json: { title: HIDDEN_TITLE, roles: ['legal'] }, expect: 201 });
+      await api.upload(fixture.ivanToken, quay.id, 'refund-note.txt',
+        'Ask rui@corvo.example about the refund before Friday.\n');
+      await api.upload(fixture.ivanToken, fixture.caseId, 'wire.txt', `Wire the balance to ${SHARED_IBAN}.\n`);
+      await api.upload(alice2, sealed.id, 'settlement.txt', `Settlement paid into ${SHARED_IBAN}.\n`);
+      fixture.linkedId = quay.id;
+      await signIn(w, base, 'ivan', PASSWORDS.ivan);
+    }, w);
+
+    await step('the case page lists the linked case, the shared entity, its documents and a notice', async () => {
+      await page.goto(`${base}/#/case/${encodeURIComponent(fixture.caseId)}`);
+      const links = page.locator('section.links');
+      await links.locator('.link-list .link').first().waitFor();
+      const title = await links.locator('.link-head a').first().textContent();
+      check(title === LINKED_TITLE, `the linked case shows as ${JSON.stringify(title)}`);
+      check(await links.locator('img').count() === 0, 'a case title became an element');
+      const shared = await texts(page, 'section.links .shared-entities li');
+      check(shared.some((t) => t.includes('rui@corvo.example')), `the shared email is missing: ${JSON.stringify(shared)}`);
+      const evidence = await texts(page, 'section.links .evidence a');
+      check(evidence.includes('refund-note.txt') && evidence.includes(EMAIL.name),
+        `the evidence on both sides is missing: ${JSON.stringify(evidence)}`);
+      const notice = await links.locator('.notice-outgoing').textContent();
+      check(notice === 'A restricted case shares 1 entity of type iban. Contact legal.', `the notice reads ${JSON.stringify(notice)}`);
+      const text = await page.locator('main').textContent();
+      check(!text.includes(HIDDEN_TITLE) && !text.includes('settlement.txt'), 'the restricted case shows through');
+      check(!/null|undefined|NaN/.test(text), 'the links show "null", "undefined" or "NaN"');
+      await shot(page, '20-case-links');
+    }, w);
+
+    await step('confirming without a reason asks for one; with one it is kept with the name', async () => {
+      const item = page.locator('section.links .link').first();
+      await item.getByRole('button', { name: 'Confirm' }).click();
+      await page.locator('section.links .banner', { hasText: 'Say why' }).waitFor();
+      await item.getByLabel('Why').fill('the same supplier contact');
+      await item.getByRole('button', { name: 'Confirm' }).click();
+      await page.locator('section.links .badge.state-confirmed').waitFor();
+      const decision = await page.locator('section.links .decision').first().textContent();
+      check(decision.startsWith('ivan, ') && decision.endsWith(': the same supplier contact'), `the decision reads ${JSON.stringify(decision)}`);
+      await shot(page, '21-case-link-confirmed');
+    }, w);
+
+    await step('the graph draws both cases and the entities between them', async () => {
+      await page.getByRole('link', { name: 'Show the graph of linked cases' }).click();
+      await page.locator('#graph canvas').first().waitFor();
+      await page.waitForFunction(() => Number(document.getElementById('graph')?.dataset.nodes) >= 3);
+      const rows = await texts(page, '.graph-list table.data td');
+      check(rows.some((t) => t === LINKED_TITLE) && rows.some((t) => t.includes('rui@corvo.example')),
+        `the graph's list lacks the linked case or the email: ${JSON.stringify(rows)}`);
+      const text = await page.locator('main').textContent();
+      check(!text.includes(HIDDEN_TITLE), 'the restricted case shows in the graph');
+      check(!/null|undefined|NaN/.test(text), 'the graph page shows "null", "undefined" or "NaN"');
+      await shot(page, '22-graph');
+    }, w);
+  });
+}
+
 /** Waits until the page shows the search for `q`: the query box holds it and its count is in. */
 async function waitForSearch(page, q) {
   await page.waitForFunction((expected) => {
@@ -1040,6 +1112,7 @@ async function main() {
   await administration(browser, server.base, fixture);
   await reviewSearch(browser, server.base, fixture);
   await reviewPages(browser, server.base, fixture);
+  await caseLinks(browser, server.base, fixture);
 
   const failed = results.filter((r) => !r.ok);
   if (failed.length) console.log(`\nserver log (last lines):\n${server.logTail(15)}`);
