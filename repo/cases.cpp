@@ -1,6 +1,7 @@
 #include "repo/cases.h"
 
 #include <algorithm>
+#include <map>
 
 #include "crypto/envelope.h"
 #include "repo/key_ring.h"
@@ -22,51 +23,70 @@ void RequireCaseVisible(sql::Db& db, const Actor& actor, const std::string& case
 }
 
 CaseInfo CaseService::Create(const Actor& actor, const NewCase& c) {
+  return CreateMany(actor, {c}).at(0);
+}
+
+std::vector<CaseInfo> CaseService::CreateMany(const Actor& actor, const std::vector<NewCase>& list) {
   ctx_.RequireWritable();
-  if (c.title.empty() || c.title.size() > 500) {
-    throw Error(ErrorCode::kInvalidArgument, "a case title needs 1-500 characters");
+  if (list.size() > 100000) throw Error(ErrorCode::kInvalidArgument, "at most 100,000 cases at once");
+  for (const auto& c : list) {
+    if (c.title.empty() || c.title.size() > 500) {
+      throw Error(ErrorCode::kInvalidArgument, "a case title needs 1-500 characters");
+    }
+    if (c.description.size() > 100000) {
+      throw Error(ErrorCode::kInvalidArgument, "a case description is at most 100,000 characters");
+    }
+    if (c.roles.empty()) throw Error(ErrorCode::kInvalidArgument, "a case needs at least one role");
   }
-  if (c.description.size() > 100000) {
-    throw Error(ErrorCode::kInvalidArgument, "a case description is at most 100,000 characters");
-  }
-  if (c.roles.empty()) throw Error(ErrorCode::kInvalidArgument, "a case needs at least one role");
-  const std::string id = "c" + crypto::RandomId(11);
+  std::vector<std::string> ids;
   {
     auto w = ctx_.db->Write();
     sql::Transaction t(*w);
-    AccessSet roles;
-    for (const auto& r : c.roles) roles.insert(RoleIdOf(*w, r));
-    if (!actor.HoldsAny(roles)) {
-      throw Error(ErrorCode::kForbidden, "you must hold one of the case's roles to create it");
-    }
     const std::string now = ctx_.NowText();
-    crypto::SecretBytes case_key = crypto::NewDataKey();
-    nlohmann::json meta = {{"title", c.title},
-                           {"description", c.description},
-                           {"risk", RiskName(c.risk)},
-                           {"stage", StageName(Stage::kScreening)},
-                           {"status", CaseStatusName(CaseStatus::kOpen)},
-                           {"owner", actor.name()},
-                           {"assignees", nlohmann::json::array()}};
     sql::Stmt ins(*w,
                   "INSERT INTO cases(id, sealed_meta, recovery_sealed_key, created_at, "
                   "updated_at) VALUES(?, ?, ?, ?, ?)");
-    ins.Bind(1, id)
-        .Bind(2, SealJson(crypto::DeriveDataSubkey(case_key, crypto::DataKeyUse::kMeta),
-                          CaseAd(id), meta))
-        .Bind(3, crypto::SealTo(ctx_.recovery_public, case_key))
-        .Bind(4, now)
-        .Bind(5, now)
-        .Run();
     sql::Stmt g(*w, "INSERT INTO case_grants(case_id, role_id, sealed_key) VALUES(?, ?, ?)");
-    for (RoleId r : roles) {
-      g.Reset();
-      g.Bind(1, id).Bind(2, r).Bind(3, crypto::SealTo(RolePublicKey(*w, r), case_key)).Run();
+    std::map<RoleId, crypto::PublicKey> keys;
+    for (const auto& c : list) {
+      AccessSet roles;
+      for (const auto& r : c.roles) roles.insert(RoleIdOf(*w, r));
+      if (!actor.HoldsAny(roles)) {
+        throw Error(ErrorCode::kForbidden, "you must hold one of the case's roles to create it");
+      }
+      const std::string id = "c" + crypto::RandomId(11);
+      crypto::SecretBytes case_key = crypto::NewDataKey();
+      nlohmann::json meta = {{"title", c.title},
+                             {"description", c.description},
+                             {"risk", RiskName(c.risk)},
+                             {"stage", StageName(Stage::kScreening)},
+                             {"status", CaseStatusName(CaseStatus::kOpen)},
+                             {"owner", actor.name()},
+                             {"assignees", nlohmann::json::array()}};
+      ins.Reset();
+      ins.Bind(1, id)
+          .Bind(2, SealJson(crypto::DeriveDataSubkey(case_key, crypto::DataKeyUse::kMeta),
+                            CaseAd(id), meta))
+          .Bind(3, crypto::SealTo(ctx_.recovery_public, case_key))
+          .Bind(4, now)
+          .Bind(5, now)
+          .Run();
+      for (RoleId r : roles) {
+        auto k = keys.find(r);
+        if (k == keys.end()) k = keys.emplace(r, RolePublicKey(*w, r)).first;
+        g.Reset();
+        g.Bind(1, id).Bind(2, r).Bind(3, crypto::SealTo(k->second, case_key)).Run();
+      }
+      ctx_.events.Changed(*w, EventKind::kCaseCreated, actor.name(), id);
+      ids.push_back(id);
     }
-    ctx_.events.Changed(*w, EventKind::kCaseCreated, actor.name(), id);
     t.Commit();
   }
-  return Get(actor, id);
+  std::vector<CaseInfo> out;
+  auto db = ctx_.db->Read();
+  sql::ReadTransaction snapshot(*db);
+  for (const auto& id : ids) out.push_back(Read(*db, actor, id));
+  return out;
 }
 
 CaseInfo CaseService::Get(const Actor& actor, const std::string& case_id) {

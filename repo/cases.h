@@ -20,6 +20,8 @@ class CaseService {
  public:
   explicit CaseService(RepoContext& ctx) : ctx_(ctx) {}
   CaseInfo Create(const Actor& actor, const NewCase& c);
+  // Many cases in one transaction (an import): all or none.
+  std::vector<CaseInfo> CreateMany(const Actor& actor, const std::vector<NewCase>& list);
   CaseInfo Get(const Actor& actor, const std::string& case_id);
   std::vector<CaseInfo> List(const Actor& actor);
 

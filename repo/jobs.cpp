@@ -1,6 +1,7 @@
 #include "repo/jobs.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "repo/cases.h"
 
@@ -91,6 +92,7 @@ std::string JobService::Start(const Actor& starter, JobKind kind, const std::str
       job->error_ = error;
       job->error_code_ = code;
       job->finished_ = ctx_.Now();
+      job->finish_order_ = ++finishes_;
     }
     job->changed_.notify_all();
   });
@@ -116,7 +118,7 @@ std::size_t JobService::Active() {
 
 void JobService::Prune() {
   const std::int64_t now = ctx_.Now();
-  std::vector<std::pair<std::int64_t, std::string>> finished;
+  std::vector<std::tuple<std::int64_t, std::uint64_t, std::string>> finished;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     JobControl& j = *it->second;
     std::unique_lock lock(j.mu_);
@@ -128,13 +130,14 @@ void JobService::Prune() {
       it = jobs_.erase(it);
       continue;
     }
-    if (ended) finished.emplace_back(j.finished_, it->first);
+    if (ended) finished.emplace_back(j.finished_, j.finish_order_, it->first);
     ++it;
   }
-  // Beyond the count, the oldest go first.
+  // Beyond the count, the oldest go first (in the order they finished: by
+  // id, a job that had just finished could go before its caller saw it).
   std::sort(finished.begin(), finished.end());
   for (std::size_t i = 0; i + ctx_.options.job_retention_count < finished.size(); ++i) {
-    auto it = jobs_.find(finished[i].second);
+    auto it = jobs_.find(std::get<2>(finished[i]));
     if (it->second->thread_.joinable()) it->second->thread_.join();
     jobs_.erase(it);
   }

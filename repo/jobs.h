@@ -50,6 +50,7 @@ class JobControl {
   std::string error_;
   ErrorCode error_code_ = ErrorCode::kInternal;
   std::int64_t created_ = 0, finished_ = 0;
+  std::uint64_t finish_order_ = 0;  // ties of finished_ (a second holds many jobs) go by it
   std::atomic<bool> cancel_{false};
   std::thread thread_;
 };
@@ -81,6 +82,7 @@ class JobService {
   RepoContext& ctx_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<JobControl>> jobs_;
+  std::atomic<std::uint64_t> finishes_{0};
   std::mutex lanes_[2];
 };
 

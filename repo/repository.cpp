@@ -240,6 +240,9 @@ void Repository::DisableUser(const Session& s, const std::string& user) {
 CaseInfo Repository::CreateCase(const Session& s, const NewCase& c) {
   return Guarded([&] { return impl_->cases.Create(impl_->users.Resolve(s), c); });
 }
+std::vector<CaseInfo> Repository::CreateCases(const Session& s, const std::vector<NewCase>& cases) {
+  return Guarded([&] { return impl_->cases.CreateMany(impl_->users.Resolve(s), cases); });
+}
 std::vector<CaseInfo> Repository::ListCases(const Session& s) {
   return Guarded([&] { return impl_->cases.List(impl_->users.Resolve(s)); });
 }

@@ -216,6 +216,8 @@ class Repository {
 
   // ---- Cases ----
   CaseInfo CreateCase(const Session& actor, const NewCase& c);
+  // Many cases at once, in one transaction (all or none): an import.
+  std::vector<CaseInfo> CreateCases(const Session& actor, const std::vector<NewCase>& cases);
   std::vector<CaseInfo> ListCases(const Session& actor);
   // Error(kNotFound) also for a case the actor may not see.
   CaseInfo GetCase(const Session& actor, const std::string& case_id);

@@ -190,6 +190,23 @@ TEST_CASE("a failed job says why, and finished jobs are forgotten after their re
   CHECK(CodeOf([&] { f.repo->GetJob(ivan, id); }) == ErrorCode::kNotFound);
 }
 
+TEST_CASE("beyond the retention count the jobs that finished first go, never the one just finished") {
+  // Every job finishes in the same second of a stopped clock: by id, the
+  // newest one could be forgotten before its blocking caller read it.
+  auto clock = std::make_shared<ManualClock>(1'800'000'000);
+  repo::OpenOptions o;
+  o.clock = clock;
+  o.job_retention_count = 2;
+  Fixture f(o);
+  auto ivan = f.Ivan();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    WriteFile(f.tmp / ("one/" + std::to_string(i) + ".txt"), "Note " + std::to_string(i) + " about the lighthouse.");
+    CHECK(f.Ingest(ivan, f.inv_case, f.tmp / "one").size() == static_cast<std::size_t>(i + 1));
+  }
+  CHECK(f.Search(ivan, "lighthouse").total == 12);
+}
+
 TEST_CASE("a grant runs as a job, and a second grant of the case waits for its moves") {
   Gate gate;
   Fixture f;
