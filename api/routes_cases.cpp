@@ -73,8 +73,9 @@ Response ListCases(Call& c) {
 }
 
 Response CreateCase(Call& c) {
-  const JsonBody b(c.req.body, {"title", "description", "risk", "roles"});
+  const JsonBody b(c.req.body, {"title", "description", "risk", "roles", "phone_region"});
   repo::NewCase n;
+  n.phone_region = b.OptStr("phone_region", 8).value_or("");
   n.title = b.Str("title", 512);
   n.description = b.OptStr("description", 16384).value_or("");
   const auto risk = repo::ParseRisk(b.OptStr("risk", 16).value_or(""));

@@ -42,11 +42,13 @@ Response GetSettings(Call& c) {
 }
 
 Response SetSettings(Call& c) {
-  const JsonBody b(c.req.body, {"stop_threshold", "deconfliction", "notices_per_hour"});
-  if (!b.Has("stop_threshold") && !b.Has("deconfliction") && !b.Has("notices_per_hour")) {
-    throw Error(ErrorCode::kInvalidArgument, "give stop_threshold, deconfliction or notices_per_hour");
+  const JsonBody b(c.req.body, {"stop_threshold", "deconfliction", "notices_per_hour", "phone_region"});
+  if (!b.Has("stop_threshold") && !b.Has("deconfliction") && !b.Has("notices_per_hour") &&
+      !b.Has("phone_region")) {
+    throw Error(ErrorCode::kInvalidArgument, "give stop_threshold, deconfliction, notices_per_hour or phone_region");
   }
   repo::LinkSettings s = c.svc.repo.GetLinkSettings(c.session());
+  if (auto v = b.OptStr("phone_region", 8)) s.phone_region = *v;
   if (auto v = b.OptInt("stop_threshold", 2, 100000)) s.stop_threshold = static_cast<std::uint32_t>(*v);
   if (auto v = b.OptInt("notices_per_hour", 0, 100000)) s.notices_per_hour = static_cast<std::uint32_t>(*v);
   if (auto v = b.OptStr("deconfliction", 16)) s.deconfliction = *v;
@@ -72,9 +74,9 @@ void AddLinkRoutes(std::vector<Route>& r) {
                "Stop an entity from linking cases, or let it link again {type, value, stop}",
                StopEntity});
   r.push_back({"GET", "/api/v1/links/settings", B::kNone, L::kQuery, true,
-               "The stop threshold, deconfliction policy and notice rate", GetSettings});
+               "The stop threshold, deconfliction policy, notice rate and default phone region", GetSettings});
   r.push_back({"PUT", "/api/v1/links/settings", B::kJson, L::kQuery, true,
-               "Admin: {stop_threshold?, deconfliction?: notice|none, notices_per_hour?}", SetSettings});
+               "Admin: {stop_threshold?, deconfliction?: notice|none, notices_per_hour?, phone_region?}", SetSettings});
 }
 
 }  // namespace dossier::api

@@ -973,7 +973,12 @@ void ScanNames(std::string_view t, const EntityOptions& o, Found& f) {
       "Every", "No", "Not", "Please", "Subject", "From", "Re", "Fwd", "Monday", "Tuesday",
       "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March",
       "April", "May", "June", "July", "August", "September", "October", "November", "December",
-      "O", "Os", "As", "Um", "Uma", "El", "Los", "Las", "Il", "Lo", "Gli", "Le", "Un", "Una"};
+      "O", "Os", "As", "Um", "Uma", "El", "Los", "Las", "Il", "Lo", "Gli", "Le", "Un", "Una",
+      // Dates in headers ("Fri Apr 3"), sentence openers of notices and
+      // German articles (German capitalises every noun).
+      "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul",
+      "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "See", "All", "Copyright", "Der", "Die", "Das",
+      "Den", "Dem", "Des", "Ein", "Eine", "Einen", "Einem", "Einer", "Dieses", "Diese", "Dieser"};
   for (std::size_t i = 0; i < words.size();) {
     auto text_of = [&](std::size_t k) { return t.substr(words[k].begin, words[k].end - words[k].begin); };
     if (!words[i].capitalised || taken[i] || openers.count(text_of(i))) {
@@ -1125,6 +1130,14 @@ std::optional<std::string> NormalizeEntity(EntityType type, std::string_view val
     if (e.type == type && e.begin == 0 && e.end == value.size()) return e.value;
   }
   return std::nullopt;
+}
+
+bool IsPhoneRegion(const std::string& region) {
+  if (region.size() != 2 || !std::isupper(static_cast<unsigned char>(region[0])) ||
+      !std::isupper(static_cast<unsigned char>(region[1]))) {
+    return false;
+  }
+  return i18n::phonenumbers::PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(region) != 0;
 }
 
 }  // namespace dossier::indexer

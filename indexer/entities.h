@@ -80,5 +80,7 @@ inline std::string EntityTerm(EntityType type, const std::string& value) {
 // if it is not a valid value of that type.
 std::optional<std::string> NormalizeEntity(EntityType type, std::string_view value,
                                            const EntityOptions& options = {});
+// Whether libphonenumber knows `region` (ISO 3166 alpha-2, upper case).
+bool IsPhoneRegion(const std::string& region);
 
 }  // namespace dossier::indexer

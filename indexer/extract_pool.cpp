@@ -66,6 +66,7 @@ struct ExtractPool::Impl {
     std::uint64_t id = 0;
     Fd fd;  // the pool's own duplicate, closed when the job ends
     std::string name;
+    std::string phone_region;
   };
   struct Worker {
     ChildProcess process;
@@ -192,7 +193,9 @@ struct ExtractPool::Impl {
 
   // Sends one job: its name and (SCM_RIGHTS) its descriptor.
   bool Send(Worker& w, const Job& job) {
-    const std::string header = json{{"name", NameToUtf8(job.name)}}.dump();
+    json h = {{"name", NameToUtf8(job.name)}};
+    if (!job.phone_region.empty()) h["phone_region"] = job.phone_region;
+    const std::string header = h.dump();
     const std::uint64_t len = header.size();
     std::string payload(reinterpret_cast<const char*>(&len), 8);
     payload += header;
@@ -329,14 +332,15 @@ std::size_t ExtractPool::running() const {
   return n;
 }
 
-void ExtractPool::Submit(std::uint64_t job, int fd, const std::string& name) {
+void ExtractPool::Submit(std::uint64_t job, int fd, const std::string& name,
+                         const std::string& phone_region) {
   Impl& s = *impl_;
   Impl::Worker* w = nullptr;
   for (auto& c : s.workers) {
     if (c.queue.size() < kQueueDepth && (!w || c.queue.size() < w->queue.size())) w = &c;
   }
   if (!w) throw Error(ErrorCode::kInternal, "no idle extraction worker");
-  Impl::Job j{job, Fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)), name};
+  Impl::Job j{job, Fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)), name, phone_region};
   if (!j.fd) throw Error(ErrorCode::kIo, "cannot pass a file to an extraction worker");
   if (!s.Send(*w, j)) {
     if (w->queue.empty()) {

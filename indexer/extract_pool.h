@@ -58,8 +58,10 @@ class ExtractPool {
   std::size_t running() const;  // jobs submitted and not yet done
   // Sends `fd` (an open, readable file) to the least loaded worker. The
   // pool keeps its own duplicate (to send the job again if the worker dies
-  // before reaching it); the caller may close `fd`. REQUIRES HasIdleWorker().
-  void Submit(std::uint64_t job, int fd, const std::string& name);
+  // before reaching it); the caller may close `fd`. `phone_region` (ISO
+  // 3166 alpha-2, "": the pool's default) reads phone numbers written
+  // without a country code. REQUIRES HasIdleWorker().
+  void Submit(std::uint64_t job, int fd, const std::string& name, const std::string& phone_region = "");
   // The next event of any running job, waiting as needed (and enforcing
   // wall-clock limits meanwhile). REQUIRES running() > 0.
   ExtractEvent Next();

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -76,6 +77,12 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
     }
     const json job = json::parse(header, nullptr, false);
     const std::string name = job.is_object() ? job.value("name", "") : "";
+    // A region other than the pool's, for this file alone (its case's).
+    std::string region = job.is_object() ? job.value("phone_region", "") : "";
+    if (region.size() != 2 || !std::isupper(static_cast<unsigned char>(region[0])) ||
+        !std::isupper(static_cast<unsigned char>(region[1]))) {
+      region = limits.phone_region;
+    }
     // The CPU budget counts from now, whatever earlier jobs used.
     rusage ru{};
     ::getrusage(RUSAGE_SELF, &ru);
@@ -126,7 +133,7 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
         }
       }
         EntityOptions entity_options;
-        entity_options.default_region = limits.phone_region;
+        entity_options.default_region = region;
         ExtractAll(std::string_view(static_cast<const char*>(map), map ? size : 0), name, limits,
                    [&](const ExtractedItem& item, std::string_view bytes) {
                      // Entities are found here, where the plaintext already

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "crypto/envelope.h"
+#include "indexer/entities.h"
 #include "repo/key_ring.h"
 #include "repo/sealed_json.h"
 
@@ -22,6 +23,17 @@ void RequireCaseVisible(sql::Db& db, const Actor& actor, const std::string& case
   }
 }
 
+std::string CaseRegion(sql::Db& db, const Actor& actor, const std::string& case_id) {
+  RequireCaseVisible(db, actor, case_id);
+  const crypto::SecretBytes key = OpenCaseKey(db, actor, case_id);
+  sql::Stmt st(db, "SELECT sealed_meta FROM cases WHERE id=?");
+  st.Bind(1, case_id);
+  if (!st.Step()) throw Error(ErrorCode::kNotFound, "no such case");
+  return JsonString(OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta), CaseAd(case_id),
+                             col::Bounded(st, 0, 40, kMaxSealedJson, "a case's sealed record")),
+                    "phone_region");
+}
+
 CaseInfo CaseService::Create(const Actor& actor, const NewCase& c) {
   return CreateMany(actor, {c}).at(0);
 }
@@ -37,6 +49,9 @@ std::vector<CaseInfo> CaseService::CreateMany(const Actor& actor, const std::vec
       throw Error(ErrorCode::kInvalidArgument, "a case description is at most 100,000 characters");
     }
     if (c.roles.empty()) throw Error(ErrorCode::kInvalidArgument, "a case needs at least one role");
+    if (!c.phone_region.empty() && !indexer::IsPhoneRegion(c.phone_region)) {
+      throw Error(ErrorCode::kInvalidArgument, "'" + c.phone_region + "' is not a region code (ES, PT, IT, …)");
+    }
   }
   std::vector<std::string> ids;
   {
@@ -62,7 +77,8 @@ std::vector<CaseInfo> CaseService::CreateMany(const Actor& actor, const std::vec
                              {"stage", StageName(Stage::kScreening)},
                              {"status", CaseStatusName(CaseStatus::kOpen)},
                              {"owner", actor.name()},
-                             {"assignees", nlohmann::json::array()}};
+                             {"assignees", nlohmann::json::array()},
+                             {"phone_region", c.phone_region}};
       ins.Reset();
       ins.Bind(1, id)
           .Bind(2, SealJson(crypto::DeriveDataSubkey(case_key, crypto::DataKeyUse::kMeta),
@@ -130,6 +146,7 @@ CaseInfo CaseService::Read(sql::Db& db, const Actor& actor, const std::string& c
   info.id = case_id;
   info.title = JsonString(meta, "title");
   info.description = JsonString(meta, "description");
+  info.phone_region = JsonString(meta, "phone_region");
   const auto risk = ParseRisk(JsonString(meta, "risk"));
   const auto stage = ParseStage(JsonString(meta, "stage", "screening"));
   const auto status = ParseCaseStatus(JsonString(meta, "status", "open"));

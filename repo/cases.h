@@ -15,6 +15,8 @@ namespace dossier::repo {
 // Throws Error(kNotFound) unless the actor holds a role granted on the case
 // (or is the recovery key): a case one may not see does not exist.
 void RequireCaseVisible(sql::Db& db, const Actor& actor, const std::string& case_id);
+// The case's own phone region ("" if it has none).
+std::string CaseRegion(sql::Db& db, const Actor& actor, const std::string& case_id);
 
 class CaseService {
  public:

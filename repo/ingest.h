@@ -72,6 +72,7 @@ struct IngestPlan {
   std::string shard;
   std::string restrict_text;  // "" unless restricted
   std::string fallback_language;
+  std::string phone_region;  // the case's, else the repository's
   bool retry_failed = false;
   std::size_t text_cap = 0;
   std::unique_ptr<KeyBatch> batch;

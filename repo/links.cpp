@@ -49,6 +49,8 @@ LinkSettings ReadSettings(sql::Db& db) {
   s.notices_per_hour = number("link_notices_per_hour", s.notices_per_hour);
   const std::string policy = MetaOr(db, "link_deconfliction", s.deconfliction);
   s.deconfliction = policy == "none" ? "none" : "notice";
+  const std::string region = MetaOr(db, "phone_region", s.phone_region);
+  if (indexer::IsPhoneRegion(region)) s.phone_region = region;
   return s;
 }
 
@@ -194,7 +196,7 @@ class View {
       const DocumentInfo info = InfoOf(doc);
       o.emplace();
       o->filename = info.filename;
-      for (const auto& e : info.entities) o->by_hash.emplace(EntityHash(ctx_, e.type, e.value), e);
+      for (const auto& e : info.entities) o->by_hash.emplace(LinkKey(ctx_, e.type, e.value, e.weight).second, e);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
     }
@@ -237,6 +239,9 @@ class View {
   std::map<std::string, std::optional<Opened>> opened_;
 };
 
+// The type a user reads: capitalised-words names are names.
+std::string Shown(const std::string& link_type) { return link_type == "cname" ? "name" : link_type; }
+
 int StateRank(const std::string& state) {
   if (state == "confirmed") return 0;
   if (state == "added") return 1;
@@ -253,9 +258,20 @@ std::vector<std::string> RoleNames(sql::Db& db, const std::string& case_id) {
 
 }  // namespace
 
+std::string RepositoryPhoneRegion(sql::Db& db) { return ReadSettings(db).phone_region; }
+
 crypto::Bytes EntityHash(const RepoContext& ctx, const std::string& type, const std::string& value) {
   const std::string h = ctx.entities->Hash(type + ":" + value, kHashBytes);
   return crypto::Bytes(h.begin(), h.end());
+}
+
+std::pair<std::string, crypto::Bytes> LinkKey(const RepoContext& ctx, const std::string& type,
+                                              const std::string& value, double weight) {
+  // A name found only as capitalised words (weight < 1) is another, weaker
+  // entity than a watchlist name: it links only to the same capitalised
+  // words, at a lower weight.
+  if (type == "name" && weight < 1.0) return {"cname", EntityHash(ctx, "cname", value)};
+  return {type, EntityHash(ctx, type, value)};
 }
 
 double LinkTypeWeight(const std::string& type) {
@@ -264,7 +280,7 @@ double LinkTypeWeight(const std::string& type) {
   static const std::map<std::string, double> weights = {
       {"iban", 1.0}, {"card", 1.0},  {"btc", 1.0}, {"eth", 1.0},    {"phone", 0.9},
       {"email", 0.9}, {"name", 0.6}, {"ip", 0.5},  {"url", 0.4},     {"domain", 0.3},
-      {"money", 0.1}, {"date", 0.0}};
+      {"money", 0.1}, {"cname", 0.15}, {"date", 0.0}};
   auto it = weights.find(type);
   return it == weights.end() ? 0.0 : it->second;
 }
@@ -283,8 +299,11 @@ void PostEntities(const RepoContext& ctx, sql::Db& w, const std::string& doc_id,
         value.size() > indexer::kMaxEntityValueBytes || LinkTypeWeight(type) == 0) {
       continue;
     }
+    const auto w = e.find("weight");
+    const auto [link_type, hash] =
+        LinkKey(ctx, type, value, w != e.end() && w->is_number() ? w->get<double>() : 1.0);
     ins.Reset();
-    ins.Bind(1, EntityHash(ctx, type, value)).Bind(2, doc_id).Bind(3, case_id).Bind(4, shard_id).Bind(5, type);
+    ins.Bind(1, hash).Bind(2, doc_id).Bind(3, case_id).Bind(4, shard_id).Bind(5, link_type);
     ins.Run();
   }
 }
@@ -319,7 +338,7 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
       if (view.Stopped(hash)) {
         if (out.stop_entities.size() < 50) {
           StopEntity s;
-          s.type = held.type;
+          s.type = Shown(held.type);
           s.manual = true;
           sql::Stmt st(*db, "SELECT set_by, set_at FROM stop_entities WHERE hash=?");
           st.Bind(1, hash);
@@ -337,7 +356,7 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
       if (holders.size() > threshold) {
         if (out.stop_entities.size() < 50) {
           StopEntity s;
-          s.type = held.type;
+          s.type = Shown(held.type);
           s.value = view.ValueOf(hash, case_id);
           s.cases = holders.size();
           out.stop_entities.push_back(std::move(s));
@@ -351,14 +370,14 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
         Pending& p = found[other];
         p.score += w;
         p.shared.emplace_back(w, hash);
-        p.types.insert(held.type);
+        p.types.insert(Shown(held.type));
       }
       if (with_notices && out.settings.deconfliction == "notice") {
         const std::set<std::string> restricted = view.HiddenHolders(hash, threshold + 1);
         if (restricted.size() + holders.size() <= threshold) {
           for (const auto& c : restricted) {
             ++hidden[c].shared;
-            hidden[c].types.insert(held.type);
+            hidden[c].types.insert(Shown(held.type));
           }
         }
       }
@@ -444,7 +463,7 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
       if (shared.size() > kSharedShown) shared.resize(kSharedShown);
       for (const auto& [w, hash] : shared) {
         SharedEntity e;
-        e.type = entity_info[hash].first;
+        e.type = Shown(entity_info[hash].first);
         e.cases = entity_info[hash].second;
         e.weight = w;
         e.here = view.Evidence(hash, case_id);
@@ -558,7 +577,7 @@ void LinkService::Decide(const Actor& actor, const std::string& case_id, const s
     const auto there = view.HashesOf(other);
     std::set<std::string> types;
     for (const auto& [hash, held] : here) {
-      if (there.count(hash)) types.insert(held.type);
+      if (there.count(hash)) types.insert(Shown(held.type));
     }
     const crypto::SecretBytes key = OpenCaseKey(*w, actor, a);
     const crypto::Bytes sealed =
@@ -580,7 +599,9 @@ void LinkService::SetStop(const Actor& actor, const std::string& type, const std
   if (!t) throw Error(ErrorCode::kInvalidArgument, "unknown entity type '" + type + "'");
   const auto normal = indexer::NormalizeEntity(*t, value);
   if (!normal) throw Error(ErrorCode::kInvalidArgument, "'" + value + "' is not a valid " + type);
-  const crypto::Bytes hash = EntityHash(ctx_, type, *normal);
+  // A name stops both as a watchlist name and as capitalised words.
+  std::vector<std::pair<std::string, crypto::Bytes>> keys = {LinkKey(ctx_, type, *normal, 1.0)};
+  if (type == "name") keys.push_back(LinkKey(ctx_, type, *normal, 0.0));
   auto w = ctx_.db->Write();
   sql::Transaction txn(*w);
   {
@@ -589,19 +610,24 @@ void LinkService::SetStop(const Actor& actor, const std::string& type, const std
     bool seen = false;
     sql::Stmt st(*w, "SELECT 1 FROM entity_cases WHERE hash=? AND shard_id=? LIMIT 1");
     for (const auto& s : shards) {
-      st.Reset();
-      st.Bind(1, hash).Bind(2, s);
-      if ((seen = st.Step())) break;
+      for (const auto& [t, hash] : keys) {
+        st.Reset();
+        st.Bind(1, hash).Bind(2, s);
+        seen = seen || st.Step();
+      }
     }
     if (!seen) throw Error(ErrorCode::kNotFound, "no document you can open holds this entity");
   }
-  if (stop) {
-    sql::Stmt ins(*w,
-                  "INSERT OR REPLACE INTO stop_entities(hash, type, set_by, set_at) VALUES(?, ?, ?, ?)");
-    ins.Bind(1, hash).Bind(2, type).Bind(3, actor.name()).Bind(4, ctx_.NowText()).Run();
-  } else {
-    sql::Stmt del(*w, "DELETE FROM stop_entities WHERE hash=?");
-    del.Bind(1, hash).Run();
+  sql::Stmt ins(*w, "INSERT OR REPLACE INTO stop_entities(hash, type, set_by, set_at) VALUES(?, ?, ?, ?)");
+  sql::Stmt del(*w, "DELETE FROM stop_entities WHERE hash=?");
+  for (const auto& [t, hash] : keys) {
+    if (stop) {
+      ins.Reset();
+      ins.Bind(1, hash).Bind(2, t).Bind(3, actor.name()).Bind(4, ctx_.NowText()).Run();
+    } else {
+      del.Reset();
+      del.Bind(1, hash).Run();
+    }
   }
   ctx_.events.Changed(*w, EventKind::kStopEntitySet, actor.name(), type);
   txn.Commit();
@@ -675,11 +701,15 @@ void LinkService::SetSettings(const Actor& actor, const LinkSettings& s) {
     throw Error(ErrorCode::kInvalidArgument, "deconfliction is notice or none");
   }
   if (s.notices_per_hour > 100000) throw Error(ErrorCode::kInvalidArgument, "at most 100000 notices an hour");
+  if (!indexer::IsPhoneRegion(s.phone_region)) {
+    throw Error(ErrorCode::kInvalidArgument, "'" + s.phone_region + "' is not a region code (ES, PT, IT, …)");
+  }
   auto w = ctx_.db->Write();
   sql::Transaction t(*w);
   SetMeta(*w, "link_stop_threshold", std::to_string(s.stop_threshold));
   SetMeta(*w, "link_deconfliction", s.deconfliction);
   SetMeta(*w, "link_notices_per_hour", std::to_string(s.notices_per_hour));
+  SetMeta(*w, "phone_region", s.phone_region);
   ctx_.events.Changed(*w, EventKind::kLinkSettings, actor.name(), "links");
   t.Commit();
 }

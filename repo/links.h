@@ -33,6 +33,11 @@ namespace dossier::repo {
 // The hash that matches an entity across cases.
 crypto::Bytes EntityHash(const RepoContext& ctx, const std::string& type, const std::string& value);
 
+// The type and hash an entity links by (a capitalised-words name, weight
+// under 1, links as "cname", apart from watchlist names).
+std::pair<std::string, crypto::Bytes> LinkKey(const RepoContext& ctx, const std::string& type,
+                                              const std::string& value, double weight);
+
 // Records a document's entities (its sealed metadata's "entities" list)
 // for linking, inside the transaction that writes its row. Types that do
 // not link (dates) are left out.
@@ -43,6 +48,9 @@ void PostEntities(const RepoContext& ctx, sql::Db& w, const std::string& doc_id,
 // How much one shared entity of a type weighs before rarity (0: the type
 // does not link).
 double LinkTypeWeight(const std::string& type);
+
+// The repository's default phone region (LinkSettings::phone_region).
+std::string RepositoryPhoneRegion(sql::Db& db);
 
 class LinkService {
  public:

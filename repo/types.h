@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -67,16 +68,24 @@ struct CaseInfo {
   std::string owner;
   std::vector<std::string> assignees;
   std::vector<std::string> roles;  // granted role names
+  std::string phone_region;        // "" : the repository's default
   std::string created_at;          // RFC 3339 UTC
   std::string updated_at;
   std::int64_t document_count = 0;
 };
 
 struct NewCase {
+  NewCase() = default;
+  NewCase(std::string t, std::string d, Risk r, std::vector<std::string> rs, std::string region = "")
+      : title(std::move(t)), description(std::move(d)), risk(r), roles(std::move(rs)),
+        phone_region(std::move(region)) {}
   std::string title;
   std::string description;
   Risk risk = Risk::kNone;
   std::vector<std::string> roles;
+  // Reads phone numbers written without a country code in its documents
+  // (ISO 3166 alpha-2, e.g. "ES"); "": the repository's default.
+  std::string phone_region;
 };
 
 struct IngestProgress {
@@ -305,6 +314,9 @@ struct LinkSettings {
   std::uint32_t stop_threshold = 50;  // an entity held by more cases than this stops linking
   std::string deconfliction = "notice";  // notice | none
   std::uint32_t notices_per_hour = 30;   // new outgoing notices per user
+  // The region phone numbers without a country code are read in, unless
+  // their case has its own (ISO 3166 alpha-2).
+  std::string phone_region = "PT";
 };
 struct CaseLinks {
   std::string case_id;

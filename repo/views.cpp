@@ -22,6 +22,7 @@ json CaseJson(const CaseInfo& c) {
           {"owner", c.owner},
           {"assignees", c.assignees},
           {"roles", c.roles},
+          {"phone_region", NullIfEmpty(c.phone_region)},
           {"created_at", c.created_at},
           {"updated_at", c.updated_at},
           {"document_count", c.document_count}};
@@ -306,7 +307,8 @@ namespace {
 json SettingsObject(const LinkSettings& s) {
   return {{"stop_threshold", s.stop_threshold},
           {"deconfliction", s.deconfliction},
-          {"notices_per_hour", s.notices_per_hour}};
+          {"notices_per_hour", s.notices_per_hour},
+          {"phone_region", s.phone_region}};
 }
 json EvidenceJson(const std::vector<LinkEvidence>& list) {
   json arr = json::array();

@@ -49,7 +49,7 @@ struct Options {
   bool graph = false, link_settings = false;
   int depth = 2;
   std::int64_t stop_threshold = -1, notices_per_hour = -1;
-  std::string deconfliction;
+  std::string deconfliction, phone_region;
   // ingest
   bool failures = false, retry = false;
   std::string format = "json";

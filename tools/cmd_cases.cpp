@@ -29,7 +29,7 @@ int RunCaseCreate(const Options& o) {
   repo::Session s = Act(*r, o);
   const auto risk = repo::ParseRisk(o.risk);
   if (!risk) throw Error(ErrorCode::kInvalidArgument, "risk is one of low, moderate, high");
-  repo::CaseInfo c = r->CreateCase(s, {o.title, o.description, *risk, SplitList(o.roles)});
+  repo::CaseInfo c = r->CreateCase(s, {o.title, o.description, *risk, SplitList(o.roles), o.phone_region});
   if (o.json) std::cout << repo::views::Case(c) << "\n";
   else std::cout << "Created case " << c.id << ".\n";
   return 0;

@@ -158,7 +158,9 @@ int RunLinks(const Options& o) {
   repo::Session s = Act(*r, o);
   if (o.link_settings) {
     repo::LinkSettings set = r->GetLinkSettings(s);
-    const bool change = o.stop_threshold >= 0 || o.notices_per_hour >= 0 || !o.deconfliction.empty();
+    const bool change = o.stop_threshold >= 0 || o.notices_per_hour >= 0 || !o.deconfliction.empty() ||
+                        !o.phone_region.empty();
+    if (!o.phone_region.empty()) set.phone_region = o.phone_region;
     if (o.stop_threshold >= 0) set.stop_threshold = static_cast<std::uint32_t>(o.stop_threshold);
     if (o.notices_per_hour >= 0) set.notices_per_hour = static_cast<std::uint32_t>(o.notices_per_hour);
     if (!o.deconfliction.empty()) set.deconfliction = o.deconfliction;

@@ -151,6 +151,8 @@ void DeclareCases(CLI::App& app, Options& o, Action& action) {
   cc->add_option("--title", o.title, "case title")->required();
   cc->add_option("--description", o.description, "case description");
   cc->add_option("--roles", o.roles, "comma-separated roles granted on the case")->required();
+  cc->add_option("--phone-region", o.phone_region,
+                 "read phone numbers without a country code as this region's (ES, PT, …; default: the repository's)");
   cc->add_option("--risk", o.risk, "low, moderate or high")
       ->check(CLI::IsMember({"low", "moderate", "high"}));
   cc->add_flag("--json", o.json, "print the API's JSON body");
@@ -260,6 +262,7 @@ void DeclareReading(CLI::App& app, Options& o, Action& action) {
       ->check(CLI::IsMember({"notice", "none"}));
   lk->add_option("--notices-per-hour", o.notices_per_hour, "admin: new deconfliction notices per user and hour")
       ->check(CLI::Range(0, 100000));
+  lk->add_option("--phone-region", o.phone_region, "admin: the default region of phone numbers (ES, PT, …)");
   lk->add_flag("--json", o.json, "print the API's JSON body");
   Acting(lk, o);
   Runs(lk, action, [&o] { return RunLinks(o); });

@@ -1175,7 +1175,7 @@ JSON_FIELDS = {
     ("POST", "/api/v1/users/{user}/password"): {"new_password": "s"},
     ("POST", "/api/v1/roles"): {"name": "s", "join": "b"},
     ("POST", "/api/v1/roles/{role}/members"): {"user": "s"},
-    ("POST", "/api/v1/cases"): {"title": "s", "description": "s", "risk": "s", "roles": "l"},
+    ("POST", "/api/v1/cases"): {"title": "s", "description": "s", "risk": "s", "roles": "l", "phone_region": "s"},
     ("POST", "/api/v1/cases/{id}/grants"): {"role": "s"},
     ("POST", "/api/v1/documents/{id}/tags"): {"add": "l", "remove": "l"},
     ("POST", "/api/v1/search/tags"): {"q": "s", "case": "s", "add": "l", "remove": "l"},
@@ -1184,7 +1184,8 @@ JSON_FIELDS = {
     ("PUT", "/api/v1/tags/policy"): {"privileged_roles": "l"},
     ("POST", "/api/v1/cases/{id}/links"): {"case": "s", "decision": "s", "why": "s"},
     ("POST", "/api/v1/stop-entities"): {"type": "s", "value": "s", "stop": "b"},
-    ("PUT", "/api/v1/links/settings"): {"stop_threshold": "n", "deconfliction": "s", "notices_per_hour": "n"},
+    ("PUT", "/api/v1/links/settings"): {"stop_threshold": "n", "deconfliction": "s", "notices_per_hour": "n",
+                                        "phone_region": "s"},
 }
 # Harmless bodies: each is sent only after being broken.
 BASE_BODY = {

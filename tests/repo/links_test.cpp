@@ -315,3 +315,35 @@ TEST_CASE("reindex rebuilds what linking stores") {
     CHECK(before.links[i].score == after.links[i].score);
   }
 }
+
+TEST_CASE("phone numbers without a country code are read in their case's region, else the repository's") {
+  Fixture f;
+  auto alice = f.Alice();
+  const std::string madrid =
+      f.repo->CreateCase(alice, {"Madrid", "", repo::Risk::kLow, {"investigator"}, "ES"}).id;
+  CHECK(f.repo->GetCase(f.Ivan(), madrid).phone_region == "ES");
+  auto phones_of = [&](const std::string& case_id, const std::string& name, const std::string& text) {
+    WriteFile(f.tmp / ("p-" + name + "/" + name), text);
+    const auto docs = f.Ingest(f.Ivan(), case_id, f.tmp / ("p-" + name));
+    REQUIRE(docs.size() == 1);
+    std::vector<std::string> out;
+    for (const auto& e : f.repo->GetDocument(f.Ivan(), docs[0].id).entities) {
+      if (e.type == "phone") out.push_back(e.value);
+    }
+    return out;
+  };
+  CHECK(phones_of(madrid, "es.txt", "Llame al 912 345 678 hoy.") == std::vector<std::string>{"+34912345678"});
+  CHECK(phones_of(f.inv_case, "pt.txt", "Ligue para 912 345 678 hoje.") ==
+        std::vector<std::string>{"+351912345678"});
+  auto settings = f.repo->GetLinkSettings(alice);
+  CHECK(settings.phone_region == "PT");
+  settings.phone_region = "IT";
+  f.repo->SetLinkSettings(alice, settings);
+  CHECK(phones_of(f.inv_case, "it.txt", "Chiamare lo 06 1234 5678 domani.") ==
+        std::vector<std::string>{"+390612345678"});
+  CHECK(phones_of(madrid, "es2.txt", "Otra vez el 912 345 679.") == std::vector<std::string>{"+34912345679"});
+  settings.phone_region = "XX";
+  CHECK(CodeOf([&] { f.repo->SetLinkSettings(alice, settings); }) == ErrorCode::kInvalidArgument);
+  CHECK(CodeOf([&] { f.repo->CreateCase(alice, {"Nowhere", "", repo::Risk::kLow, {"investigator"}, "es"}); }) ==
+        ErrorCode::kInvalidArgument);
+}
