@@ -117,14 +117,6 @@ void IngestService::Check(const Actor& actor, const IngestRequest& req) {
   (void)AccessFor(*db, actor, req, nullptr);
 }
 
-namespace {
-// The case's phone region, else the repository's (repo/links.h keeps it).
-std::string PhoneRegionOf(sql::Db& db, const Actor& actor, const std::string& case_id) {
-  const std::string own = CaseRegion(db, actor, case_id);
-  return own.empty() ? RepositoryPhoneRegion(db) : own;
-}
-}  // namespace
-
 IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req,
                                std::shared_ptr<const Upload::Impl> upload) {
   ctx_.RequireWritable();
@@ -148,7 +140,7 @@ IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req,
     for (RoleId r : set) recipients.emplace_back(r, RolePublicKey(*w, r));
     plan.batch = std::make_unique<KeyBatch>(std::move(recipients), ctx_.recovery_public);
     plan.shard = ShardFor(*w, set);
-    plan.phone_region = PhoneRegionOf(*w, actor, req.case_id);
+    plan.phone_region = PhoneRegionFor(*w, actor, req.case_id);
     t.Commit();
     plan.ingesting.emplace(ctx_.ingesting.Enter(req.case_id));
     // The shard exists before any group writes to it, so no crash can

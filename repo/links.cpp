@@ -260,6 +260,11 @@ std::vector<std::string> RoleNames(sql::Db& db, const std::string& case_id) {
 
 std::string RepositoryPhoneRegion(sql::Db& db) { return ReadSettings(db).phone_region; }
 
+std::string PhoneRegionFor(sql::Db& db, const Actor& actor, const std::string& case_id) {
+  const std::string own = CaseRegion(db, actor, case_id);
+  return own.empty() ? RepositoryPhoneRegion(db) : own;
+}
+
 crypto::Bytes EntityHash(const RepoContext& ctx, const std::string& type, const std::string& value) {
   const std::string h = ctx.entities->Hash(type + ":" + value, kHashBytes);
   return crypto::Bytes(h.begin(), h.end());
@@ -316,6 +321,8 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
   struct Hidden {
     std::uint64_t shared = 0;
     std::set<std::string> types;
+    bool given = false;  // this notice was given to this user before
+    std::vector<std::string> contact;
   };
   std::map<std::string, Hidden> hidden;
   {
@@ -474,6 +481,19 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
     }
     out.links = std::move(links);
 
+    // Which of the outgoing notices this user was given already (those
+    // cost nothing more and need no write).
+    sql::Stmt seen(*db,
+                   "SELECT 1 FROM link_notices WHERE from_case=? AND to_case=? AND user_id=? AND "
+                   "shared=? AND types=?");
+    for (auto& [c, h] : hidden) {
+      seen.Reset();
+      seen.Bind(1, case_id).Bind(2, c).Bind(3, actor.user_id())
+          .Bind(4, static_cast<std::int64_t>(h.shared)).Bind(5, Joined(h.types));
+      h.given = seen.Step();
+      h.contact = RoleNames(*db, c);
+    }
+
     // Incoming notices: someone was told this case shares entities with theirs.
     sql::Stmt in(*db,
                  "SELECT user_name, shared, types, at, from_case FROM link_notices WHERE to_case=? "
@@ -496,9 +516,20 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
   // at most notices_per_hour new ones per user.
   if (!hidden.empty()) {
     std::vector<LinkNotice> outgoing;
-    if (!ctx_.writable) {
-      out.notices_withheld = hidden.size();
-    } else {
+    auto show = [&](const Hidden& h) {
+      LinkNotice n;
+      n.shared = h.shared;
+      n.types.assign(h.types.begin(), h.types.end());
+      n.contact = h.contact;
+      outgoing.push_back(std::move(n));
+    };
+    const bool fresh = std::any_of(hidden.begin(), hidden.end(), [](const auto& e) { return !e.second.given; });
+    if (fresh && !ctx_.writable) {
+      for (const auto& [c, h] : hidden) {
+        if (h.given) show(h);
+        else ++out.notices_withheld;
+      }
+    } else if (fresh) {
       auto w = ctx_.db->Write();
       sql::Transaction t(*w);
       const std::int64_t now = ctx_.Now();
@@ -516,7 +547,7 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
         seen.Reset();
         seen.Bind(1, case_id).Bind(2, c).Bind(3, actor.user_id())
             .Bind(4, static_cast<std::int64_t>(h.shared)).Bind(5, types);
-        if (!seen.Step()) {
+        if (!seen.Step()) {  // checked again under the write lock
           if (given >= out.settings.notices_per_hour) {
             ++out.notices_withheld;
             continue;
@@ -528,13 +559,11 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
           ++given;
           ctx_.events.Changed(*w, EventKind::kLinkNotice, actor.name(), c);
         }
-        LinkNotice n;
-        n.shared = h.shared;
-        n.types.assign(h.types.begin(), h.types.end());
-        n.contact = RoleNames(*w, c);
-        outgoing.push_back(std::move(n));
+        show(h);
       }
       t.Commit();
+    } else {
+      for (const auto& [c, h] : hidden) show(h);
     }
     // In an order that says nothing of the hidden cases' ids.
     std::sort(outgoing.begin(), outgoing.end(), [](const LinkNotice& x, const LinkNotice& y) {

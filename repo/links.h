@@ -51,6 +51,9 @@ double LinkTypeWeight(const std::string& type);
 
 // The repository's default phone region (LinkSettings::phone_region).
 std::string RepositoryPhoneRegion(sql::Db& db);
+// The region a case's phone numbers are read in: its own, else the
+// repository's.
+std::string PhoneRegionFor(sql::Db& db, const Actor& actor, const std::string& case_id);
 
 class LinkService {
  public:

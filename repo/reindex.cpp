@@ -2,6 +2,7 @@
 
 #include "crypto/envelope.h"
 #include "indexer/document_builder.h"
+#include "indexer/entities.h"
 #include "repo/documents.h"
 #include "repo/ingest_stage.h"
 #include "repo/tags.h"
@@ -11,6 +12,49 @@
 #include "repo/sealed_json.h"
 
 namespace dossier::repo {
+
+namespace {
+
+// A document's text is read whole for entities only up to this much.
+constexpr std::uint64_t kMaxEntityText = 64u << 20;
+
+// The entities of a document ingested before they were found: found here,
+// in the trusted process, which holds the document's text in the clear for
+// the index builder anyway (the workers did not see it then).
+nlohmann::json FindMissingEntities(RepoContext& ctx, const OpenedDocument& doc, const std::string& region) {
+  indexer::EntityOptions options;
+  options.default_region = region;
+  std::string text;
+  if (!doc.row.text.empty()) {
+    const crypto::SecretBytes text_key = crypto::DeriveDataSubkey(doc.key, crypto::DataKeyUse::kText);
+    ctx.texts->ReadAll(doc.row.text, doc.row.id, text_key, [&](std::string_view chunk) {
+      if (text.size() < kMaxEntityText) text.append(chunk.substr(0, kMaxEntityText - text.size()));
+    });
+  }
+  std::vector<indexer::Entity> found = indexer::FindEntities(text, options);
+  crypto::Wipe(text);
+  if (auto f = doc.meta.find("fields"); f != doc.meta.end() && f->is_object()) {
+    for (const char* header : {"from", "to", "cc", "bcc"}) {
+      auto h = f->find(header);
+      if (h == f->end() || !h->is_string()) continue;
+      for (indexer::Entity e : indexer::FindEntities(h->get<std::string>(), options)) {
+        if (e.type != indexer::EntityType::kEmail && e.type != indexer::EntityType::kDomain &&
+            e.type != indexer::EntityType::kName) {
+          continue;
+        }
+        e.begin = e.end = 0;
+        e.field = header;
+        found.push_back(std::move(e));
+      }
+    }
+  }
+  std::erase_if(found, [](const indexer::Entity& e) {
+    return e.value.empty() || e.value.size() > indexer::kMaxEntityValueBytes;
+  });
+  return EntitiesJson(found);
+}
+
+}  // namespace
 
 ReindexSummary ReindexService::Rebuild(const Actor& actor) {
   ctx_.RequireWritable();
@@ -51,19 +95,25 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
     // Every document's entities for linking, duplicates too (each is
     // evidence in its own case): rebuilt from the sealed metadata.
     std::vector<std::tuple<std::string, std::string, nlohmann::json>> postings;  // doc, case, entities
-    {
-      std::vector<std::string> dups;
-      sql::Stmt d(*w, "SELECT id FROM documents WHERE shard_id=? AND duplicate_of IS NOT NULL AND status != 'pending'");
-      d.Bind(1, shard.id);
-      while (d.Step()) dups.push_back(col::Id(d, 0, col::IdKind::kDocument, "a document id"));
-      for (const auto& id : dups) {
-        const OpenedDocument doc = OpenDocument(*w, actor, id);
-        if (auto e = doc.meta.find("entities"); e != doc.meta.end()) postings.emplace_back(id, doc.row.case_id, *e);
-      }
-    }
+    // Sealed records that gain the entities found now (documents ingested
+    // before entities were found), and what each original found.
+    std::vector<std::pair<std::string, crypto::Bytes>> resealed;
+    std::map<std::string, nlohmann::json> found_now;
+    std::map<std::string, std::string> regions;  // by case
+    auto region_of = [&](const std::string& case_id) -> const std::string& {
+      auto it = regions.find(case_id);
+      if (it == regions.end()) it = regions.emplace(case_id, PhoneRegionFor(*w, actor, case_id)).first;
+      return it->second;
+    };
     ctx_.shards->StartRebuild(shard.id);
     for (const auto& id : ids) {
-      const OpenedDocument doc = OpenDocument(*w, actor, id);
+      OpenedDocument doc = OpenDocument(*w, actor, id);
+      if (!doc.meta.contains("entities")) {
+        doc.meta["entities"] = FindMissingEntities(ctx_, doc, region_of(doc.row.case_id));
+        found_now[id] = doc.meta["entities"];
+        resealed.emplace_back(id, SealJson(crypto::DeriveDataSubkey(doc.key, crypto::DataKeyUse::kMeta),
+                                           DocumentAd(id), doc.meta));
+      }
       std::map<std::string, std::string> fields;
       if (auto m = doc.meta.find("fields"); m != doc.meta.end() && m->is_object()) {
         for (const auto& [k, v] : m->items()) {
@@ -105,6 +155,25 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
     }
     ctx_.shards->FinishRebuild(shard.id);
     {
+      // Duplicates are evidence in their own cases: they take the entities
+      // of their original (found now if it predates them too).
+      std::vector<std::string> dups;
+      sql::Stmt d(*w, "SELECT id FROM documents WHERE shard_id=? AND duplicate_of IS NOT NULL AND status != 'pending'");
+      d.Bind(1, shard.id);
+      while (d.Step()) dups.push_back(col::Id(d, 0, col::IdKind::kDocument, "a document id"));
+      for (const auto& id : dups) {
+        OpenedDocument doc = OpenDocument(*w, actor, id);
+        if (!doc.meta.contains("entities")) {
+          auto original = found_now.find(doc.row.duplicate_of);
+          if (original == found_now.end()) continue;
+          doc.meta["entities"] = original->second;
+          resealed.emplace_back(id, SealJson(crypto::DeriveDataSubkey(doc.key, crypto::DataKeyUse::kMeta),
+                                             DocumentAd(id), doc.meta));
+        }
+        postings.emplace_back(id, doc.row.case_id, doc.meta["entities"]);
+      }
+    }
+    {
       IndexEpochChange gate(ctx_);
       sql::Transaction t(*w);
       BumpEpoch(*w, kIndexEpoch);
@@ -112,6 +181,11 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       for (const auto& [term, doc_id] : custodians) {
         c.Reset();
         c.Bind(1, term).Bind(2, doc_id).Run();
+      }
+      sql::Stmt meta(*w, "UPDATE documents SET sealed_meta=? WHERE id=?");
+      for (const auto& [doc_id, sealed] : resealed) {
+        meta.Reset();
+        meta.Bind(1, sealed).Bind(2, doc_id).Run();
       }
       sql::Stmt drop(*w, "DELETE FROM entity_postings WHERE doc_id=?");
       for (const auto& [doc_id, case_id, entities] : postings) {
@@ -125,6 +199,7 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       t.Commit();
     }
     ++summary.shards_rebuilt;
+    summary.entities_found += resealed.size();
   }
   return summary;
 }

@@ -422,6 +422,7 @@ struct ReindexSummary {
   std::uint64_t shards_rebuilt = 0;
   std::uint64_t shards_skipped = 0;  // the actor cannot open all their documents
   std::uint64_t documents = 0;
+  std::uint64_t entities_found = 0;  // documents ingested before entities were found, given theirs now
 };
 
 // Long work started through Repository runs as a job.

@@ -116,6 +116,9 @@ int RunReindex(const Options& o) {
   if (sum.shards_skipped) {
     std::cout << "; skipped " << sum.shards_skipped << " shard(s) holding documents you cannot open";
   }
+  if (sum.entities_found) {
+    std::cout << "; found the entities of " << sum.entities_found << " document(s) ingested before entities were";
+  }
   std::cout << ".\n";
   return 0;
 }

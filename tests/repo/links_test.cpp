@@ -144,6 +144,11 @@ TEST_CASE("a case the viewer may not open shifts no score and shows only as a no
   CHECK(dump.find(with.legal_case) == std::string::npos);
   CHECK(dump.find("Counsel") == std::string::npos);
   CHECK(dump.find("memo") == std::string::npos);
+  // Nor does the entity's own listing name it, or count its document.
+  const auto occ = with.repo->FindEntity(with.Ivan(), "iban", kIban);
+  CHECK(occ.total == 2);
+  REQUIRE(occ.cases.size() == 2);
+  for (const auto& c : occ.cases) CHECK((c.value == with.alpha || c.value == with.bravo));
   // The legal case cannot be opened, linked or graphed by ivan.
   CHECK(CodeOf([&] { with.repo->Links(with.Ivan(), with.legal_case); }) == ErrorCode::kNotFound);
   CHECK(CodeOf([&] { with.repo->DecideLink(with.Ivan(), with.alpha, with.legal_case, "add", "x"); }) ==

@@ -1,0 +1,66 @@
+// What entity extraction costs next to text extraction, on real files:
+// for each file, ExtractAll (as a worker runs it) and then FindEntities on
+// every item's text and address headers (as the worker's sink does), timed
+// apart. Ingest does more than extract (encryption, indexing, commits), so
+// the share printed is an upper bound of entities' share of ingest time.
+// Usage: entity_share DIR [FILES]
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "indexer/entities.h"
+#include "indexer/extract.h"
+
+using namespace dossier;
+namespace fs = std::filesystem;
+using Steady = std::chrono::steady_clock;
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: entity_share DIR [FILES]\n");
+    return 2;
+  }
+  const std::size_t max_files = argc > 2 ? std::stoul(argv[2]) : 1000000;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(argv[1])) {
+    if (e.is_regular_file()) files.push_back(e.path());
+    if (files.size() >= max_files) break;
+  }
+  indexer::ExtractLimits limits;
+  indexer::EntityOptions options;
+  double extract_s = 0, entity_s = 0;
+  std::uint64_t bytes = 0, text_bytes = 0, entities = 0;
+  for (const auto& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bytes += data.size();
+    std::vector<indexer::ExtractedItem> items;
+    const auto t0 = Steady::now();
+    try {
+      indexer::ExtractAll(data, path.filename().string(), limits,
+                          [&](const indexer::ExtractedItem& item, std::string_view) { items.push_back(item); });
+    } catch (const std::exception&) {
+      continue;
+    }
+    const auto t1 = Steady::now();
+    for (const auto& item : items) {
+      text_bytes += item.text.size();
+      entities += indexer::FindEntities(item.text, options).size();
+      for (const char* header : {"from", "to", "cc", "bcc"}) {
+        auto f = item.fields.find(header);
+        if (f != item.fields.end()) entities += indexer::FindEntities(f->second, options).size();
+      }
+    }
+    const auto t2 = Steady::now();
+    extract_s += std::chrono::duration<double>(t1 - t0).count();
+    entity_s += std::chrono::duration<double>(t2 - t1).count();
+  }
+  std::printf("%zu files, %.1f MB, text %.1f MB, %llu entities; extract %.2f s, entities %.2f s = %.1f%% of both\n",
+              files.size(), static_cast<double>(bytes) / 1e6, static_cast<double>(text_bytes) / 1e6,
+              static_cast<unsigned long long>(entities), extract_s, entity_s,
+              100.0 * entity_s / (extract_s + entity_s));
+  return 0;
+}
