@@ -141,12 +141,12 @@ CREATE INDEX documents_exceptions ON documents(shard_id, case_id) WHERE duplicat
 CREATE TABLE entity_postings(
   hash BLOB NOT NULL, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
   case_id TEXT NOT NULL, shard_id TEXT NOT NULL, type TEXT NOT NULL,
-  PRIMARY KEY(hash, doc_id)) WITHOUT ROWID;
+  PRIMARY KEY(hash, doc_id));
 CREATE INDEX entity_postings_doc ON entity_postings(doc_id);
 CREATE INDEX entity_postings_case ON entity_postings(case_id, hash);
 CREATE TABLE entity_cases(
   hash BLOB NOT NULL, shard_id TEXT NOT NULL, case_id TEXT NOT NULL, type TEXT NOT NULL,
-  docs INTEGER NOT NULL, PRIMARY KEY(hash, shard_id, case_id)) WITHOUT ROWID;
+  docs INTEGER NOT NULL, PRIMARY KEY(hash, shard_id, case_id));
 CREATE INDEX entity_cases_case ON entity_cases(case_id, shard_id, hash);
 CREATE TRIGGER entity_postings_added AFTER INSERT ON entity_postings BEGIN
   INSERT INTO entity_cases(hash, shard_id, case_id, type, docs)
@@ -176,10 +176,10 @@ END;
 CREATE TABLE case_links(
   case_a TEXT NOT NULL REFERENCES cases(id), case_b TEXT NOT NULL REFERENCES cases(id),
   state TEXT NOT NULL, types TEXT NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL,
-  sealed_why BLOB NOT NULL, PRIMARY KEY(case_a, case_b)) WITHOUT ROWID;
+  sealed_why BLOB NOT NULL, PRIMARY KEY(case_a, case_b));
 CREATE INDEX case_links_b ON case_links(case_b);
 CREATE TABLE stop_entities(
-  hash BLOB PRIMARY KEY, type TEXT NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL) WITHOUT ROWID;
+  hash BLOB PRIMARY KEY, type TEXT NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL);
 CREATE TABLE link_notices(
   id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, user_name TEXT NOT NULL,
   from_case TEXT NOT NULL REFERENCES cases(id), to_case TEXT NOT NULL REFERENCES cases(id),

@@ -23,16 +23,16 @@ namespace {
 
 // A repository with every kind of row: users, roles, members, cases,
 // grants, documents of a family with a duplicate and a restriction, keys
-// wrapped by an ingest and by a grant.
+// wrapped by an ingest and by a grant, an entity two cases share.
 struct Base {
   Fixture f;
   std::vector<std::string> docs;
   Base() {
     WriteFile(f.tmp / "in/memo.txt", "A memo about the dredger and its owner.");
     WriteFile(f.tmp / "in/copy/memo-again.txt", "A memo about the dredger and its owner.");
-    WriteFile(f.tmp / "in/notes.txt", "Notes about the dredger's route.");
+    WriteFile(f.tmp / "in/notes.txt", "Notes about the dredger's route, paid from DE89 3704 0044 0532 0130 00.");
     for (const auto& d : f.Ingest(f.Ivan(), f.inv_case, f.tmp / "in")) docs.push_back(d.id);
-    WriteFile(f.tmp / "legal/advice.txt", "Advice about the dredger contract.");
+    WriteFile(f.tmp / "legal/advice.txt", "Advice about the dredger contract and DE89 3704 0044 0532 0130 00.");
     for (const auto& d : f.Ingest(f.Lena(), f.legal_case, f.tmp / "legal")) docs.push_back(d.id);
     f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
     f.repo.reset();
@@ -201,6 +201,7 @@ TEST_CASE("every column of every table, damaged, gives a clear error and never a
             step("text", [&] { r->ReadText(*ivan, id); });
           }
         }
+        if (ivan) step("links", [&] { r->Links(*ivan, base.f.inv_case); });
         if (alice) step("grant", [&] { r->GrantRole(*alice, base.f.legal_case, "investigator"); });
         step("reindex", [&] { r->Reindex(r->LoginWithRecoveryKey(dir + ".recovery-key")); });
       }
