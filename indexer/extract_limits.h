@@ -19,6 +19,8 @@ struct ExtractLimits {
   std::size_t text_cap = 32u << 20;              // extracted text kept per item
   // ISO 3166 region for phone numbers written without a country code.
   std::string phone_region = "PT";
+  // Whether the workers find entities (off only to measure what they cost).
+  bool find_entities = true;
   // Tests only: a file named __dossier_fault_crash__, _hang__, _spin__,
   // _oom__, _close__, _lie__ or _garbage__ makes the worker crash, hang,
   // exhaust its memory, hang up, claim a reply past the limits or send a

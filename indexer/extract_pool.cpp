@@ -157,6 +157,7 @@ struct ExtractPool::Impl {
                          {"max_items", options.limits.max_items},
                          {"text_cap", options.limits.text_cap},
                          {"phone_region", options.limits.phone_region},
+                         {"find_entities", options.limits.find_entities},
                          {"test_faults", options.limits.test_faults}};
     const std::string lim = limits.dump();
     // The child's environment is built before fork: after fork in a process

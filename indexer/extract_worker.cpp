@@ -139,10 +139,11 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
                      // Entities are found here, where the plaintext already
                      // is and no key is: libphonenumber and the validators
                      // parse hostile text inside the sandbox.
-                     std::vector<Entity> entities = FindEntities(item.text, entity_options);
+                     std::vector<Entity> entities;
+                     if (limits.find_entities) entities = FindEntities(item.text, entity_options);
                      for (const char* header : {"from", "to", "cc", "bcc"}) {
                        auto f = item.fields.find(header);
-                       if (f == item.fields.end()) continue;
+                       if (f == item.fields.end() || !limits.find_entities) continue;
                        for (Entity e : FindEntities(f->second, entity_options)) {
                          if (e.type != EntityType::kEmail && e.type != EntityType::kDomain &&
                              e.type != EntityType::kName) {

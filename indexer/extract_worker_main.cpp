@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     limits.max_items = j.value("max_items", limits.max_items);
     limits.text_cap = j.value("text_cap", limits.text_cap);
     limits.phone_region = j.value("phone_region", limits.phone_region);
+    limits.find_entities = j.value("find_entities", true);
     limits.test_faults = j.value("test_faults", false);
   }
   return dossier::indexer::RunExtractWorker(limits, std::atoi(argv[1]),
