@@ -20,6 +20,7 @@ constexpr std::size_t kHashBytes = 16;
 constexpr std::size_t kEvidenceDocs = 5;       // per entity and case
 constexpr std::size_t kSharedShown = 20;       // entities explained per link
 constexpr std::size_t kIncomingShown = 20;
+constexpr std::size_t kStopsShown = 50;
 constexpr std::size_t kMaxWhy = 2000;
 constexpr std::size_t kGraphCases = 60;
 constexpr std::size_t kGraphLinksPerCase = 8;
@@ -313,17 +314,157 @@ void PostEntities(const RepoContext& ctx, sql::Db& w, const std::string& doc_id,
   }
 }
 
+namespace {
+
+// One of the case's entities that links no more, as the viewer sees it.
+StopEntity StopOf(sql::Db& db, View& view, const crypto::Bytes& hash, const std::string& type,
+                  const std::string& case_id, std::size_t cases, bool manual) {
+  StopEntity s;
+  s.type = type;
+  s.manual = manual;
+  s.cases = cases;
+  s.value = view.ValueOf(hash, case_id);
+  if (manual) {
+    sql::Stmt st(db, "SELECT set_by, set_at FROM stop_entities WHERE hash=?");
+    st.Bind(1, hash);
+    if (st.Step()) {
+      s.set_by = st.Text(0);
+      s.set_at = st.Text(1);
+    }
+  }
+  return s;
+}
+
+// A decision on one of a case's links.
+struct Decision {
+  std::string state, by, at, why;
+  std::set<std::string> types;
+};
+
+// Decisions on a case's links, for the other cases the viewer may open.
+std::map<std::string, Decision> ReadDecisions(sql::Db& db, const Actor& actor, View& view,
+                                              const std::string& case_id) {
+  std::map<std::string, Decision> decisions;
+  sql::Stmt d(db,
+              "SELECT case_a, case_b, state, types, set_by, set_at, sealed_why FROM case_links "
+              "WHERE case_a=?1 OR case_b=?1");
+  d.Bind(1, case_id);
+  while (d.Step()) {
+    const std::string a = d.Text(0), b = d.Text(1);
+    const std::string other = a == case_id ? b : a;
+    if (!view.CaseOpens(other)) continue;
+    Decision dec;
+    dec.state = d.Text(2);
+    dec.types = Split(d.Text(3));
+    dec.by = d.Text(4);
+    dec.at = d.Text(5);
+    const crypto::SecretBytes key = OpenCaseKey(db, actor, a);
+    dec.why = JsonString(OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta),
+                                  LinkAd(a, b), d.Blob(6)),
+                         "why");
+    decisions.emplace(other, std::move(dec));
+  }
+  return decisions;
+}
+
+// Incoming notices: who was told that this case shares entities with theirs.
+std::vector<LinkNotice> IncomingNotices(sql::Db& db, const std::string& case_id) {
+  std::vector<LinkNotice> out;
+  sql::Stmt in(db,
+               "SELECT user_name, shared, types, at, from_case FROM link_notices WHERE to_case=? "
+               "ORDER BY at DESC, id DESC LIMIT ?");
+  in.Bind(1, case_id).Bind(2, static_cast<std::int64_t>(kIncomingShown));
+  while (in.Step()) {
+    LinkNotice n;
+    n.incoming = true;
+    n.user = in.Text(0);
+    n.shared = static_cast<std::uint64_t>(in.Int(1));
+    const auto types = Split(in.Text(2));
+    n.types.assign(types.begin(), types.end());
+    n.at = Rfc3339(in.Int(3));
+    n.contact = RoleNames(db, in.Text(4));
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+// A case the viewer may not open that shares entities with the viewer's.
+struct Hidden {
+  std::uint64_t shared = 0;
+  std::set<std::string> types;
+  bool given = false;  // this notice was given to this user before
+  std::vector<std::string> contact;
+};
+
+// Outgoing notices, each recorded once for the restricted case's roles,
+// at most notices_per_hour new ones per user (the rest count in *withheld).
+std::vector<LinkNotice> GiveNotices(RepoContext& ctx, const Actor& actor, const std::string& case_id,
+                                    const LinkSettings& settings, const std::map<std::string, Hidden>& hidden,
+                                    std::uint64_t* withheld) {
+  std::vector<LinkNotice> outgoing;
+  auto show = [&](const Hidden& h) {
+    LinkNotice n;
+    n.shared = h.shared;
+    n.types.assign(h.types.begin(), h.types.end());
+    n.contact = h.contact;
+    outgoing.push_back(std::move(n));
+  };
+  const bool fresh = std::any_of(hidden.begin(), hidden.end(), [](const auto& e) { return !e.second.given; });
+  if (fresh && !ctx.writable) {
+    for (const auto& [c, h] : hidden) {
+      if (h.given) show(h);
+      else ++*withheld;
+    }
+  } else if (fresh) {
+    auto w = ctx.db->Write();
+    sql::Transaction t(*w);
+    const std::int64_t now = ctx.Now();
+    sql::Stmt seen(*w,
+                   "SELECT 1 FROM link_notices WHERE from_case=? AND to_case=? AND user_id=? AND "
+                   "shared=? AND types=?");
+    sql::Stmt recent(*w, "SELECT COUNT(*) FROM link_notices WHERE user_id=? AND at > ?");
+    recent.Bind(1, actor.user_id()).Bind(2, now - 3600);
+    std::int64_t given = recent.Step() ? recent.Int(0) : 0;
+    sql::Stmt ins(*w,
+                  "INSERT INTO link_notices(user_id, user_name, from_case, to_case, shared, types, at) "
+                  "VALUES(?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& [c, h] : hidden) {
+      const std::string types = Joined(h.types);
+      seen.Reset();
+      seen.Bind(1, case_id).Bind(2, c).Bind(3, actor.user_id())
+          .Bind(4, static_cast<std::int64_t>(h.shared)).Bind(5, types);
+      if (!seen.Step()) {  // checked again under the write lock
+        if (given >= settings.notices_per_hour) {
+          ++*withheld;
+          continue;
+        }
+        ins.Reset();
+        ins.Bind(1, actor.user_id()).Bind(2, actor.name()).Bind(3, case_id).Bind(4, c)
+            .Bind(5, static_cast<std::int64_t>(h.shared)).Bind(6, types).Bind(7, now);
+        ins.Run();
+        ++given;
+        ctx.events.Changed(*w, EventKind::kLinkNotice, actor.name(), c);
+      }
+      show(h);
+    }
+    t.Commit();
+  } else {
+    for (const auto& [c, h] : hidden) show(h);
+  }
+  // In an order that says nothing of the hidden cases' ids.
+  std::sort(outgoing.begin(), outgoing.end(), [](const LinkNotice& x, const LinkNotice& y) {
+    return std::tie(y.shared, x.types, x.contact) < std::tie(x.shared, y.types, y.contact);
+  });
+  return outgoing;
+}
+
+}  // namespace
+
 CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std::uint32_t limit,
                              bool with_notices) {
   if (limit == 0 || limit > 500) throw Error(ErrorCode::kInvalidArgument, "limit is 1-500");
   CaseLinks out;
   out.case_id = case_id;
-  struct Hidden {
-    std::uint64_t shared = 0;
-    std::set<std::string> types;
-    bool given = false;  // this notice was given to this user before
-    std::vector<std::string> contact;
-  };
   std::map<std::string, Hidden> hidden;
   {
     auto db = ctx_.db->Read();
@@ -342,31 +483,11 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
     std::map<std::string, Pending> found;
     std::map<crypto::Bytes, std::pair<std::string, std::size_t>> entity_info;  // type, cases
     for (const auto& [hash, held] : mine) {
-      if (view.Stopped(hash)) {
-        if (out.stop_entities.size() < 50) {
-          StopEntity s;
-          s.type = Shown(held.type);
-          s.manual = true;
-          sql::Stmt st(*db, "SELECT set_by, set_at FROM stop_entities WHERE hash=?");
-          st.Bind(1, hash);
-          if (st.Step()) {
-            s.set_by = st.Text(0);
-            s.set_at = st.Text(1);
-          }
-          s.value = view.ValueOf(hash, case_id);
-          s.cases = view.Holders(hash, threshold + 1).size();
-          out.stop_entities.push_back(std::move(s));
-        }
-        continue;
-      }
+      const bool manual = view.Stopped(hash);
       const std::set<std::string> holders = view.Holders(hash, threshold + 1);
-      if (holders.size() > threshold) {
-        if (out.stop_entities.size() < 50) {
-          StopEntity s;
-          s.type = Shown(held.type);
-          s.value = view.ValueOf(hash, case_id);
-          s.cases = holders.size();
-          out.stop_entities.push_back(std::move(s));
+      if (manual || holders.size() > threshold) {
+        if (out.stop_entities.size() < kStopsShown) {
+          out.stop_entities.push_back(StopOf(*db, view, hash, Shown(held.type), case_id, holders.size(), manual));
         }
         continue;
       }
@@ -390,31 +511,7 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
       }
     }
 
-    // Decisions on this case's links, for the other cases the viewer may open.
-    struct Decision {
-      std::string state, by, at, why;
-      std::set<std::string> types;
-    };
-    std::map<std::string, Decision> decisions;
-    sql::Stmt d(*db,
-                "SELECT case_a, case_b, state, types, set_by, set_at, sealed_why FROM case_links "
-                "WHERE case_a=?1 OR case_b=?1");
-    d.Bind(1, case_id);
-    while (d.Step()) {
-      const std::string a = d.Text(0), b = d.Text(1);
-      const std::string other = a == case_id ? b : a;
-      if (!view.CaseOpens(other)) continue;
-      Decision dec;
-      dec.state = d.Text(2);
-      dec.types = Split(d.Text(3));
-      dec.by = d.Text(4);
-      dec.at = d.Text(5);
-      const crypto::SecretBytes key = OpenCaseKey(*db, actor, a);
-      dec.why = JsonString(OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta),
-                                    LinkAd(a, b), d.Blob(6)),
-                           "why");
-      decisions.emplace(other, std::move(dec));
-    }
+    const std::map<std::string, Decision> decisions = ReadDecisions(*db, actor, view, case_id);
 
     std::vector<CaseLink> links;
     auto add_link = [&](const std::string& other, const Pending* p) {
@@ -494,81 +591,11 @@ CaseLinks LinkService::Links(const Actor& actor, const std::string& case_id, std
       h.contact = RoleNames(*db, c);
     }
 
-    // Incoming notices: someone was told this case shares entities with theirs.
-    sql::Stmt in(*db,
-                 "SELECT user_name, shared, types, at, from_case FROM link_notices WHERE to_case=? "
-                 "ORDER BY at DESC, id DESC LIMIT ?");
-    in.Bind(1, case_id).Bind(2, static_cast<std::int64_t>(kIncomingShown));
-    while (in.Step()) {
-      LinkNotice n;
-      n.incoming = true;
-      n.user = in.Text(0);
-      n.shared = static_cast<std::uint64_t>(in.Int(1));
-      const auto types = Split(in.Text(2));
-      n.types.assign(types.begin(), types.end());
-      n.at = Rfc3339(in.Int(3));
-      n.contact = RoleNames(*db, in.Text(4));
-      out.notices.push_back(std::move(n));
-    }
+    out.notices = IncomingNotices(*db, case_id);
   }
 
-  // Outgoing notices, each recorded once for the restricted case's roles,
-  // at most notices_per_hour new ones per user.
   if (!hidden.empty()) {
-    std::vector<LinkNotice> outgoing;
-    auto show = [&](const Hidden& h) {
-      LinkNotice n;
-      n.shared = h.shared;
-      n.types.assign(h.types.begin(), h.types.end());
-      n.contact = h.contact;
-      outgoing.push_back(std::move(n));
-    };
-    const bool fresh = std::any_of(hidden.begin(), hidden.end(), [](const auto& e) { return !e.second.given; });
-    if (fresh && !ctx_.writable) {
-      for (const auto& [c, h] : hidden) {
-        if (h.given) show(h);
-        else ++out.notices_withheld;
-      }
-    } else if (fresh) {
-      auto w = ctx_.db->Write();
-      sql::Transaction t(*w);
-      const std::int64_t now = ctx_.Now();
-      sql::Stmt seen(*w,
-                     "SELECT 1 FROM link_notices WHERE from_case=? AND to_case=? AND user_id=? AND "
-                     "shared=? AND types=?");
-      sql::Stmt recent(*w, "SELECT COUNT(*) FROM link_notices WHERE user_id=? AND at > ?");
-      recent.Bind(1, actor.user_id()).Bind(2, now - 3600);
-      std::int64_t given = recent.Step() ? recent.Int(0) : 0;
-      sql::Stmt ins(*w,
-                    "INSERT INTO link_notices(user_id, user_name, from_case, to_case, shared, types, at) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?)");
-      for (const auto& [c, h] : hidden) {
-        const std::string types = Joined(h.types);
-        seen.Reset();
-        seen.Bind(1, case_id).Bind(2, c).Bind(3, actor.user_id())
-            .Bind(4, static_cast<std::int64_t>(h.shared)).Bind(5, types);
-        if (!seen.Step()) {  // checked again under the write lock
-          if (given >= out.settings.notices_per_hour) {
-            ++out.notices_withheld;
-            continue;
-          }
-          ins.Reset();
-          ins.Bind(1, actor.user_id()).Bind(2, actor.name()).Bind(3, case_id).Bind(4, c)
-              .Bind(5, static_cast<std::int64_t>(h.shared)).Bind(6, types).Bind(7, now);
-          ins.Run();
-          ++given;
-          ctx_.events.Changed(*w, EventKind::kLinkNotice, actor.name(), c);
-        }
-        show(h);
-      }
-      t.Commit();
-    } else {
-      for (const auto& [c, h] : hidden) show(h);
-    }
-    // In an order that says nothing of the hidden cases' ids.
-    std::sort(outgoing.begin(), outgoing.end(), [](const LinkNotice& x, const LinkNotice& y) {
-      return std::tie(y.shared, x.types, x.contact) < std::tie(x.shared, y.types, y.contact);
-    });
+    const auto outgoing = GiveNotices(ctx_, actor, case_id, out.settings, hidden, &out.notices_withheld);
     out.notices.insert(out.notices.begin(), outgoing.begin(), outgoing.end());
   }
   ctx_.events.Read(EventKind::kLinksRead, actor.name(), case_id);
