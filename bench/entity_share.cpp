@@ -48,11 +48,7 @@ int main(int argc, char** argv) {
     const auto t1 = Steady::now();
     for (const auto& item : items) {
       text_bytes += item.text.size();
-      entities += indexer::FindEntities(item.text, options).size();
-      for (const char* header : {"from", "to", "cc", "bcc"}) {
-        auto f = item.fields.find(header);
-        if (f != item.fields.end()) entities += indexer::FindEntities(f->second, options).size();
-      }
+      entities += indexer::FindItemEntities(item.text, item.fields, options).size();
     }
     const auto t2 = Steady::now();
     extract_s += std::chrono::duration<double>(t1 - t0).count();

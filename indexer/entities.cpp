@@ -1132,6 +1132,24 @@ std::optional<std::string> NormalizeEntity(EntityType type, std::string_view val
   return std::nullopt;
 }
 
+std::vector<Entity> FindItemEntities(std::string_view text, const std::map<std::string, std::string>& fields,
+                                     const EntityOptions& options) {
+  std::vector<Entity> entities = FindEntities(text, options);
+  for (const char* header : {"from", "to", "cc", "bcc"}) {
+    auto f = fields.find(header);
+    if (f == fields.end()) continue;
+    for (Entity e : FindEntities(f->second, options)) {
+      if (e.type != EntityType::kEmail && e.type != EntityType::kDomain && e.type != EntityType::kName) continue;
+      e.begin = e.end = 0;
+      e.field = header;
+      entities.push_back(std::move(e));
+    }
+  }
+  std::erase_if(entities, [](const Entity& e) { return e.value.empty() || e.value.size() > kMaxEntityValueBytes; });
+  if (entities.size() > kMaxEntitiesPerItem) entities.resize(kMaxEntitiesPerItem);
+  return entities;
+}
+
 bool IsPhoneRegion(const std::string& region) {
   if (region.size() != 2 || !std::isupper(static_cast<unsigned char>(region[0])) ||
       !std::isupper(static_cast<unsigned char>(region[1]))) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,12 @@ inline std::string EntityTerm(EntityType type, const std::string& value) {
 // if it is not a valid value of that type.
 std::optional<std::string> NormalizeEntity(EntityType type, std::string_view value,
                                            const EntityOptions& options = {});
+// The entities of one extracted item: those of its text, then the
+// addresses and names of its from/to/cc/bcc headers (`fields`, with
+// Entity.field set and no offsets); values that are empty or too long
+// dropped, at most kMaxEntitiesPerItem.
+std::vector<Entity> FindItemEntities(std::string_view text, const std::map<std::string, std::string>& fields,
+                                     const EntityOptions& options = {});
 // Whether libphonenumber knows `region` (ISO 3166 alpha-2, upper case).
 bool IsPhoneRegion(const std::string& region);
 

@@ -140,24 +140,7 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
                      // is and no key is: libphonenumber and the validators
                      // parse hostile text inside the sandbox.
                      std::vector<Entity> entities;
-                     if (limits.find_entities) entities = FindEntities(item.text, entity_options);
-                     for (const char* header : {"from", "to", "cc", "bcc"}) {
-                       auto f = item.fields.find(header);
-                       if (f == item.fields.end() || !limits.find_entities) continue;
-                       for (Entity e : FindEntities(f->second, entity_options)) {
-                         if (e.type != EntityType::kEmail && e.type != EntityType::kDomain &&
-                             e.type != EntityType::kName) {
-                           continue;
-                         }
-                         e.begin = e.end = 0;
-                         e.field = header;
-                         entities.push_back(std::move(e));
-                       }
-                     }
-                     std::erase_if(entities, [](const Entity& e) {
-                       return e.value.empty() || e.value.size() > kMaxEntityValueBytes;
-                     });
-                     if (entities.size() > kMaxEntitiesPerItem) entities.resize(kMaxEntitiesPerItem);
+                     if (limits.find_entities) entities = FindItemEntities(item.text, item.fields, entity_options);
                      // Field values from parsers are repaired already; the
                      // handler keeps any stray byte from failing the job.
                      if (!out.Add(kItemFrame,

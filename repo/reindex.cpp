@@ -31,26 +31,14 @@ nlohmann::json FindMissingEntities(RepoContext& ctx, const OpenedDocument& doc, 
       if (text.size() < kMaxEntityText) text.append(chunk.substr(0, kMaxEntityText - text.size()));
     });
   }
-  std::vector<indexer::Entity> found = indexer::FindEntities(text, options);
-  crypto::Wipe(text);
+  std::map<std::string, std::string> fields;
   if (auto f = doc.meta.find("fields"); f != doc.meta.end() && f->is_object()) {
-    for (const char* header : {"from", "to", "cc", "bcc"}) {
-      auto h = f->find(header);
-      if (h == f->end() || !h->is_string()) continue;
-      for (indexer::Entity e : indexer::FindEntities(h->get<std::string>(), options)) {
-        if (e.type != indexer::EntityType::kEmail && e.type != indexer::EntityType::kDomain &&
-            e.type != indexer::EntityType::kName) {
-          continue;
-        }
-        e.begin = e.end = 0;
-        e.field = header;
-        found.push_back(std::move(e));
-      }
+    for (const auto& [k, v] : f->items()) {
+      if (v.is_string()) fields.emplace(k, v.get<std::string>());
     }
   }
-  std::erase_if(found, [](const indexer::Entity& e) {
-    return e.value.empty() || e.value.size() > indexer::kMaxEntityValueBytes;
-  });
+  const std::vector<indexer::Entity> found = indexer::FindItemEntities(text, fields, options);
+  crypto::Wipe(text);
   return EntitiesJson(found);
 }
 
