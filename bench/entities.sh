@@ -19,12 +19,12 @@ for kind in text pdf html mail; do
   build/bench/entity_share "$dir"
 done
 # The share of ingest time: the same corpus ingested with and without
-# entities, in turn, three times each.
+# entities, in turn, five times each.
 export DOSSIER_EXTRACT_WORKER="$PWD/build/tools/dossier-extract"
 mkdir -p bench/out/ingest-share
 for kind in text html mail pdf; do
   dir="bench/out/peers/corpus/$kind"
   [ -d "$dir" ] || continue
   echo "== ingest with and without entities: $kind"
-  build/bench/ingest_share "$dir" bench/out/ingest-share 3
+  build/bench/ingest_share "$dir" bench/out/ingest-share 5
 done

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "repo/schema.h"
+#include "repo/sqlite.h"
 #include "tests/support.h"
 
 using namespace dossier;
@@ -319,6 +321,54 @@ TEST_CASE("reindex rebuilds what linking stores") {
     CHECK(before.links[i].case_id == after.links[i].case_id);
     CHECK(before.links[i].score == after.links[i].score);
   }
+}
+
+TEST_CASE("a repository of schema version 6 keeps its links through the upgrade") {
+  Linked f;
+  const auto before = f.repo->Links(f.Ivan(), f.alpha, 50);
+  f.repo.reset();
+  {
+    // Back to version 6's entity tables (rowids, the case index), with the rows.
+    repo::sql::Db db(f.dir + "/dossier.db", false);
+    db.Exec(R"sql(
+DROP TRIGGER documents_entity_shard;
+CREATE TABLE p7(hash BLOB NOT NULL, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  case_id TEXT NOT NULL, shard_id TEXT NOT NULL, type TEXT NOT NULL, PRIMARY KEY(hash, doc_id));
+INSERT INTO p7 SELECT hash, doc_id, case_id, shard_id, type FROM entity_postings;
+CREATE TABLE c7(hash BLOB NOT NULL, shard_id TEXT NOT NULL, case_id TEXT NOT NULL, type TEXT NOT NULL,
+  docs INTEGER NOT NULL, PRIMARY KEY(hash, shard_id, case_id));
+INSERT INTO c7 SELECT hash, shard_id, case_id, type, docs FROM entity_cases;
+DROP TABLE entity_postings; DROP TABLE entity_cases;
+ALTER TABLE p7 RENAME TO entity_postings; ALTER TABLE c7 RENAME TO entity_cases;
+CREATE INDEX entity_postings_doc ON entity_postings(doc_id);
+CREATE INDEX entity_postings_case ON entity_postings(case_id, hash);
+CREATE INDEX entity_cases_case ON entity_cases(case_id, shard_id, hash);
+CREATE TRIGGER documents_entity_shard AFTER UPDATE OF shard_id, move_to ON documents BEGIN SELECT 1; END;
+PRAGMA user_version=6;
+)sql");
+  }
+  f.Reopen();
+  {
+    repo::sql::Db db(f.dir + "/dossier.db", false);
+    repo::sql::Stmt v(db, "PRAGMA user_version");
+    REQUIRE(v.Step());
+    CHECK(v.Int(0) == repo::LatestSchemaVersion());
+    repo::sql::Stmt wr(db, "SELECT count(*) FROM pragma_table_list WHERE name LIKE 'entity_%' AND wr = 1");
+    REQUIRE(wr.Step());
+    CHECK(wr.Int(0) == 2);
+  }
+  const auto after = f.repo->Links(f.Ivan(), f.alpha, 50);
+  REQUIRE(before.links.size() == after.links.size());
+  for (std::size_t i = 0; i < before.links.size(); ++i) {
+    CHECK(before.links[i].case_id == after.links[i].case_id);
+    CHECK(before.links[i].score == after.links[i].score);
+    CHECK(before.links[i].shared.size() == after.links[i].shared.size());
+  }
+  // And the new triggers keep counting: a new document links too.
+  auto alice = f.Alice();
+  const std::string delta = f.repo->CreateCase(alice, {"Delta", "", repo::Risk::kHigh, {"investigator"}}).id;
+  f.Put(delta, "delta.txt", "Pay " + kIban + " now.");
+  CHECK(Find(f.repo->Links(f.Ivan(), f.alpha, 50), "Delta"));
 }
 
 TEST_CASE("phone numbers without a country code are read in their case's region, else the repository's") {
