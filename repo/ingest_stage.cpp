@@ -337,8 +337,10 @@ std::optional<Staged> Stager::Stage(ItemSource&& src, IngestedDocument* existing
                  {"indexed_bytes", 0},  // set when the build finishes
                  {"partial", it.text_truncated},
                  {"error", info.error},
-                 {"fields", it.fields},
-                 {"entities", entities}};
+                 {"fields", it.fields}};
+  // Without the key the record says its entities were never looked for
+  // (as in a repository older than entities), and reindex finds them.
+  if (ctx_.options.extract_limits.find_entities) staged.meta["entities"] = entities;
   if (src.mtime) staged.meta["mtime"] = *src.mtime;
   staged.dedup_key = duplicate ? crypto::Bytes() : dedup_key;
   staged.place_key = place_key;

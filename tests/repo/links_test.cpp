@@ -323,6 +323,43 @@ TEST_CASE("reindex rebuilds what linking stores") {
   }
 }
 
+TEST_CASE("reindex finds the entities of documents ingested before entities were") {
+  Fixture f;
+  // Ingest as a Dossier older than entities did: none looked for.
+  repo::OpenOptions old;
+  old.extract_limits.find_entities = false;
+  f.Reopen(old);
+  auto alice = f.Alice();
+  const std::string a = f.repo->CreateCase(alice, {"Alpha", "", repo::Risk::kHigh, {"investigator"}}).id;
+  const std::string b = f.repo->CreateCase(alice, {"Bravo", "", repo::Risk::kHigh, {"investigator"}}).id;
+  WriteFile(f.tmp / "a/a.txt", "Wire the deposit to " + kIban + " today.");
+  WriteFile(f.tmp / "b/b.txt", "Beneficiary account " + kIban + " as agreed.");
+  WriteFile(f.tmp / "b/copy.txt", "Wire the deposit to " + kIban + " today.");  // a duplicate of a.txt
+  REQUIRE(f.Ingest(f.Ivan(), a, f.tmp / "a").size() == 1);
+  REQUIRE(f.Ingest(f.Ivan(), b, f.tmp / "b").size() == 2);
+  f.Reopen();
+  CHECK(f.repo->Links(f.Ivan(), a).links.empty());
+  const std::string iban = "DE89370400440532013000";  // kIban, normalised
+  repo::SearchRequest q;
+  q.query = "entity:iban:" + iban;
+  CHECK(f.repo->Search(f.Ivan(), q).total == 0);
+
+  const auto summary = f.repo->Reindex(f.Alice());
+  CHECK(summary.entities_found == 3);
+  const auto links = f.repo->Links(f.Ivan(), a);
+  REQUIRE(links.links.size() == 1);
+  CHECK(links.links[0].case_id == b);
+  REQUIRE(!links.links[0].shared.empty());
+  CHECK(links.links[0].shared[0].value == iban);
+  // The duplicate is evidence in its own case, with its original's entities.
+  CHECK(links.links[0].shared[0].there.size() == 2);
+  CHECK(f.repo->Search(f.Ivan(), q).total == 2);  // a duplicate is not a hit of its own
+  // The records now hold their entities: a second reindex finds none.
+  f.Reopen();
+  CHECK(f.repo->Reindex(f.Alice()).entities_found == 0);
+  CHECK(f.repo->Links(f.Ivan(), a).links.size() == 1);
+}
+
 TEST_CASE("a repository of schema version 6 keeps its links through the upgrade") {
   Linked f;
   const auto before = f.repo->Links(f.Ivan(), f.alpha, 50);
