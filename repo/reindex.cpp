@@ -1,5 +1,10 @@
 #include "repo/reindex.h"
 
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "crypto/envelope.h"
 #include "indexer/document_builder.h"
 #include "indexer/entities.h"
@@ -15,31 +20,53 @@ namespace dossier::repo {
 
 namespace {
 
-// A document's text is read whole for entities only up to this much.
+// A document's text is held for entities only up to this much.
 constexpr std::uint64_t kMaxEntityText = 64u << 20;
 
-// The entities of a document ingested before they were found: found here,
-// in the trusted process, which holds the document's text in the clear for
-// the index builder anyway (the workers did not see it then).
-nlohmann::json FindMissingEntities(RepoContext& ctx, const OpenedDocument& doc, const std::string& region) {
-  indexer::EntityOptions options;
-  options.default_region = region;
-  std::string text;
-  if (!doc.row.text.empty()) {
-    const crypto::SecretBytes text_key = crypto::DeriveDataSubkey(doc.key, crypto::DataKeyUse::kText);
-    ctx.texts->ReadAll(doc.row.text, doc.row.id, text_key, [&](std::string_view chunk) {
-      if (text.size() < kMaxEntityText) text.append(chunk.substr(0, kMaxEntityText - text.size()));
-    });
-  }
+// A record's header fields (from, to, cc, …) that are strings.
+std::map<std::string, std::string> RecordFields(const nlohmann::json& meta) {
   std::map<std::string, std::string> fields;
-  if (auto f = doc.meta.find("fields"); f != doc.meta.end() && f->is_object()) {
+  if (auto f = meta.find("fields"); f != meta.end() && f->is_object()) {
     for (const auto& [k, v] : f->items()) {
       if (v.is_string()) fields.emplace(k, v.get<std::string>());
     }
   }
-  const std::vector<indexer::Entity> found = indexer::FindItemEntities(text, fields, options);
-  crypto::Wipe(text);
-  return EntitiesJson(found);
+  return fields;
+}
+
+// A document's decrypted text as the store's chunks came (the builder is
+// given the same chunks as when it reads the store), or only its first
+// kMaxEntityText bytes (`whole` false).
+struct HeldText {
+  std::string text;
+  std::vector<std::size_t> chunks;
+  bool whole = true;
+  ~HeldText() { crypto::Wipe(text); }
+};
+
+// The entities of a document ingested before they were found: found here,
+// in the trusted process, which decrypts the document's text for the index
+// builder anyway (the workers did not see it then). The text is read once,
+// into `held`, for the builder too.
+nlohmann::json FindMissingEntities(RepoContext& ctx, const OpenedDocument& doc,
+                                   const std::map<std::string, std::string>& fields, const std::string& region,
+                                   HeldText& held) {
+  indexer::EntityOptions options;
+  options.default_region = region;
+  if (!doc.row.text.empty()) {
+    const crypto::SecretBytes text_key = crypto::DeriveDataSubkey(doc.key, crypto::DataKeyUse::kText);
+    ctx.texts->ReadAll(doc.row.text, doc.row.id, text_key, [&](std::string_view chunk) {
+      if (!held.whole) return;
+      if (held.text.size() + chunk.size() > kMaxEntityText) {
+        held.text.append(chunk.substr(0, kMaxEntityText - held.text.size()));
+        held.whole = false;
+        return;
+      }
+      held.text.append(chunk);
+      held.chunks.push_back(chunk.size());
+    });
+  }
+  return EntitiesJson(indexer::FindItemEntities(held.text, fields, options));
 }
 
 }  // namespace
@@ -96,17 +123,13 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
     ctx_.shards->StartRebuild(shard.id);
     for (const auto& id : ids) {
       OpenedDocument doc = OpenDocument(*w, actor, id);
+      const std::map<std::string, std::string> fields = RecordFields(doc.meta);
+      std::optional<HeldText> held;
       if (!doc.meta.contains("entities")) {
-        doc.meta["entities"] = FindMissingEntities(ctx_, doc, region_of(doc.row.case_id));
+        doc.meta["entities"] = FindMissingEntities(ctx_, doc, fields, region_of(doc.row.case_id), held.emplace());
         found_now[id] = doc.meta["entities"];
         resealed.emplace_back(id, SealJson(crypto::DeriveDataSubkey(doc.key, crypto::DataKeyUse::kMeta),
                                            DocumentAd(id), doc.meta));
-      }
-      std::map<std::string, std::string> fields;
-      if (auto m = doc.meta.find("fields"); m != doc.meta.end() && m->is_object()) {
-        for (const auto& [k, v] : m->items()) {
-          if (v.is_string()) fields.emplace(k, v.get<std::string>());
-        }
       }
       std::optional<std::int64_t> mtime;
       if (auto m = doc.meta.find("mtime"); m != doc.meta.end() && m->is_number_integer()) {
@@ -128,7 +151,13 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
       }
       builder.Begin(f);
       try {
-        if (!doc.row.text.empty()) {
+        if (held && held->whole) {
+          std::size_t at = 0;
+          for (const std::size_t n : held->chunks) {
+            builder.AddText(std::string_view(held->text).substr(at, n));
+            at += n;
+          }
+        } else if (!doc.row.text.empty()) {
           const crypto::SecretBytes text_key =
               crypto::DeriveDataSubkey(doc.key, crypto::DataKeyUse::kText);
           ctx_.texts->ReadAll(doc.row.text, id, text_key,
