@@ -23,15 +23,33 @@ void RequireCaseVisible(sql::Db& db, const Actor& actor, const std::string& case
   }
 }
 
-std::string CaseRegion(sql::Db& db, const Actor& actor, const std::string& case_id) {
+namespace {
+
+// A case's row with its sealed record opened (kNotFound unless the actor
+// may see the case).
+struct CaseRecord {
+  nlohmann::json meta;
+  std::string created_at, updated_at;
+};
+
+CaseRecord ReadCaseRecord(sql::Db& db, const Actor& actor, const std::string& case_id) {
   RequireCaseVisible(db, actor, case_id);
   const crypto::SecretBytes key = OpenCaseKey(db, actor, case_id);
-  sql::Stmt st(db, "SELECT sealed_meta FROM cases WHERE id=?");
+  sql::Stmt st(db, "SELECT sealed_meta, created_at, updated_at FROM cases WHERE id=?");
   st.Bind(1, case_id);
   if (!st.Step()) throw Error(ErrorCode::kNotFound, "no such case");
-  return JsonString(OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta), CaseAd(case_id),
-                             col::Bounded(st, 0, 40, kMaxSealedJson, "a case's sealed record")),
-                    "phone_region");
+  CaseRecord r;
+  r.meta = OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta), CaseAd(case_id),
+                    col::Bounded(st, 0, 40, kMaxSealedJson, "a case's sealed record"));
+  r.created_at = col::Time(st, 1, "a case's creation time");
+  r.updated_at = col::Time(st, 2, "a case's update time");
+  return r;
+}
+
+}  // namespace
+
+std::string CaseRegion(sql::Db& db, const Actor& actor, const std::string& case_id) {
+  return JsonString(ReadCaseRecord(db, actor, case_id).meta, "phone_region");
 }
 
 CaseInfo CaseService::Create(const Actor& actor, const NewCase& c) {
@@ -134,14 +152,8 @@ std::vector<CaseInfo> CaseService::List(const Actor& actor) {
 }
 
 CaseInfo CaseService::Read(sql::Db& db, const Actor& actor, const std::string& case_id) {
-  RequireCaseVisible(db, actor, case_id);
-  crypto::SecretBytes key = OpenCaseKey(db, actor, case_id);
-  sql::Stmt st(db, "SELECT sealed_meta, created_at, updated_at FROM cases WHERE id=?");
-  st.Bind(1, case_id);
-  if (!st.Step()) throw Error(ErrorCode::kNotFound, "no such case");
-  const nlohmann::json meta =
-      OpenJson(crypto::DeriveDataSubkey(key, crypto::DataKeyUse::kMeta), CaseAd(case_id),
-               col::Bounded(st, 0, 40, kMaxSealedJson, "a case's sealed record"));
+  const CaseRecord record = ReadCaseRecord(db, actor, case_id);
+  const nlohmann::json& meta = record.meta;
   CaseInfo info;
   info.id = case_id;
   info.title = JsonString(meta, "title");
@@ -156,8 +168,8 @@ CaseInfo CaseService::Read(sql::Db& db, const Actor& actor, const std::string& c
   info.status = *status;
   info.owner = JsonString(meta, "owner");
   info.assignees = JsonStrings(meta, "assignees");
-  info.created_at = col::Time(st, 1, "a case's creation time");
-  info.updated_at = col::Time(st, 2, "a case's update time");
+  info.created_at = record.created_at;
+  info.updated_at = record.updated_at;
   for (RoleId r : CaseRoles(db, case_id)) info.roles.push_back(RoleNameOf(db, r));
   std::sort(info.roles.begin(), info.roles.end());
   // Count only the documents this actor can see: restricted ones in sets
