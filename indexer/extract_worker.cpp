@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -79,10 +78,7 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
     const std::string name = job.is_object() ? job.value("name", "") : "";
     // A region other than the pool's, for this file alone (its case's).
     std::string region = job.is_object() ? job.value("phone_region", "") : "";
-    if (region.size() != 2 || !std::isupper(static_cast<unsigned char>(region[0])) ||
-        !std::isupper(static_cast<unsigned char>(region[1]))) {
-      region = limits.phone_region;
-    }
+    if (!IsPhoneRegion(region)) region = limits.phone_region;
     // The CPU budget counts from now, whatever earlier jobs used.
     rusage ru{};
     ::getrusage(RUSAGE_SELF, &ru);

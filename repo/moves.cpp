@@ -79,6 +79,8 @@ void RecordMove(RepoContext& ctx, sql::Db& w, const CaseDoc& doc, const AccessSe
 bool DocumentsMoving(sql::Db& db, const std::string& case_id) {
   // Through the small index of unsettled documents: every ingest asks, and
   // a scan of all documents made adding one cost in proportion to them.
+  // The index's own condition is repeated: SQLite uses a partial index
+  // only for a query whose WHERE holds that condition as written.
   sql::Stmt s(db,
               "SELECT 1 FROM documents INDEXED BY documents_unsettled WHERE "
               "(status = 'pending' OR move_to IS NOT NULL OR move_from IS NOT NULL) AND "
