@@ -75,8 +75,6 @@ const char* Name(Damage d) {
   return "?";
 }
 
-// Applies the damage to every row's value, keeping each value's type.
-// Returns the rows changed (0 if SQLite refused, say NOT NULL).
 // A table's row key: its rowid, or for a table WITHOUT ROWID the columns
 // of its primary key.
 std::vector<std::string> RowKey(repo::sql::Db& db, const std::string& table) {
@@ -90,44 +88,37 @@ std::vector<std::string> RowKey(repo::sql::Db& db, const std::string& table) {
   return key;
 }
 
+// Applies the damage to every row's value, keeping each value's type.
+// Returns the rows changed (0 if SQLite refused, say NOT NULL).
 int Apply(const std::string& db_path, const Column& col, Damage damage) {
   repo::sql::Db db(db_path, false);
   db.Exec("PRAGMA foreign_keys=OFF");
-  const std::vector<std::string> key = RowKey(db, col.table);
-  std::string key_list, key_match;
-  for (std::size_t k = 0; k < key.size(); ++k) {
-    key_list += key[k] + ", ";
-    key_match += (k ? " AND " : "") + key[k] + " IS ?";
+  // Each row is found again by its key, written out by SQLite's quote()
+  // (whatever the key columns' types).
+  std::string match;  // an SQL expression giving "k1 IS v1 AND k2 IS v2"
+  for (const auto& k : RowKey(db, col.table)) {
+    if (!match.empty()) match += " || ' AND ' || ";
+    match += "'" + k + " IS ' || quote(" + k + ")";
   }
   struct Row {
-    std::vector<crypto::Bytes> key;
-    std::vector<std::string> key_type;  // SQLite's typeof each key value
+    std::string where;  // the row's key as SQL
     bool blob;
     std::string bytes;
   };
   std::vector<Row> rows;
   {
-    std::string typeof_keys;
-    for (const auto& k : key) typeof_keys += ", typeof(" + k + ")";
-    repo::sql::Stmt s(db, "SELECT " + key_list + "typeof(\"" + col.name + "\"), \"" + col.name + "\"" +
-                              typeof_keys + " FROM \"" + col.table + "\"");
-    const int n = static_cast<int>(key.size());
+    repo::sql::Stmt s(db, "SELECT " + match + ", typeof(\"" + col.name + "\"), \"" + col.name + "\" FROM \"" +
+                              col.table + "\"");
     while (s.Step()) {
-      const std::string type = s.Text(n);
+      const std::string type = s.Text(1);
       if (type == "null") continue;
-      const crypto::Bytes b = s.Blob(n + 1);
-      Row r{{}, {}, type == "blob", std::string(b.begin(), b.end())};
-      for (int k = 0; k < n; ++k) {
-        r.key.push_back(s.Blob(k));
-        r.key_type.push_back(s.Text(n + 2 + k));
-      }
-      rows.push_back(std::move(r));
+      const crypto::Bytes b = s.Blob(2);
+      rows.push_back({s.Text(0), type == "blob", std::string(b.begin(), b.end())});
     }
   }
   int changed = 0;
   try {
     repo::sql::Transaction t(db);
-    repo::sql::Stmt u(db, "UPDATE \"" + col.table + "\" SET \"" + col.name + "\"=? WHERE " + key_match);
     for (const auto& r : rows) {
       std::string v = r.bytes;
       switch (damage) {
@@ -137,17 +128,10 @@ int Apply(const std::string& db_path, const Column& col, Damage damage) {
         case Damage::kLong: v.push_back('x'); break;
         case Damage::kHuge: v.assign(1u << 20, 'x'); break;
       }
-      u.Reset();
+      repo::sql::Stmt u(db, "UPDATE \"" + col.table + "\" SET \"" + col.name + "\"=? WHERE " + r.where);
       if (damage == Damage::kNull) u.BindNull(1);
       else if (r.blob) u.BindBlob(1, v);
       else u.Bind(1, std::string_view(v));
-      for (std::size_t k = 0; k < r.key.size(); ++k) {
-        const int at = static_cast<int>(k) + 2;
-        const std::string kv(r.key[k].begin(), r.key[k].end());
-        if (r.key_type[k] == "integer") u.Bind(at, static_cast<std::int64_t>(std::stoll(kv)));
-        else if (r.key_type[k] == "blob") u.BindBlob(at, kv);
-        else u.Bind(at, std::string_view(kv));
-      }
       u.Run();
       ++changed;
     }
