@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_repo.h"
 #include "repo/repository.h"
 
 using namespace dossier;
@@ -42,21 +43,11 @@ struct Cost {
 // The ingest's wall time, and the CPU time of the ingest and of closing
 // the repository (which stops and reaps the workers, so their time counts).
 Cost IngestCost(const std::string& in, const std::string& dir, bool entities) {
-  fs::remove_all(dir);
-  fs::remove(dir + ".recovery-key");
-  repo::InitOptions io;
-  io.admin_user = "bench";
-  io.admin_password = "bench-password-1";
-  io.protect = false;
-  io.cost = crypto::PasswordCost::kInteractive;
-  repo::Repository::Init(dir, io);
   repo::OpenOptions oo;
-  oo.cost = crypto::PasswordCost::kInteractive;
   oo.extract_limits.find_entities = entities;
-  auto r = repo::Repository::Open(dir, oo);
-  auto s = r->Login("bench", "bench-password-1");
-  r->AddRole(s, "fraud");
-  s = r->Login("bench", "bench-password-1");
+  bench::BenchRepo b = bench::FreshBenchRepo(dir, "fraud", oo);
+  auto& r = b.repo;
+  const repo::Session& s = b.session();
   const std::string case_id = r->CreateCase(s, {"share", "", repo::Risk::kNone, {"fraud"}}).id;
   repo::IngestRequest req;
   req.case_id = case_id;

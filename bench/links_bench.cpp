@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_repo.h"
 #include "repo/repository.h"
 
 using namespace dossier;
@@ -149,29 +150,13 @@ World Plant(std::size_t cases, const std::vector<std::string>& texts, std::mt199
   return w;
 }
 
-struct Seeded {
-  std::unique_ptr<repo::Repository> repo;
-  std::optional<repo::Session> login;
+struct Seeded : bench::BenchRepo {
   std::vector<std::string> ids;
-  const repo::Session& session() const { return *login; }
 };
 
 Seeded Seed(const std::string& dir, const World& w) {
-  fs::remove_all(dir);
-  fs::remove(dir + ".recovery-key");
-  repo::InitOptions io;
-  io.admin_user = "bench";
-  io.admin_password = "bench-password-1";
-  io.protect = false;
-  io.cost = crypto::PasswordCost::kInteractive;
-  repo::Repository::Init(dir, io);
-  repo::OpenOptions oo;
-  oo.cost = crypto::PasswordCost::kInteractive;
   Seeded s;
-  s.repo = repo::Repository::Open(dir, oo);
-  s.login.emplace(s.repo->Login("bench", "bench-password-1"));
-  s.repo->AddRole(s.session(), "fraud");
-  s.login.emplace(s.repo->Login("bench", "bench-password-1"));  // now holding the role
+  static_cast<bench::BenchRepo&>(s) = bench::FreshBenchRepo(dir, "fraud");
   std::vector<repo::NewCase> list;
   for (std::size_t i = 0; i < w.text.size(); ++i) {
     list.push_back({"case " + std::to_string(i), "", repo::Risk::kNone, {"fraud"}});

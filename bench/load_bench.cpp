@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_repo.h"
 #include "repo/repository.h"
 
 using namespace dossier;
@@ -105,20 +106,9 @@ int main(int argc, char** argv) {
   const std::string corpus = argv[1], busy_dir = argv[2], work = argv[3];
   const double seconds = argc > 4 ? std::atof(argv[4]) : 10;
   try {
-    fs::remove_all(work);
-    fs::remove(work + ".recovery-key");
-    repo::InitOptions io;
-    io.admin_user = "bench";
-    io.admin_password = "bench-password";
-    io.protect = false;
-    io.cost = crypto::PasswordCost::kInteractive;
-    repo::Repository::Init(work, io);
-    repo::OpenOptions oo;
-    oo.cost = crypto::PasswordCost::kInteractive;
-    auto r = repo::Repository::Open(work, oo);
-    auto s = r->Login("bench", "bench-password");
-    r->AddRole(s, "team");
-    s = r->Login("bench", "bench-password");
+    bench::BenchRepo b = bench::FreshBenchRepo(work, "team");
+    auto& r = b.repo;
+    const repo::Session& s = b.session();
     const std::string case_id = r->CreateCase(s, {"searched", "", repo::Risk::kNone, {"team"}}).id;
     repo::IngestRequest req;
     req.case_id = case_id;
