@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "indexer/text.h"
+#include "indexer/words.h"
 #include "indexer/xapian_internal.h"
 
 namespace dossier::indexer {

@@ -13,6 +13,7 @@
 #include "indexer/entities.h"
 #include "indexer/query_syntax.h"
 #include "indexer/text.h"
+#include "indexer/words.h"
 #include "indexer/xapian_internal.h"
 
 namespace dossier::indexer {

@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "indexer/text.h"
+#include "indexer/words.h"
 
 namespace dossier::indexer::internal {
 

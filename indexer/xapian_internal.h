@@ -15,7 +15,6 @@
 #include "indexer/blind_terms.h"
 #include "indexer/document_builder.h"
 #include "indexer/shard_store.h"
-#include "indexer/words.h"
 
 namespace dossier::indexer {
 struct PreparedDocument::Impl {
