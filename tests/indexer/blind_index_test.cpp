@@ -1,4 +1,8 @@
+#include <unicase.h>
+#include <uninorm.h>
 #include <xapian.h>
+
+#include <cstdlib>
 
 #include <catch2/catch.hpp>
 #include <set>
@@ -306,6 +310,29 @@ TEST_CASE("NFKC normalisation splits around ASCII without changing the result") 
   CHECK(NormalizeNfkc("\xE1\x84\x80\xE1\x85\xA1!") == "\xEA\xB0\x80!");         // Hangul jamo compose
   CHECK(NormalizeNfkc("o\xCC\x88 e\xCC\x81") == "\xC3\xB6 \xC3\xA9");            // two runs, one space apart
   CHECK(NormalizeNfkc("") == "");
+}
+
+TEST_CASE("word folding takes ASCII's fast path to libunistring's own result") {
+  using dossier::indexer::FoldWord;
+  const auto unistring = [](const std::string& s) {
+    std::size_t len = 0;
+    uint8_t* r = u8_casefold(reinterpret_cast<const uint8_t*>(s.data()), s.size(), nullptr, UNINORM_NFKC,
+                             nullptr, &len);
+    REQUIRE(r != nullptr);
+    std::string out(reinterpret_cast<const char*>(r), len);
+    std::free(r);
+    return out;
+  };
+  std::string every_ascii;
+  for (int c = 0; c < 0x80; ++c) every_ascii.push_back(static_cast<char>(c));
+  CHECK(FoldWord(every_ascii) == unistring(every_ascii));
+  for (const std::string w : {"Invoice", "IBAN", "DE89370400440532013000", "a@B.example", "", "@[]^_`{}"}) {
+    CHECK(FoldWord(w) == unistring(w));
+  }
+  // Anything beyond ASCII still goes through libunistring.
+  CHECK(FoldWord("STRA\xC3\x9F" "E") == "strasse");
+  CHECK(FoldWord("\xEF\xAC\x81" "LE") == "file");
+  CHECK(FoldWord("Ca\xCC\x81") == "c\xC3\xA1");
 }
 
 TEST_CASE("a document held by two shards is counted once, in the shard that counts") {
