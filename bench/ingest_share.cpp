@@ -2,11 +2,14 @@
 // fresh repositories with the workers finding entities and not, in turn,
 // RUNS times each (one run, so the noisy machine's drift hits both; every
 // other pair starts with the run without entities).
-// Usage: ingest_share DIR WORK_DIR [RUNS]
+// Usage: ingest_share DIR WORK_DIR [RUNS] [with|without]
 // Prints each pair's seconds and the median share of ingest time that
 // entities took, (with - without) / with, both in wall time and in CPU
 // time (this process and its extraction workers, which a shared machine's
-// other load disturbs far less than the wall clock).
+// other load disturbs far less than the wall clock). With a last argument
+// it runs that one ingest once, for an instruction count that no other
+// load disturbs:
+//   valgrind --tool=callgrind --trace-children=yes build/bench/ingest_share DIR W 1 with
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -67,11 +70,18 @@ Cost IngestCost(const std::string& in, const std::string& dir, bool entities) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: ingest_share DIR WORK_DIR [RUNS]\n");
+    std::fprintf(stderr, "usage: ingest_share DIR WORK_DIR [RUNS] [with|without]\n");
     return 2;
   }
   try {
     const int runs = argc > 3 ? std::stoi(argv[3]) : 5;
+    if (argc > 4) {
+      const std::string only = argv[4];
+      if (only != "with" && only != "without") throw Error(ErrorCode::kInvalidArgument, "say with or without");
+      const Cost c = IngestCost(argv[1], std::string(argv[2]) + "/" + only, only == "with");
+      std::printf("%s entities: %.2f s (CPU %.2f s)\n", only.c_str(), c.wall, c.cpu);
+      return 0;
+    }
     std::vector<double> shares, cpu_shares;
     for (int i = 0; i < runs; ++i) {
       Cost with{}, without{};
