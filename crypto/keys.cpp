@@ -65,6 +65,34 @@ SecretBytes GenerateSigningSecret() {
   return sk;
 }
 
+PublicKey SigningPublicKeyOf(const SecretBytes& signing_secret) {
+  EnsureSodium();
+  if (signing_secret.size() != crypto_sign_SECRETKEYBYTES) {
+    throw Error(ErrorCode::kCorrupt, "a signing key has the wrong length");
+  }
+  PublicKey pk{};
+  crypto_sign_ed25519_sk_to_pk(pk.data(), signing_secret.data());
+  return pk;
+}
+
+Bytes SignDetached(const SecretBytes& signing_secret, std::string_view message) {
+  EnsureSodium();
+  if (signing_secret.size() != crypto_sign_SECRETKEYBYTES) {
+    throw Error(ErrorCode::kCorrupt, "a signing key has the wrong length");
+  }
+  Bytes sig(crypto_sign_BYTES);
+  crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size(), signing_secret.data());
+  return sig;
+}
+
+bool VerifyDetached(const PublicKey& signer, std::string_view message, const Bytes& signature) {
+  EnsureSodium();
+  if (signature.size() != crypto_sign_BYTES) return false;
+  return crypto_sign_verify_detached(signature.data(), reinterpret_cast<const unsigned char*>(message.data()),
+                                     message.size(), signer.data()) == 0;
+}
+
 Bytes SealTo(const PublicKey& recipient, const SecretBytes& secret) {
   EnsureSodium();
   Bytes out(secret.size() + crypto_box_SEALBYTES);

@@ -44,6 +44,11 @@ std::size_t SealedSize(std::size_t n);
 
 // A fresh Ed25519 signing secret key (64 bytes), for the audit chain.
 SecretBytes GenerateSigningSecret();
+// Its public half (32 bytes), a detached signature (64 bytes) and its check
+// (false for any signature that does not hold, never a throw).
+PublicKey SigningPublicKeyOf(const SecretBytes& signing_secret);
+Bytes SignDetached(const SecretBytes& signing_secret, std::string_view message);
+bool VerifyDetached(const PublicKey& signer, std::string_view message, const Bytes& signature);
 
 // Argon2id cost. kModerate is the default for real users; kInteractive is
 // for tests only (it is much faster and much weaker).
