@@ -13,34 +13,34 @@ namespace {
 // The largest power of two below n (n >= 2).
 std::uint64_t SplitOf(std::uint64_t n) { return std::bit_floor(n - 1); }
 
-void Subproof(const std::vector<Hash32>& leaves, std::uint64_t m, std::uint64_t begin, std::uint64_t end,
+void Subproof(const RangeRoot& leaves, std::uint64_t m, std::uint64_t begin, std::uint64_t end,
               bool whole, std::vector<Hash32>& out) {
   const std::uint64_t n = end - begin;
   if (m == n) {
-    if (!whole) out.push_back(MerkleRoot(leaves, begin, end));
+    if (!whole) out.push_back(leaves(begin, end));
     return;
   }
   const std::uint64_t k = SplitOf(n);
   if (m <= k) {
     Subproof(leaves, m, begin, begin + k, whole, out);
-    out.push_back(MerkleRoot(leaves, begin + k, end));
+    out.push_back(leaves(begin + k, end));
   } else {
     Subproof(leaves, m - k, begin + k, end, false, out);
-    out.push_back(MerkleRoot(leaves, begin, begin + k));
+    out.push_back(leaves(begin, begin + k));
   }
 }
 
-void Path(const std::vector<Hash32>& leaves, std::uint64_t index, std::uint64_t begin, std::uint64_t end,
+void Path(const RangeRoot& leaves, std::uint64_t index, std::uint64_t begin, std::uint64_t end,
           std::vector<Hash32>& out) {
   const std::uint64_t n = end - begin;
   if (n <= 1) return;
   const std::uint64_t k = SplitOf(n);
   if (index < k) {
     Path(leaves, index, begin, begin + k, out);
-    out.push_back(MerkleRoot(leaves, begin + k, end));
+    out.push_back(leaves(begin + k, end));
   } else {
     Path(leaves, index - k, begin + k, end, out);
-    out.push_back(MerkleRoot(leaves, begin, begin + k));
+    out.push_back(leaves(begin, begin + k));
   }
 }
 
@@ -108,22 +108,31 @@ Hash32 MerkleRoot(const std::vector<Hash32>& leaves, std::uint64_t begin, std::u
   return f.Root();
 }
 
+std::vector<Hash32> InclusionProof(const RangeRoot& root_of, std::uint64_t index, std::uint64_t size) {
+  if (index >= size) throw Error(ErrorCode::kInternal, "an inclusion proof past the tree");
+  std::vector<Hash32> out;
+  Path(root_of, index, 0, size, out);
+  return out;
+}
+
+std::vector<Hash32> ConsistencyProof(const RangeRoot& root_of, std::uint64_t first, std::uint64_t second) {
+  if (first == 0 || first > second) throw Error(ErrorCode::kInternal, "a consistency proof past the tree");
+  std::vector<Hash32> out;
+  Subproof(root_of, first, 0, second, true, out);
+  return out;
+}
+
 std::vector<Hash32> InclusionProof(const std::vector<Hash32>& leaves, std::uint64_t index,
                                    std::uint64_t size) {
-  if (index >= size || size > leaves.size()) throw Error(ErrorCode::kInternal, "an inclusion proof past the tree");
-  std::vector<Hash32> out;
-  Path(leaves, index, 0, size, out);
-  return out;
+  if (size > leaves.size()) throw Error(ErrorCode::kInternal, "an inclusion proof past the tree");
+  return InclusionProof([&](std::uint64_t b, std::uint64_t e) { return MerkleRoot(leaves, b, e); }, index, size);
 }
 
 std::vector<Hash32> ConsistencyProof(const std::vector<Hash32>& leaves, std::uint64_t first,
                                      std::uint64_t second) {
-  if (first == 0 || first > second || second > leaves.size()) {
-    throw Error(ErrorCode::kInternal, "a consistency proof past the tree");
-  }
-  std::vector<Hash32> out;
-  Subproof(leaves, first, 0, second, true, out);
-  return out;
+  if (second > leaves.size()) throw Error(ErrorCode::kInternal, "a consistency proof past the tree");
+  return ConsistencyProof([&](std::uint64_t b, std::uint64_t e) { return MerkleRoot(leaves, b, e); }, first,
+                          second);
 }
 
 bool VerifyInclusion(const Hash32& leaf_hash, std::uint64_t index, std::uint64_t size,

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -39,6 +40,11 @@ class MerkleFrontier {
   std::uint64_t size_ = 0;
   std::vector<Hash32> roots_;
 };
+
+// The root of leaves [begin, end), however they are stored.
+using RangeRoot = std::function<Hash32(std::uint64_t begin, std::uint64_t end)>;
+std::vector<Hash32> InclusionProof(const RangeRoot& root_of, std::uint64_t index, std::uint64_t size);
+std::vector<Hash32> ConsistencyProof(const RangeRoot& root_of, std::uint64_t first, std::uint64_t second);
 
 // Over a tree's leaf hashes (these walk the leaves: O(n) hashes).
 Hash32 MerkleRoot(const std::vector<Hash32>& leaves, std::uint64_t begin, std::uint64_t end);

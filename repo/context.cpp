@@ -6,12 +6,16 @@
 
 namespace dossier::repo {
 
-void EventSink::Changed(sql::Db&, EventKind kind, std::string actor, std::string target) const {
-  if (observer_) observer_(Event{kind, std::move(actor), std::move(target), clock_->Now(), true});
+void EventSink::Changed(sql::Db& txn, EventKind kind, std::string actor, std::string target) const {
+  Event e{kind, std::move(actor), std::move(target), clock_->Now(), true};
+  if (trail_) trail_->Append(txn, e);
+  if (observer_) observer_(e);
 }
 
 void EventSink::Read(EventKind kind, std::string actor, std::string target) const {
-  if (observer_) observer_(Event{kind, std::move(actor), std::move(target), clock_->Now(), false});
+  Event e{kind, std::move(actor), std::move(target), clock_->Now(), false};
+  if (observer_) observer_(e);
+  if (trail_) trail_->Queue(std::move(e));
 }
 
 RepoContext::RepoContext(std::string d, const OpenOptions& o)

@@ -22,6 +22,7 @@
 #include "crypto/keys.h"
 #include "indexer/blind_terms.h"
 #include "indexer/shard_store.h"
+#include "repo/audit_trail.h"
 #include "repo/blob_store.h"
 #include "repo/db.h"
 #include "repo/events.h"
@@ -37,12 +38,15 @@ class EventSink {
  public:
   EventSink(std::function<void(const Event&)> observer, std::shared_ptr<const Clock> clock)
       : observer_(std::move(observer)), clock_(std::move(clock)) {}
+  // Where events go from now on: once, at open, before anyone acts.
+  void Attach(AuditTrail* trail) { trail_ = trail; }
   void Changed(sql::Db& txn, EventKind kind, std::string actor, std::string target) const;
   void Read(EventKind kind, std::string actor, std::string target) const;
 
  private:
   std::function<void(const Event&)> observer_;
   std::shared_ptr<const Clock> clock_;
+  AuditTrail* trail_ = nullptr;
 };
 
 // The cases an ingest is writing into right now. A grant or revoke of such
@@ -187,6 +191,9 @@ struct RepoContext {
   std::string repo_id;
   std::shared_ptr<const Clock> clock;
   std::unique_ptr<Database> db;
+  // The audit trail (repo/audit_trail.h): after db, so it is gone (its last
+  // reads appended) before the connections close.
+  std::unique_ptr<AuditTrail> audit;
 
   // Derived from the server key's index key.
   std::unique_ptr<indexer::BlindKeys> blind;

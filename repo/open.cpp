@@ -183,18 +183,24 @@ std::unique_ptr<RepoContext> OpenContext(const std::string& dir, const OpenOptio
   }
   auto ctx = std::make_unique<RepoContext>(root, options);
   if (ctx->writable) *lock = TakeWriteLock(root, options.holder);
+  crypto::SecretBytes signing_key;
   {
     sql::Db db(root + "/dossier.db", false);
     if (ctx->writable) Migrate(db);
     else UpgradeForReading(root, db);
-    const ServerKey server = ReadServerKey(root + "/keys/server.key", options.passphrase);
+    ServerKey server = ReadServerKey(root + "/keys/server.key", options.passphrase);
     LoadMeta(*ctx, db, server);
     ctx->blind = std::make_unique<indexer::BlindKeys>(server.index_key);
     ctx->dedup = std::make_unique<crypto::KeyedHasher>(server.index_key, crypto::HashPurpose::kDedup);
     ctx->entities =
         std::make_unique<crypto::KeyedHasher>(server.index_key, crypto::HashPurpose::kEntities);
+    signing_key = std::move(server.signing_key);
   }
   ctx->db = std::make_unique<Database>(root + "/dossier.db", ctx->writable);
+  ctx->audit = std::make_unique<AuditTrail>(root + "/dossier.db", ctx->writable ? ctx->db.get() : nullptr,
+                                            ctx->repo_id, std::move(signing_key), ctx->clock,
+                                            options.audit_delay);
+  ctx->events.Attach(ctx->audit.get());
   ctx->blobs = OpenLocalBlobStore(root + "/blobs");
   ctx->text_files = OpenLocalBlobStore(root + "/text");
   ctx->texts = std::make_unique<TextStore>(*ctx->text_files);

@@ -15,6 +15,7 @@
 #include "repo/recovery.h"
 #include "repo/reindex.h"
 #include "repo/links.h"
+#include "repo/audit.h"
 #include "repo/rooms.h"
 #include "repo/search.h"
 #include "repo/tags.h"
@@ -506,6 +507,22 @@ TextMatches Repository::MatchText(const Session& s, const std::string& doc_id, c
     return out;
   });
 }
+std::vector<AuditEventInfo> Repository::AuditEvents(const Session& s, const AuditFilter& filter) {
+  return Guarded([&] { return impl_->audit.List(impl_->users.Resolve(s), filter); });
+}
+AuditHead Repository::SignedAuditHead() {
+  return Guarded([&] { return impl_->audit.Head(); });
+}
+AuditVerdict Repository::VerifyAudit(const std::optional<AuditHead>& against) {
+  return Guarded([&] { return impl_->audit.Verify(against); });
+}
+AuditProof Repository::ProveAuditEvent(const Session& s, std::uint64_t seq) {
+  return Guarded([&] { return impl_->audit.Prove(impl_->users.Resolve(s), seq); });
+}
+AuditConsistency Repository::ProveAuditConsistency(std::uint64_t first_size) {
+  return Guarded([&] { return impl_->audit.ProveConsistency(first_size); });
+}
+
 CaseLinks Repository::Links(const Session& s, const std::string& case_id, std::uint32_t limit) {
   return Guarded([&] { return impl_->links.Links(impl_->users.Resolve(s), case_id, limit); });
 }

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -99,6 +100,9 @@ struct OpenOptions {
   std::uint64_t plaintext_budget = std::uint64_t{2} << 30;
   // How this process describes itself to a second writer.
   std::string holder = "dossier";
+  // Reads' audit events are appended (and a tree head signed) within this
+  // delay; a crash loses at most this window of them.
+  std::chrono::milliseconds audit_delay{1000};
 };
 
 // A logged-in user (or the recovery key) with their unsealed role keys.
@@ -360,6 +364,19 @@ class Repository {
   LinkGraph Graph(const Session& actor, const std::string& case_id, int depth = 2);
   LinkSettings GetLinkSettings(const Session& actor);
   void SetLinkSettings(const Session& actor, const LinkSettings& settings);  // admin
+
+  // ---- Audit trail (repo/audit.h) ----
+  // Events in order (admins and the auditor role).
+  std::vector<AuditEventInfo> AuditEvents(const Session& actor, const AuditFilter& filter);
+  // Appends queued reads and signs a head over every event now.
+  AuditHead SignedAuditHead();
+  // The whole chain against its signed head and, if given, a head kept
+  // elsewhere: the first event found wrong, or ok. Needs no session.
+  AuditVerdict VerifyAudit(const std::optional<AuditHead>& against = std::nullopt);
+  // One event's inclusion proof against the head (admins and auditors).
+  AuditProof ProveAuditEvent(const Session& actor, std::uint64_t seq);
+  // That the head of `first_size` events is a prefix of today's.
+  AuditConsistency ProveAuditConsistency(std::uint64_t first_size);
 
   // Rebuilds every shard whose documents the actor can all open, from the
   // encrypted text store.

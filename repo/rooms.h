@@ -1,8 +1,7 @@
 // Private to repo/: the rooms the next issues fill, each a service beside
 // the others, sharing the context (links.h was the first):
 //   WorkflowService   stages, risk, tasks, deadlines, reminders, reports
-//   AuditService      the audit trail; it will take over EventSink, which
-//                     every change and read already passes through
+//   AuditService      the audit trail (repo/audit.h, repo/audit_trail.h)
 //   DisclosureService requests, decisions and productions
 // They hold nothing yet: the façade owns one of each so that a feature
 // adds its methods here, not to Repository::Impl.
@@ -23,9 +22,6 @@ class Room {
 };
 
 class WorkflowService : public Room {
-  using Room::Room;
-};
-class AuditService : public Room {
   using Room::Room;
 };
 class DisclosureService : public Room {

@@ -454,4 +454,46 @@ struct JobInfo {
   std::uint64_t documents = 0;          // acknowledged (or skipped) so far
 };
 
+// ---- Audit trail (repo/audit.h) ----
+struct AuditEventInfo {
+  std::uint64_t seq = 0;
+  std::int64_t at = 0;
+  std::string actor, action, target;
+  std::string hash;  // its leaf hash, hex
+};
+struct AuditFilter {
+  std::string actor, action, target;  // exact; empty: any
+  std::int64_t since = 0, until = 0;  // seconds; 0: open
+  std::uint64_t after = 0;            // events after this seq (paging)
+  std::uint32_t limit = 100;          // at most 1000
+};
+// A signed tree head, everything hex but the numbers.
+struct AuditHead {
+  std::string repo_id;
+  std::uint64_t size = 0;
+  std::string root;
+  std::int64_t at = 0;
+  std::string signature, public_key;
+};
+struct AuditVerdict {
+  bool ok = false;
+  std::uint64_t events = 0;
+  AuditHead head;
+  std::uint64_t unsigned_events = 0;  // appended since the head (none after a flush)
+  std::uint64_t first_bad = 0;        // the first event found wrong (0: none, or the head itself)
+  std::string problem;                // what is wrong, for a person
+};
+struct AuditProof {
+  AuditEventInfo event;
+  std::string prev;                  // the hash it chains to, hex
+  std::vector<std::string> path;     // RFC 9162 inclusion path, hex
+  AuditHead head;
+};
+struct AuditConsistency {
+  std::uint64_t first_size = 0;
+  std::string first_root;
+  std::vector<std::string> path;     // RFC 9162 consistency path, hex
+  AuditHead head;
+};
+
 }  // namespace dossier::repo

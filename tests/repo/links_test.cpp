@@ -368,6 +368,7 @@ TEST_CASE("a repository of schema version 6 keeps its links through the upgrade"
     // Back to version 6's entity tables (rowids, the case index), with the rows.
     repo::sql::Db db(f.dir + "/dossier.db", false);
     db.Exec(R"sql(
+DROP TABLE audit_head; DROP TABLE audit_events;
 DROP TRIGGER documents_entity_shard;
 CREATE TABLE p7(hash BLOB NOT NULL, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
   case_id TEXT NOT NULL, shard_id TEXT NOT NULL, type TEXT NOT NULL, PRIMARY KEY(hash, doc_id));

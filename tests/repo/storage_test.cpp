@@ -324,7 +324,8 @@ TEST_CASE("a reader upgrades a repository of the previous schema, unless a write
   {
     // Back to schema version 1 (no documents yet, so no key rows to convert).
     repo::sql::Db db(f.dir + "/dossier.db", false);
-    db.Exec("DROP TRIGGER documents_entity_shard; DROP TABLE link_notices; DROP TABLE stop_entities; "
+    db.Exec("DROP TABLE audit_head; DROP TABLE audit_events; "
+            "DROP TRIGGER documents_entity_shard; DROP TABLE link_notices; DROP TABLE stop_entities; "
             "DROP TABLE case_links; DROP TABLE entity_cases; DROP TABLE entity_postings; "
             "DROP INDEX documents_exceptions; DROP TABLE saved_searches; DROP TABLE custodian_terms; "
             "DROP TABLE document_tags; "

@@ -1,0 +1,275 @@
+#include "repo/audit_trail.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+#include "repo/db.h"
+
+namespace dossier::repo {
+namespace {
+
+// Reads queued beyond this wake the appender at once; beyond four times it
+// the reader appends them itself (memory stays bounded under any load).
+constexpr std::size_t kQueueWake = 4096;
+
+void PutU64(std::string& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutStr(std::string& out, const std::string& s) {
+  const auto n = static_cast<std::uint32_t>(s.size());
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out += s;
+}
+void PutHash(std::string& out, const crypto::Hash32& h) { out.append(reinterpret_cast<const char*>(h.data()), h.size()); }
+
+crypto::Hash32 HashOf(const crypto::Bytes& b, const char* what) {
+  if (b.size() != 32) throw Error(ErrorCode::kCorrupt, std::string(what) + " is malformed");
+  crypto::Hash32 h;
+  std::copy(b.begin(), b.end(), h.begin());
+  return h;
+}
+
+crypto::Bytes BytesOf(const crypto::Hash32& h) { return crypto::Bytes(h.begin(), h.end()); }
+
+}  // namespace
+
+std::string EventActionName(EventKind kind) {
+  switch (kind) {
+    case EventKind::kLogin: return "login";
+    case EventKind::kLoginFailed: return "login_failed";
+    case EventKind::kLogout: return "logout";
+    case EventKind::kUserAdded: return "user_added";
+    case EventKind::kUserDisabled: return "user_disabled";
+    case EventKind::kRoleAdded: return "role_added";
+    case EventKind::kMemberAdded: return "member_added";
+    case EventKind::kMemberRemoved: return "member_removed";
+    case EventKind::kPasswordChanged: return "password_changed";
+    case EventKind::kPasswordReset: return "password_reset";
+    case EventKind::kSecondFactorChanged: return "second_factor_changed";
+    case EventKind::kCaseCreated: return "case_created";
+    case EventKind::kCaseRead: return "case_read";
+    case EventKind::kGranted: return "granted";
+    case EventKind::kRevoked: return "revoked";
+    case EventKind::kIngestStarted: return "ingest_started";
+    case EventKind::kIngestFinished: return "ingest_finished";
+    case EventKind::kDocumentAdded: return "document_added";
+    case EventKind::kDocumentRead: return "document_read";
+    case EventKind::kContentRead: return "content_read";
+    case EventKind::kTextRead: return "text_read";
+    case EventKind::kSearched: return "searched";
+    case EventKind::kReindexed: return "reindexed";
+    case EventKind::kJobCancelled: return "job_cancelled";
+    case EventKind::kTagged: return "tagged";
+    case EventKind::kSearchSaved: return "search_saved";
+    case EventKind::kHitsExported: return "hits_exported";
+    case EventKind::kTermReport: return "term_report";
+    case EventKind::kLinksRead: return "links_read";
+    case EventKind::kLinkDecided: return "link_decided";
+    case EventKind::kLinkNotice: return "link_notice";
+    case EventKind::kStopEntitySet: return "stop_entity_set";
+    case EventKind::kLinkSettings: return "link_settings";
+  }
+  return "unknown";
+}
+
+std::string EncodeAuditLeaf(const AuditLeaf& leaf) {
+  std::string out = "dossier-audit-v1\n";
+  PutU64(out, leaf.seq);
+  PutU64(out, static_cast<std::uint64_t>(leaf.at));
+  PutStr(out, leaf.actor);
+  PutStr(out, leaf.action);
+  PutStr(out, leaf.target);
+  PutHash(out, leaf.prev);
+  return out;
+}
+
+std::string EncodeAuditHead(const std::string& repo_id, std::uint64_t size, std::int64_t at,
+                            const crypto::Hash32& root) {
+  std::string out = "dossier-audit-head-v1\n";
+  PutStr(out, repo_id);
+  PutU64(out, size);
+  PutU64(out, static_cast<std::uint64_t>(at));
+  PutHash(out, root);
+  return out;
+}
+
+std::optional<StoredHead> ReadStoredHead(sql::Db& db) {
+  sql::Stmt st(db, "SELECT size, root, at, signature, edge FROM audit_head WHERE id = 1");
+  if (!st.Step()) return std::nullopt;
+  StoredHead h;
+  if (st.TypeOf(0) != sql::Stmt::Type::kInteger || st.Int(0) < 0 || st.TypeOf(2) != sql::Stmt::Type::kInteger ||
+      st.TypeOf(1) != sql::Stmt::Type::kBlob || st.TypeOf(3) != sql::Stmt::Type::kBlob ||
+      st.TypeOf(4) != sql::Stmt::Type::kBlob || st.SizeOf(4) % 32 != 0 || st.SizeOf(4) > 64 * 32) {
+    throw Error(ErrorCode::kCorrupt, "the audit trail's signed head is malformed");
+  }
+  h.size = static_cast<std::uint64_t>(st.Int(0));
+  h.root = HashOf(st.Blob(1), "the audit trail's signed head");
+  h.at = st.Int(2);
+  h.signature = st.Blob(3);
+  const crypto::Bytes edge = st.Blob(4);
+  std::vector<crypto::Hash32> roots(edge.size() / 32);
+  for (std::size_t i = 0; i < roots.size(); ++i) std::copy_n(edge.begin() + 32 * i, 32, roots[i].begin());
+  h.edge = crypto::MerkleFrontier(h.size, std::move(roots));
+  return h;
+}
+
+AuditTrail::AuditTrail(std::string db_path, Database* db, std::string repo_id, crypto::SecretBytes signing_key,
+                       std::shared_ptr<const Clock> clock, std::chrono::milliseconds delay)
+    : db_path_(std::move(db_path)),
+      db_(db),
+      repo_id_(std::move(repo_id)),
+      signing_key_(std::move(signing_key)),
+      public_key_(crypto::SigningPublicKeyOf(signing_key_)),
+      clock_(std::move(clock)),
+      delay_(delay) {
+  if (db_) thread_ = std::thread([this] { Run(); });
+}
+
+AuditTrail::~AuditTrail() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  try {
+    Flush();
+  } catch (const std::exception&) {
+    // Closing must not throw; what was queued is the window a crash loses.
+  }
+}
+
+void AuditTrail::AppendRow(sql::Db& txn, const Event& e) {
+  AuditLeaf leaf;
+  leaf.at = e.at;
+  leaf.actor = e.actor;
+  leaf.action = EventActionName(e.kind);
+  leaf.target = e.target;
+  {
+    sql::Stmt tail(txn, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+    if (tail.Step()) {
+      leaf.seq = static_cast<std::uint64_t>(tail.Int(0)) + 1;
+      leaf.prev = HashOf(tail.Blob(1), "an audit event's hash");
+    } else {
+      leaf.seq = 1;
+    }
+  }
+  const crypto::Hash32 hash = crypto::MerkleLeafHash(EncodeAuditLeaf(leaf));
+  sql::Stmt ins(txn, "INSERT INTO audit_events(seq, at, actor, action, target, prev, hash) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  ins.Bind(1, static_cast<std::int64_t>(leaf.seq)).Bind(2, leaf.at).Bind(3, leaf.actor).Bind(4, leaf.action);
+  ins.Bind(5, leaf.target).Bind(6, BytesOf(leaf.prev)).Bind(7, BytesOf(hash)).Run();
+}
+
+void AuditTrail::Append(sql::Db& txn, const Event& e) {
+  AppendRow(txn, e);
+  unsigned_ = true;
+}
+
+void AuditTrail::Queue(Event e) {
+  std::size_t queued;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(e));
+    queued = queue_.size();
+  }
+  if (queued >= 4 * kQueueWake || (!db_ && queued >= kQueueWake)) Flush();
+  else if (queued >= kQueueWake) cv_.notify_all();
+}
+
+void AuditTrail::SignHead(sql::Db& txn) {
+  std::optional<StoredHead> head = ReadStoredHead(txn);
+  crypto::MerkleFrontier edge = head ? head->edge : crypto::MerkleFrontier();
+  // Extend the signed tree by the rows after it, checking each as it is
+  // added: a head is never signed over a row that does not chain.
+  sql::Stmt st(txn, "SELECT seq, at, actor, action, target, prev, hash FROM audit_events WHERE seq > ? ORDER BY seq");
+  st.Bind(1, static_cast<std::int64_t>(edge.size()));
+  crypto::Hash32 last{};  // the hash the next row must name as its prev
+  if (edge.size() > 0) {
+    sql::Stmt at_head(txn, "SELECT hash FROM audit_events WHERE seq = ?");
+    at_head.Bind(1, static_cast<std::int64_t>(edge.size()));
+    if (!at_head.Step()) {
+      throw Error(ErrorCode::kCorrupt, "the audit trail is shorter than its signed head: run dossier audit verify");
+    }
+    last = HashOf(at_head.Blob(0), "an audit event's hash");
+  }
+  while (st.Step()) {
+    AuditLeaf leaf;
+    leaf.seq = static_cast<std::uint64_t>(st.Int(0));
+    leaf.at = st.Int(1);
+    leaf.actor = st.Text(2);
+    leaf.action = st.Text(3);
+    leaf.target = st.Text(4);
+    leaf.prev = HashOf(st.Blob(5), "an audit event's link");
+    const crypto::Hash32 hash = HashOf(st.Blob(6), "an audit event's hash");
+    if (leaf.seq != edge.size() + 1 || leaf.prev != last ||
+        crypto::MerkleLeafHash(EncodeAuditLeaf(leaf)) != hash) {
+      throw Error(ErrorCode::kCorrupt, "audit event " + std::to_string(edge.size() + 1) +
+                                           " does not chain: run dossier audit verify");
+    }
+    edge.Append(hash);
+    last = hash;
+  }
+  if (head && edge.size() == head->size) return;  // nothing new
+  StoredHead next;
+  next.size = edge.size();
+  next.root = edge.Root();
+  next.at = std::max<std::int64_t>(head ? head->at : 0, clock_->Now());
+  next.signature = crypto::SignDetached(signing_key_, EncodeAuditHead(repo_id_, next.size, next.at, next.root));
+  crypto::Bytes edge_bytes;
+  for (const auto& r : edge.roots()) edge_bytes.insert(edge_bytes.end(), r.begin(), r.end());
+  sql::Stmt up(txn, "INSERT OR REPLACE INTO audit_head(id, size, root, at, signature, edge) VALUES(1, ?, ?, ?, ?, ?)");
+  up.Bind(1, static_cast<std::int64_t>(next.size)).Bind(2, BytesOf(next.root)).Bind(3, next.at);
+  up.Bind(4, next.signature).Bind(5, edge_bytes).Run();
+}
+
+void AuditTrail::FlushInto(sql::Db& txn, std::deque<Event>& batch) {
+  for (const auto& e : batch) AppendRow(txn, e);
+  SignHead(txn);
+}
+
+void AuditTrail::Flush() {
+  std::lock_guard flush(flush_mu_);
+  std::deque<Event> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(queue_);
+  }
+  if (batch.empty() && !unsigned_.exchange(false)) return;
+  try {
+    if (db_) {
+      auto w = db_->Write();
+      sql::Transaction t(*w);
+      FlushInto(*w, batch);
+      t.Commit();
+    } else {
+      sql::Db own(db_path_, false);
+      sql::Transaction t(own);
+      FlushInto(own, batch);
+      t.Commit();
+    }
+  } catch (...) {
+    // Kept for the next try, ahead of what came in meanwhile.
+    std::lock_guard lock(mu_);
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+    unsigned_ = true;
+    throw;
+  }
+}
+
+void AuditTrail::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, delay_, [&] { return stopping_ || queue_.size() >= kQueueWake; });
+    if (stopping_) break;
+    if (queue_.empty() && !unsigned_) continue;
+    lock.unlock();
+    try {
+      Flush();
+    } catch (const std::exception&) {
+      // Retried at the next turn; verify names what is wrong.
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace dossier::repo
