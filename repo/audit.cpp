@@ -148,7 +148,7 @@ AuditVerdict AuditService::Verify(const std::optional<AuditHead>& against) {
   try {
     head = ReadStoredHead(*db);
   } catch (const Error& e) {
-    v.problem = e.what();
+    v.problem = std::string("the signed head was changed: ") + e.what();
     return v;
   }
   if (head) {
