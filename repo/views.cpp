@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
+#include "base/error.h"
+
 namespace dossier::repo::views {
 
 using nlohmann::json;
@@ -403,6 +406,92 @@ std::string Job(const JobInfo& j, int indent, const IngestSummary* summary) {
     body["summary"] = {{"documents", docs}};
   }
   return Dump(body, indent);
+}
+
+namespace {
+
+json AuditEventObject(const AuditEventInfo& e) {
+  return {{"seq", e.seq}, {"at", e.at}, {"time", Rfc3339(e.at)}, {"user", e.actor},
+          {"action", e.action}, {"target", e.target}, {"hash", e.hash}};
+}
+
+json AuditHeadObject(const AuditHead& h) {
+  return {{"format", "dossier-audit-head-v1"}, {"repo_id", h.repo_id}, {"size", h.size}, {"root", h.root},
+          {"at", h.at}, {"signature", h.signature}, {"public_key", h.public_key}};
+}
+
+}  // namespace
+
+std::string AuditEventsJson(const std::vector<AuditEventInfo>& events, int indent) {
+  json list = json::array();
+  for (const auto& e : events) list.push_back(AuditEventObject(e));
+  return Dump(json{{"events", list}}, indent);
+}
+
+std::string AuditEventsCsv(const std::vector<AuditEventInfo>& events) {
+  std::string csv = "seq,time,user,action,target,hash\r\n";
+  for (const auto& e : events) {
+    csv += std::to_string(e.seq) + "," + Rfc3339(e.at) + "," + CsvCell(e.actor) + "," + CsvCell(e.action) + "," +
+           CsvCell(e.target) + "," + e.hash + "\r\n";
+  }
+  return csv;
+}
+
+std::string AuditEventsJsonLines(const std::vector<AuditEventInfo>& events) {
+  std::string out;
+  for (const auto& e : events) out += Dump(AuditEventObject(e), -1) + "\n";
+  return out;
+}
+
+std::string AuditHeadJson(const AuditHead& h, int indent) { return Dump(AuditHeadObject(h), indent); }
+
+AuditHead ParseAuditHead(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  const auto str = [&](const char* k) {
+    auto it = j.find(k);
+    if (it == j.end() || !it->is_string()) throw Error(ErrorCode::kInvalidArgument, std::string("the head has no ") + k);
+    return it->get<std::string>();
+  };
+  const auto num = [&](const char* k) {
+    auto it = j.find(k);
+    if (it == j.end() || !it->is_number_integer()) {
+      throw Error(ErrorCode::kInvalidArgument, std::string("the head has no ") + k);
+    }
+    return it->get<std::int64_t>();
+  };
+  if (!j.is_object() || j.value("format", "") != "dossier-audit-head-v1") {
+    throw Error(ErrorCode::kInvalidArgument, "not an audit head (from dossier audit head)");
+  }
+  AuditHead h;
+  h.repo_id = str("repo_id");
+  const std::int64_t size = num("size");
+  if (size < 0) throw Error(ErrorCode::kInvalidArgument, "the head's size is negative");
+  h.size = static_cast<std::uint64_t>(size);
+  h.root = str("root");
+  h.at = num("at");
+  h.signature = str("signature");
+  h.public_key = str("public_key");
+  return h;
+}
+
+std::string AuditVerdictJson(const AuditVerdict& v, int indent) {
+  json body = {{"ok", v.ok}, {"events", v.events}, {"unsigned_events", v.unsigned_events},
+               {"head", v.head.size || !v.head.root.empty() ? AuditHeadObject(v.head) : json(nullptr)}};
+  if (v.first_bad) body["first_bad"] = v.first_bad;
+  if (!v.problem.empty()) body["problem"] = v.problem;
+  return Dump(body, indent);
+}
+
+std::string AuditProofJson(const AuditProof& p, int indent) {
+  return Dump(json{{"format", "dossier-audit-inclusion-v1"}, {"event", AuditEventObject(p.event)}, {"prev", p.prev},
+                   {"path", p.path}, {"head", AuditHeadObject(p.head)}},
+              indent);
+}
+
+std::string AuditConsistencyJson(const AuditConsistency& c, int indent) {
+  return Dump(json{{"format", "dossier-audit-consistency-v1"}, {"first_size", c.first_size},
+                   {"first_root", c.first_root}, {"path", c.path}, {"head", AuditHeadObject(c.head)}},
+              indent);
 }
 
 }  // namespace dossier::repo::views

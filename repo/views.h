@@ -63,4 +63,20 @@ std::string Documents(const std::vector<DocumentInfo>& docs, int indent = 2);
 std::string Users(const std::vector<UserInfo>& users, int indent = 2);
 std::string Roles(const std::vector<RoleInfo>& roles, int indent = 2);
 
+// Audit trail. An event: {seq, at (seconds), time (RFC 3339), user,
+// action, target, hash}. A head: {format, repo_id, size, root, at,
+// signature, public_key}.
+std::string AuditEventsJson(const std::vector<AuditEventInfo>& events, int indent = 2);
+std::string AuditEventsCsv(const std::vector<AuditEventInfo>& events);
+std::string AuditEventsJsonLines(const std::vector<AuditEventInfo>& events);
+std::string AuditHeadJson(const AuditHead& h, int indent = 2);
+// Error(kInvalidArgument) for text that is not such a head.
+AuditHead ParseAuditHead(const std::string& text);
+// {ok, events, unsigned_events, head, first_bad?, problem?}
+std::string AuditVerdictJson(const AuditVerdict& v, int indent = 2);
+// {format, event, prev, path, head}
+std::string AuditProofJson(const AuditProof& p, int indent = 2);
+// {format, first_size, first_root, path, head}
+std::string AuditConsistencyJson(const AuditConsistency& c, int indent = 2);
+
 }  // namespace dossier::repo::views

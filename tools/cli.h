@@ -57,6 +57,10 @@ struct Options {
   int interval = 5;
   bool once = false;
   std::string folder;
+  // audit
+  std::string against, action_filter, target_filter, since_time;
+  std::uint64_t seq = 0, since_size = 0, after_seq = 0;
+  bool jsonl = false;
   // login
   std::string totp;
   // serve
@@ -110,6 +114,10 @@ int RunWatch(const Options& o);
 int RunSearch(const Options& o);
 int RunEntities(const Options& o);
 int RunLinks(const Options& o);
+int RunAuditVerify(const Options& o);
+int RunAuditHead(const Options& o);
+int RunAuditProve(const Options& o);
+int RunAuditList(const Options& o);
 int RunGet(const Options& o);
 int RunReindex(const Options& o);
 

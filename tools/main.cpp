@@ -120,6 +120,45 @@ void DeclareUsersAndRoles(CLI::App& app, Options& o, Action& action) {
   Runs(rlist, action, [&o] { return RunRoleList(o); });
 }
 
+void DeclareAudit(CLI::App& app, Options& o, Action& action) {
+  auto* audit = app.add_subcommand("audit", "the audit trail: verify it, export its signed head, prove events, list them");
+  audit->require_subcommand(1);
+  auto* verify = audit->add_subcommand(
+      "verify", "check every event against the chain and the signed head (exit 1 naming the first bad one)");
+  WithDir(verify, o);
+  verify->add_option("--against", o.against, "a head exported earlier (dossier audit head), kept elsewhere");
+  verify->add_option("--passphrase-file", o.passphrase_file, "file holding the server-key passphrase");
+  verify->add_flag("--json", o.json, "print the API's JSON body");
+  Runs(verify, action, [&o] { return RunAuditVerify(o); });
+  auto* head = audit->add_subcommand("head", "sign and print the head of the trail, to keep elsewhere");
+  WithDir(head, o);
+  head->add_option("-o,--output", o.out_file, "write it to this file instead");
+  head->add_option("--passphrase-file", o.passphrase_file, "file holding the server-key passphrase");
+  Runs(head, action, [&o] { return RunAuditHead(o); });
+  auto* prove = audit->add_subcommand(
+      "prove", "an event's inclusion proof (or, with --since, a consistency proof) for scripts/audit_check.py");
+  WithDir(prove, o);
+  prove->add_option("SEQ", o.seq, "the event's number")->check(CLI::PositiveNumber);
+  prove->add_option("--since", o.since_size, "prove instead that the head of this many events is a prefix")
+      ->check(CLI::PositiveNumber);
+  prove->add_option("-o,--output", o.out_file, "write it to this file instead");
+  Acting(prove, o);
+  Runs(prove, action, [&o] { return RunAuditProve(o); });
+  auto* list = audit->add_subcommand("list", "events in order (admins and the auditor role)");
+  WithDir(list, o);
+  list->add_option("--by", o.name, "only this user's events");
+  list->add_option("--action", o.action_filter, "only this action (login, searched, case_created, …)");
+  list->add_option("--target", o.target_filter, "only events on this case, document, user or role");
+  list->add_option("--since", o.since_time, "only from this time (RFC 3339)");
+  list->add_option("--after", o.after_seq, "only events after this number (paging)");
+  list->add_option("--limit", o.limit, "events listed (default 20, at most 1000)")->check(CLI::Range(1, 1000));
+  list->add_flag("--csv", o.csv, "print CSV");
+  list->add_flag("--jsonl", o.jsonl, "print JSON lines");
+  list->add_flag("--json", o.json, "print the API's JSON body");
+  Acting(list, o);
+  Runs(list, action, [&o] { return RunAuditList(o); });
+}
+
 void DeclareServe(CLI::App& app, Options& o, Action& action) {
   auto* sv = app.add_subcommand("serve", "serve the HTTP API and the web page (Ctrl-C stops)");
   WithDir(sv, o);
@@ -372,6 +411,7 @@ int Run(int argc, char** argv) {
   DeclareIngest(app, o, action);
   DeclareReading(app, o, action);
   DeclareServe(app, o, action);
+  DeclareAudit(app, o, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
