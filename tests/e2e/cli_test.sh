@@ -217,6 +217,35 @@ check "user disable" 0 as alice user disable "$R" ivan
 check "a disabled user cannot log in" 1 as ivan case list "$R"
 contains "the refusal says why" "$T/err" "disabled"
 
+# The audit trail: everything above is in it, chained and signed.
+CHECKER="$(dirname "$0")/../../scripts/audit_check.py"
+check "audit verify" 0 "$DOSSIER" audit verify "$R"
+contains "verify counts the events" "$T/out" "events chained"
+check "audit head exports the signed head" 0 "$DOSSIER" audit head "$R" -o "$T/head.json"
+check "audit list (admin)" 0 as alice audit list "$R" --by lena --limit 1000
+contains "lena's searches are listed" "$T/out" "searched"
+check "audit list is refused to a user without the auditor role" 1 as lena audit list "$R"
+check "audit list --csv" 0 as alice audit list "$R" --csv --action case_created
+contains "the CSV has its header" "$T/out" "seq,time,user,action,target,hash"
+check "audit prove" 0 as alice audit prove "$R" 3 -o "$T/proof.json"
+check "the independent checker accepts the proof" 0 python3 "$CHECKER" "$T/proof.json"
+python3 - "$T/proof.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1])); p["event"]["target"] = "forged"; json.dump(p, open(sys.argv[1], "w"))
+PY
+check "and refuses it once an event field is changed" 1 python3 "$CHECKER" "$T/proof.json"
+as ivan case list "$R" >/dev/null 2>&1  # one more event after the head kept
+check "audit prove --since" 0 "$DOSSIER" audit prove "$R" --since "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["size"])' "$T/head.json")" -o "$T/cons.json"
+check "the checker accepts the consistency proof from the kept head" 0 python3 "$CHECKER" "$T/cons.json" --old-head "$T/head.json"
+check "audit verify against the kept head" 0 "$DOSSIER" audit verify "$R" --against "$T/head.json"
+cp -r "$R" "$T/cut" && python3 - "$T/cut/dossier.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); db.execute("UPDATE audit_events SET actor = 'nobody' WHERE seq = 4"); db.commit()
+PY
+check "verify catches an edited event" 1 "$DOSSIER" audit verify "$T/cut"
+contains "and names it" "$T/err" "event 4 was changed"
+rm -rf "$T/cut"
+
 # Words of the fixtures, five letters or more (a shorter one turns up by
 # chance in megabytes of ciphertext and hashes: "falc" did, once).
 if grep -raqi -e corvo -e tidewater -e falcao -e 'falcão' "$R"; then
