@@ -193,6 +193,7 @@ Service::Impl::Impl(repo::Repository& r, ServiceOptions o)
   AddCaseRoutes(routes);
   AddSearchRoutes(routes);
   AddLinkRoutes(routes);
+  AddAuditRoutes(routes);
   AddOpsRoutes(routes);
   for (auto& r : routes) r.segments = Split(r.path);
   files = LoadFiles(options.web_root);

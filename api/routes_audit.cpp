@@ -1,0 +1,110 @@
+// Routes: the audit trail (repo/audit.h): events, their export, the chain's
+// check, the signed head and the proofs scripts/audit_check.py checks.
+#include <algorithm>
+#include <charconv>
+
+#include "api/service_impl.h"
+#include "base/clock.h"
+#include "repo/views.h"
+
+namespace dossier::api {
+
+namespace {
+
+// The chain's check and consistency reveal counts and hashes only, but
+// they are still for the people who answer for the trail.
+void RequireAuditor(const repo::Session& s) {
+  const auto roles = s.roles();
+  if (s.is_admin() || s.is_recovery() || std::find(roles.begin(), roles.end(), "auditor") != roles.end()) return;
+  throw Error(ErrorCode::kForbidden, "the audit trail is for admins and the auditor role");
+}
+
+std::uint64_t PathNumber(const std::string& text, const char* what) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v == 0) {
+    throw Error(ErrorCode::kInvalidArgument, std::string(what) + " must be a positive number");
+  }
+  return v;
+}
+
+std::int64_t QueryTime(const Request& req, const char* name) {
+  const std::string v = req.Query(name);
+  if (v.empty()) return 0;
+  std::int64_t t = 0;
+  if (!ParseRfc3339(v, &t)) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("'") + name + "' wants a time like 2026-12-01T00:00:00Z");
+  }
+  return t;
+}
+
+Response Events(Call& c) {
+  repo::AuditFilter f;
+  f.actor = c.req.Query("user");
+  f.action = c.req.Query("action");
+  f.target = c.req.Query("target");
+  if (f.target.empty()) f.target = c.req.Query("case");
+  f.since = QueryTime(c.req, "since");
+  f.until = QueryTime(c.req, "until");
+  f.after = QueryNumber(c.req, "after", 0, 4'000'000'000u);
+  f.limit = QueryNumber(c.req, "limit", 100, 1000);
+  const auto events = c.svc.repo.AuditEvents(c.session(), f);
+  const std::string format = c.req.Query("format", "json");
+  if (format == "csv" || format == "jsonl") {
+    Response r;
+    r.body = format == "csv" ? repo::views::AuditEventsCsv(events) : repo::views::AuditEventsJsonLines(events);
+    r.Set("Content-Type", format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson");
+    r.Set("Content-Disposition", "attachment; filename=\"audit." + format + "\"");
+    return r;
+  }
+  if (format != "json") throw Error(ErrorCode::kInvalidArgument, "'format' is json, csv or jsonl");
+  return Json(200, repo::views::AuditEventsJson(events, -1));
+}
+
+Response Verify(Call& c) {
+  RequireAuditor(c.session());
+  const auto v = c.svc.repo.VerifyAudit();
+  return Json(200, repo::views::AuditVerdictJson(v, -1));
+}
+
+Response Head(Call& c) {
+  RequireAuditor(c.session());
+  return Json(200, repo::views::AuditHeadJson(c.svc.repo.SignedAuditHead(), -1));
+}
+
+Response Proof(Call& c) {
+  return Json(200, repo::views::AuditProofJson(
+                       c.svc.repo.ProveAuditEvent(c.session(), PathNumber(c.param("seq"), "the event's number")), -1));
+}
+
+Response Consistency(Call& c) {
+  RequireAuditor(c.session());
+  const std::string first = c.req.Query("first");
+  if (first.empty()) throw Error(ErrorCode::kInvalidArgument, "'first' (the older head's size) is required");
+  return Json(200, repo::views::AuditConsistencyJson(
+                       c.svc.repo.ProveAuditConsistency(PathNumber(first, "'first'")), -1));
+}
+
+}  // namespace
+
+void AddAuditRoutes(std::vector<Route>& r) {
+  using B = BodyKind;
+  using L = Lane;
+  r.push_back({"GET", "/api/v1/audit", B::kNone, L::kQuery, true,
+               "Admins and the auditor role: events in order {events:[{seq, at, time, user, action, target, "
+               "hash}]}: ?user=&action=&target=|case=&since=&until=&after=&limit=&format=json|csv|jsonl",
+               Events});
+  r.push_back({"GET", "/api/v1/audit/verify", B::kNone, L::kQuery, true,
+               "Checks every event against the chain and the signed head -> {ok, events, unsigned_events, head, "
+               "first_bad?, problem?}",
+               Verify});
+  r.push_back({"GET", "/api/v1/audit/head", B::kNone, L::kQuery, true,
+               "Signs and returns the head of the trail, to keep elsewhere", Head});
+  r.push_back({"GET", "/api/v1/audit/proof/{seq}", B::kNone, L::kQuery, true,
+               "One event's RFC 9162 inclusion proof against the signed head", Proof});
+  r.push_back({"GET", "/api/v1/audit/consistency", B::kNone, L::kQuery, true,
+               "That an older head of ?first= events is a prefix of today's (RFC 9162 consistency proof)",
+               Consistency});
+}
+
+}  // namespace dossier::api
