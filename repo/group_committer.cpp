@@ -212,7 +212,7 @@ void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
   // Readers mid-search see the index move on and search again.
   BumpEpoch(w, kIndexEpoch);
   for (const auto& g : b.group) {
-    ctx_.events.Changed(w, EventKind::kDocumentAdded, "", g.info.id);
+    ctx_.events.Changed(w, EventKind::kDocumentAdded, plan_.actor, g.info.id);
   }
 }
 

@@ -122,6 +122,7 @@ IngestPlan IngestService::Plan(const Actor& actor, const IngestRequest& req,
   ctx_.RequireWritable();
   IngestPlan plan;
   plan.case_id = req.case_id;
+  plan.actor = actor.name();
   plan.retry_failed = req.retry_failed;
   plan.fallback_language = req.language.empty() ? "en" : req.language;
   if (plan.fallback_language != "none" && !indexer::IsSupportedLanguage(plan.fallback_language)) {

@@ -69,6 +69,7 @@ struct SkippedSource {
 // What every part of one run shares.
 struct IngestPlan {
   std::string case_id;
+  std::string actor;  // who started it, named in its documents' audit events
   std::string shard;
   std::string restrict_text;  // "" unless restricted
   std::string fallback_language;

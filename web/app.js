@@ -19,6 +19,7 @@ import {
 } from './search.js';
 import { exceptionsPage, savedSearchesPage, termsPage } from './review.js';
 import { graphPage, linksPanel } from './links.js';
+import { auditPage } from './audit.js';
 
 const FAILED_STATUSES = new Set(['error', 'unsupported', 'skipped']);
 
@@ -28,6 +29,7 @@ const state = { me: null };
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
 const navAdmin = document.getElementById('nav-admin');
+const navAudit = document.getElementById('nav-audit');
 const userName = document.getElementById('user-name');
 const logoutButton = document.getElementById('logout');
 
@@ -89,6 +91,7 @@ const ROUTES = new Map([
   ['case', [casePage, 1]],
   ['graph', [graphPage, 0]],
   ['admin', [adminPage, 0]],
+  ['audit', [auditPage, 0]],
   ['account', [accountPage, 0]],
 ]);
 
@@ -153,6 +156,7 @@ function startSession(me) {
   setCsrfToken(me.csrf_token);
   userName.textContent = state.me.user;
   navAdmin.hidden = !state.me.admin;
+  navAudit.hidden = !(state.me.admin || state.me.roles.includes('auditor'));
   topbar.hidden = false;
   route();
 }

@@ -763,6 +763,51 @@ async function caseLinks(browser, base, fixture) {
   });
 }
 
+async function auditTrail(browser, base) {
+  await scenario('audit trail (alice, then ivan)', browser, base, async (step, open) => {
+    const w = await open();
+    const { page } = w;
+
+    await step('the audit page lists what everyone did, in order', async () => {
+      await signIn(w, base, 'alice', PASSWORDS.alice);
+      await page.getByRole('link', { name: 'Audit', exact: true }).click();
+      await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+      await page.locator('table.data td', { hasText: /^ivan$/ }).first().waitFor();
+      const actions = await texts(page, 'table.data td .badge');
+      for (const a of ['login', 'searched', 'links_read', 'document_added']) {
+        check(actions.includes(a), `the trail lacks ${a}: ${JSON.stringify(actions.slice(0, 40))}`);
+      }
+      const text = await page.locator('main').textContent();
+      check(!text.includes('Quay audit') && !/null|undefined|NaN/.test(text), 'the audit page shows a title or "null"');
+      await shot(page, '23-audit');
+    }, w);
+
+    await step('verifying the trail says it holds', async () => {
+      await page.getByRole('button', { name: 'Verify the trail' }).click();
+      await page.locator('.audit-verdict.verdict-ok', { hasText: /^The trail holds: \d+ events chained/ }).waitFor();
+      await shot(page, '24-audit-verified');
+    }, w);
+
+    await step('a filter by action shows only that action', async () => {
+      await page.getByLabel('Action').selectOption('searched');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForFunction(() => location.hash.includes('action=searched'));
+      await page.locator('table.data td .badge').first().waitFor();
+      const actions = await texts(page, 'table.data td .badge');
+      check(actions.length > 0 && actions.every((a) => a === 'searched'), `filtered actions: ${JSON.stringify(actions)}`);
+    }, w);
+
+    const v = await open();
+    await step('a user without the auditor role sees no Audit link, and the page refuses', async () => {
+      await signIn(v, base, 'ivan', PASSWORDS.ivan);
+      check(!(await v.page.locator('#nav-audit').isVisible()), 'ivan sees the Audit link');
+      v.allow('GET', '/api/v1/audit', 403);
+      await v.page.goto(`${base}/#/audit`);
+      await v.page.locator('.banner', { hasText: /admins and the auditor role/ }).waitFor();
+    }, v);
+  });
+}
+
 /** Waits until the page shows the search for `q`: the query box holds it and its count is in. */
 async function waitForSearch(page, q) {
   await page.waitForFunction((expected) => {
@@ -1113,6 +1158,7 @@ async function main() {
   await reviewSearch(browser, server.base, fixture);
   await reviewPages(browser, server.base, fixture);
   await caseLinks(browser, server.base, fixture);
+  await auditTrail(browser, server.base);
 
   const failed = results.filter((r) => !r.ok);
   if (failed.length) console.log(`\nserver log (last lines):\n${server.logTail(15)}`);

@@ -57,6 +57,9 @@ TEST_CASE("changes and reads land in the trail in order, under a signed head") {
   Fixture f;
   auto alice = f.Alice();
   auto ivan = f.Ivan();
+  WriteFile(f.tmp / "in/note.txt", "the invoice of the quarter\n");
+  const auto docs = f.Ingest(ivan, f.inv_case, f.tmp / "in");
+  REQUIRE(docs.size() == 1);
   f.Search(ivan, "invoice");
   CHECK_THROWS_AS(f.repo->Login("ivan", "wrong"), Error);
   const auto head = f.repo->SignedAuditHead();
@@ -68,11 +71,14 @@ TEST_CASE("changes and reads land in the trail in order, under a signed head") {
   CHECK(Has(events, "alice", "case_created", f.inv_case));
   CHECK(Has(events, "ivan", "login", "ivan"));
   CHECK(Has(events, "ivan", "searched", ""));
+  CHECK(Has(events, "ivan", "document_added", docs[0].id));
+  CHECK(Has(events, "ivan", "ingest_started", f.inv_case));
   CHECK(Has(events, "", "login_failed", "ivan"));
   // Nothing of a case's title or a query is in clear.
   for (const auto& e : events) {
     CHECK(e.target.find("Investigation") == std::string::npos);
     CHECK(e.target.find("invoice") == std::string::npos);
+    CHECK(e.target.find("note.txt") == std::string::npos);
   }
   const auto v = f.repo->VerifyAudit();
   CHECK(v.ok);
