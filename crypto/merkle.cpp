@@ -10,6 +10,15 @@
 namespace dossier::crypto {
 namespace {
 
+// Both checks' step at a node where the path's node sits on the tree's
+// right edge: climb while the node is a left child, as RFC 9162 says.
+void SkipRightEdge(std::uint64_t& fn, std::uint64_t& sn) {
+  while (!(fn & 1) && fn != 0) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+}
+
 // The largest power of two below n (n >= 2).
 std::uint64_t SplitOf(std::uint64_t n) { return std::bit_floor(n - 1); }
 
@@ -144,12 +153,7 @@ bool VerifyInclusion(const Hash32& leaf_hash, std::uint64_t index, std::uint64_t
     if (sn == 0) return false;
     if ((fn & 1) || fn == sn) {
       r = MerkleNodeHash(p, r);
-      if (!(fn & 1)) {
-        while (!(fn & 1) && fn != 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
-      }
+      SkipRightEdge(fn, sn);
     } else {
       r = MerkleNodeHash(r, p);
     }
@@ -179,12 +183,7 @@ bool VerifyConsistency(std::uint64_t first, std::uint64_t second, const Hash32& 
     if ((fn & 1) || fn == sn) {
       fr = MerkleNodeHash(c, fr);
       sr = MerkleNodeHash(c, sr);
-      if (!(fn & 1)) {
-        while (!(fn & 1) && fn != 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
-      }
+      SkipRightEdge(fn, sn);
     } else {
       sr = MerkleNodeHash(sr, c);
     }
