@@ -44,6 +44,7 @@ Response Events(Call& c) {
   f.action = c.req.Query("action");
   f.target = c.req.Query("target");
   if (f.target.empty()) f.target = c.req.Query("case");
+  f.detail = c.req.Query("detail");
   f.since = QueryTime(c.req, "since");
   f.until = QueryTime(c.req, "until");
   f.after = QueryNumber(c.req, "after", 0, 4'000'000'000u);
@@ -92,7 +93,8 @@ void AddAuditRoutes(std::vector<Route>& r) {
   using L = Lane;
   r.push_back({"GET", "/api/v1/audit", B::kNone, L::kQuery, true,
                "Admins and the auditor role: events in order {events:[{seq, at, time, user, action, target, "
-               "hash}]}: ?user=&action=&target=|case=&since=&until=&after=&limit=&format=json|csv|jsonl",
+               "detail?, detail_sealed?, detail_hash, hash}]}: "
+               "?user=&action=&target=|case=&detail=&since=&until=&after=&limit=&format=json|csv|jsonl",
                Events});
   r.push_back({"GET", "/api/v1/audit/verify", B::kNone, L::kQuery, true,
                "Checks every event against the chain and the signed head -> {ok, events, unsigned_events, head, "

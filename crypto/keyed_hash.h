@@ -27,6 +27,7 @@ enum class HashPurpose : std::uint64_t {
   kEntities = 3,   // entity values
   kBlobNames = 4,  // reserved: blob names are random ids today
   kKeyCheck = 5,   // the check value that ties keys/server.key to its repository
+  kAudit = 6,      // what an audit event keeps of its sealed detail (a query)
 };
 
 class KeyedHasher {

@@ -37,7 +37,7 @@ struct Row {
   AuditLeaf leaf;
   crypto::Hash32 hash{};
 };
-constexpr const char* kRowColumns = "seq, at, actor, action, target, prev, hash";
+constexpr const char* kRowColumns = "seq, at, actor, action, target, detail_hash, sealed, prev, hash";
 Row RowOf(const sql::Stmt& st) {
   Row r;
   r.leaf.seq = static_cast<std::uint64_t>(st.Int(0));
@@ -45,13 +45,36 @@ Row RowOf(const sql::Stmt& st) {
   r.leaf.actor = st.Text(2);
   r.leaf.action = st.Text(3);
   r.leaf.target = st.Text(4);
-  r.leaf.prev = HashFrom(st, 5, "an audit event's link");
-  r.hash = HashFrom(st, 6, "an audit event's hash");
+  const crypto::Bytes dh = st.Blob(5), sealed = st.Blob(6);
+  r.leaf.detail_hash.assign(dh.begin(), dh.end());
+  r.leaf.sealed.assign(sealed.begin(), sealed.end());
+  r.leaf.prev = HashFrom(st, 7, "an audit event's link");
+  r.hash = HashFrom(st, 8, "an audit event's hash");
   return r;
 }
 
+std::string HexOf(const std::string& bytes) {
+  return crypto::ToHex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
 AuditEventInfo InfoOf(const Row& r) {
-  return {r.leaf.seq, r.leaf.at, r.leaf.actor, r.leaf.action, r.leaf.target, Hex(r.hash)};
+  AuditEventInfo e{r.leaf.seq, r.leaf.at, r.leaf.actor, r.leaf.action, r.leaf.target, Hex(r.hash), {}, {}, {}};
+  e.detail_hash = HexOf(r.leaf.detail_hash);
+  e.sealed = HexOf(r.leaf.sealed);
+  return e;
+}
+
+// The detail of an event, for the auditor role's members and the recovery
+// key; nothing for anyone else (an admin sees that there is one).
+std::optional<std::string> DetailFor(const Actor& actor, std::optional<std::int64_t> auditor_role, const Row& r) {
+  if (r.leaf.sealed.empty()) return std::nullopt;
+  if (actor.recovery() && actor.session().recovery_key) {
+    return OpenAuditDetail(r.leaf.sealed, 0, *actor.session().recovery_key);
+  }
+  if (auditor_role) {
+    if (const crypto::KeyPair* key = actor.MemberKey(*auditor_role)) return OpenAuditDetail(r.leaf.sealed, *auditor_role, *key);
+  }
+  return std::nullopt;
 }
 
 // The root of events [begin, end) (0-based), from their stored hashes.
@@ -113,21 +136,32 @@ std::vector<AuditEventInfo> AuditService::List(const Actor& actor, const AuditFi
   if (!f.actor.empty()) sql += " AND actor = ?";
   if (!f.action.empty()) sql += " AND action = ?";
   if (!f.target.empty()) sql += " AND target = ?";
+  if (!f.detail.empty()) sql += " AND detail_hash = ?";
   if (f.since) sql += " AND at >= ?";
   if (f.until) sql += " AND at <= ?";
   sql += " ORDER BY seq LIMIT ?";
   auto db = context().db->Read();
+  std::optional<std::int64_t> auditor_role;
+  {
+    sql::Stmt role(*db, "SELECT id FROM roles WHERE name = 'auditor'");
+    if (role.Step()) auditor_role = role.Int(0);
+  }
   sql::Stmt st(*db, sql);
   int i = 1;
   st.Bind(i++, static_cast<std::int64_t>(f.after));
   if (!f.actor.empty()) st.Bind(i++, f.actor);
   if (!f.action.empty()) st.Bind(i++, f.action);
   if (!f.target.empty()) st.Bind(i++, f.target);
+  if (!f.detail.empty()) st.BindBlob(i++, context().audit->DetailHash(f.detail));
   if (f.since) st.Bind(i++, f.since);
   if (f.until) st.Bind(i++, f.until);
   st.Bind(i, static_cast<std::int64_t>(std::clamp<std::uint32_t>(f.limit, 1, 1000)));
   std::vector<AuditEventInfo> out;
-  while (st.Step()) out.push_back(InfoOf(RowOf(st)));
+  while (st.Step()) {
+    const Row r = RowOf(st);
+    out.push_back(InfoOf(r));
+    out.back().detail = DetailFor(actor, auditor_role, r);
+  }
   return out;
 }
 

@@ -79,8 +79,32 @@ std::string EncodeAuditLeaf(const AuditLeaf& leaf) {
   PutStr(out, leaf.actor);
   PutStr(out, leaf.action);
   PutStr(out, leaf.target);
+  PutStr(out, leaf.detail_hash);
+  PutStr(out, leaf.sealed);
   PutHash(out, leaf.prev);
   return out;
+}
+
+std::optional<std::string> OpenAuditDetail(const std::string& sealed, std::int64_t role,
+                                           const crypto::KeyPair& key) {
+  std::size_t at = 0;
+  const auto take = [&](std::size_t n) {
+    if (sealed.size() - at < n) throw Error(ErrorCode::kCorrupt, "an audit event's sealed detail is malformed");
+    const std::size_t from = at;
+    at += n;
+    return std::string_view(sealed).substr(from, n);
+  };
+  while (at < sealed.size()) {
+    std::uint64_t id = 0;
+    for (unsigned char c : take(8)) id = (id << 8) | c;
+    std::uint32_t len = 0;
+    for (unsigned char c : take(4)) len = (len << 8) | c;
+    const std::string_view box = take(len);
+    if (static_cast<std::int64_t>(id) != role) continue;
+    const crypto::SecretBytes open = crypto::OpenSealed(key, crypto::Bytes(box.begin(), box.end()));
+    return std::string(reinterpret_cast<const char*>(open.data()), open.size());
+  }
+  return std::nullopt;
 }
 
 std::string EncodeAuditHead(const std::string& repo_id, std::uint64_t size, std::int64_t at,
@@ -114,12 +138,15 @@ std::optional<StoredHead> ReadStoredHead(sql::Db& db) {
 }
 
 AuditTrail::AuditTrail(std::string db_path, Database* db, std::string repo_id, crypto::SecretBytes signing_key,
+                       std::unique_ptr<crypto::KeyedHasher> detail_hasher, crypto::PublicKey recovery_public,
                        std::shared_ptr<const Clock> clock, std::chrono::milliseconds delay)
     : db_path_(std::move(db_path)),
       db_(db),
       repo_id_(std::move(repo_id)),
       signing_key_(std::move(signing_key)),
       public_key_(crypto::SigningPublicKeyOf(signing_key_)),
+      detail_hasher_(std::move(detail_hasher)),
+      recovery_public_(recovery_public),
       clock_(std::move(clock)),
       delay_(delay) {
   if (db_) thread_ = std::thread([this] { Run(); });
@@ -145,6 +172,25 @@ void AuditTrail::AppendRow(sql::Db& txn, const Event& e) {
   leaf.actor = e.actor;
   leaf.action = EventActionName(e.kind);
   leaf.target = e.target;
+  if (!e.detail.empty()) {
+    leaf.detail_hash = DetailHash(e.detail);
+    const crypto::SecretBytes detail(reinterpret_cast<const unsigned char*>(e.detail.data()), e.detail.size());
+    const auto seal_for = [&](std::int64_t role, const crypto::PublicKey& pk) {
+      const crypto::Bytes box = crypto::SealTo(pk, detail);
+      for (int i = 7; i >= 0; --i) leaf.sealed.push_back(static_cast<char>((static_cast<std::uint64_t>(role) >> (8 * i)) & 0xff));
+      const auto n = static_cast<std::uint32_t>(box.size());
+      for (int i = 3; i >= 0; --i) leaf.sealed.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+      leaf.sealed.append(box.begin(), box.end());
+    };
+    sql::Stmt auditor(txn, "SELECT id, public_key FROM roles WHERE name = 'auditor'");
+    if (auditor.Step() && auditor.SizeOf(1) == crypto::PublicKey{}.size()) {
+      crypto::PublicKey pk;
+      const crypto::Bytes b = auditor.Blob(1);
+      std::copy(b.begin(), b.end(), pk.begin());
+      seal_for(auditor.Int(0), pk);
+    }
+    seal_for(0, recovery_public_);
+  }
   {
     sql::Stmt tail(txn, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
     if (tail.Step()) {
@@ -155,9 +201,12 @@ void AuditTrail::AppendRow(sql::Db& txn, const Event& e) {
     }
   }
   const crypto::Hash32 hash = crypto::MerkleLeafHash(EncodeAuditLeaf(leaf));
-  sql::Stmt ins(txn, "INSERT INTO audit_events(seq, at, actor, action, target, prev, hash) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  sql::Stmt ins(txn,
+                "INSERT INTO audit_events(seq, at, actor, action, target, detail_hash, sealed, prev, hash) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
   ins.Bind(1, static_cast<std::int64_t>(leaf.seq)).Bind(2, leaf.at).Bind(3, leaf.actor).Bind(4, leaf.action);
-  ins.Bind(5, leaf.target).Bind(6, BytesOf(leaf.prev)).Bind(7, BytesOf(hash)).Run();
+  ins.Bind(5, leaf.target).BindBlob(6, leaf.detail_hash).BindBlob(7, leaf.sealed);
+  ins.Bind(8, BytesOf(leaf.prev)).Bind(9, BytesOf(hash)).Run();
 }
 
 void AuditTrail::Append(sql::Db& txn, const Event& e) {
@@ -181,7 +230,8 @@ void AuditTrail::SignHead(sql::Db& txn) {
   crypto::MerkleFrontier edge = head ? head->edge : crypto::MerkleFrontier();
   // Extend the signed tree by the rows after it, checking each as it is
   // added: a head is never signed over a row that does not chain.
-  sql::Stmt st(txn, "SELECT seq, at, actor, action, target, prev, hash FROM audit_events WHERE seq > ? ORDER BY seq");
+  sql::Stmt st(txn, "SELECT seq, at, actor, action, target, detail_hash, sealed, prev, hash FROM audit_events "
+                    "WHERE seq > ? ORDER BY seq");
   st.Bind(1, static_cast<std::int64_t>(edge.size()));
   crypto::Hash32 last{};  // the hash the next row must name as its prev
   if (edge.size() > 0) {
@@ -199,8 +249,11 @@ void AuditTrail::SignHead(sql::Db& txn) {
     leaf.actor = st.Text(2);
     leaf.action = st.Text(3);
     leaf.target = st.Text(4);
-    leaf.prev = HashOf(st.Blob(5), "an audit event's link");
-    const crypto::Hash32 hash = HashOf(st.Blob(6), "an audit event's hash");
+    const crypto::Bytes dh = st.Blob(5), sealed = st.Blob(6);
+    leaf.detail_hash.assign(dh.begin(), dh.end());
+    leaf.sealed.assign(sealed.begin(), sealed.end());
+    leaf.prev = HashOf(st.Blob(7), "an audit event's link");
+    const crypto::Hash32 hash = HashOf(st.Blob(8), "an audit event's hash");
     if (leaf.seq != edge.size() + 1 || leaf.prev != last ||
         crypto::MerkleLeafHash(EncodeAuditLeaf(leaf)) != hash) {
       throw Error(ErrorCode::kCorrupt, "audit event " + std::to_string(edge.size() + 1) +

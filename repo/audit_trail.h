@@ -13,9 +13,15 @@
 // server) appends its reads in one short transaction of its own when it
 // closes.
 //
+// An event's detail (a search's query) is kept as its keyed hash (16
+// bytes, the audit subkey of the index key: equal queries match without
+// opening them) and sealed: for the `auditor` role if there is one, and for
+// the recovery key, each entry "i64 role id (0: recovery) | u32 length |
+// crypto_box_seal of the detail". Both are empty for an event without one.
+//
 // The leaf of event `seq` (its hash is SHA-256(0x00 || leaf)):
 //   "dossier-audit-v1\n" | u64 seq | i64 at | str actor | str action |
-//   str target | prev (32 bytes)
+//   str target | str detail_hash | str sealed | prev (32 bytes)
 // with integers big-endian and each str a u32 length then its bytes; prev
 // is the leaf hash of event seq-1 (32 zero bytes for the first). The signed
 // head is "dossier-audit-head-v1\n" | str repo id | u64 size | i64 at |
@@ -35,6 +41,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "crypto/keyed_hash.h"
 #include "crypto/keys.h"
 #include "crypto/merkle.h"
 #include "repo/events.h"
@@ -50,8 +57,14 @@ struct AuditLeaf {
   std::uint64_t seq = 0;
   std::int64_t at = 0;
   std::string actor, action, target;
+  std::string detail_hash, sealed;  // bytes
   crypto::Hash32 prev{};
 };
+// The detail sealed for role `role` (0: the recovery key), opened with its
+// key pair; nullopt when the event holds nothing for that role. Throws
+// Error(kCorrupt) for a sealed field that cannot be one.
+std::optional<std::string> OpenAuditDetail(const std::string& sealed, std::int64_t role,
+                                           const crypto::KeyPair& key);
 std::string EncodeAuditLeaf(const AuditLeaf& leaf);
 std::string EncodeAuditHead(const std::string& repo_id, std::uint64_t size, std::int64_t at,
                             const crypto::Hash32& root);
@@ -73,6 +86,7 @@ class AuditTrail {
   // `db` is null for a read-only open (reads are then appended through a
   // connection of their own, at Flush or destruction).
   AuditTrail(std::string db_path, Database* db, std::string repo_id, crypto::SecretBytes signing_key,
+             std::unique_ptr<crypto::KeyedHasher> detail_hasher, crypto::PublicKey recovery_public,
              std::shared_ptr<const Clock> clock, std::chrono::milliseconds delay);
   ~AuditTrail();  // appends what is queued and signs a head
   AuditTrail(const AuditTrail&) = delete;
@@ -86,6 +100,8 @@ class AuditTrail {
   void Flush();
 
   const crypto::PublicKey& public_key() const { return public_key_; }
+  // The keyed hash a detail is kept under (to find events of one query).
+  std::string DetailHash(std::string_view detail) const { return detail_hasher_->Hash(detail, 16); }
   const std::string& repo_id() const { return repo_id_; }
 
  private:
@@ -99,6 +115,8 @@ class AuditTrail {
   const std::string repo_id_;
   const crypto::SecretBytes signing_key_;
   const crypto::PublicKey public_key_;
+  const std::unique_ptr<crypto::KeyedHasher> detail_hasher_;
+  const crypto::PublicKey recovery_public_;
   const std::shared_ptr<const Clock> clock_;
   const std::chrono::milliseconds delay_;
 

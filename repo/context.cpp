@@ -7,13 +7,13 @@
 namespace dossier::repo {
 
 void EventSink::Changed(sql::Db& txn, EventKind kind, std::string actor, std::string target) const {
-  Event e{kind, std::move(actor), std::move(target), clock_->Now(), true};
+  Event e{kind, std::move(actor), std::move(target), clock_->Now(), true, {}};
   if (trail_) trail_->Append(txn, e);
   if (observer_) observer_(e);
 }
 
-void EventSink::Read(EventKind kind, std::string actor, std::string target) const {
-  Event e{kind, std::move(actor), std::move(target), clock_->Now(), false};
+void EventSink::Read(EventKind kind, std::string actor, std::string target, std::string detail) const {
+  Event e{kind, std::move(actor), std::move(target), clock_->Now(), false, std::move(detail)};
   if (observer_) observer_(e);
   if (trail_) trail_->Queue(std::move(e));
 }

@@ -41,7 +41,7 @@ class EventSink {
   // Where events go from now on: once, at open, before anyone acts.
   void Attach(AuditTrail* trail) { trail_ = trail; }
   void Changed(sql::Db& txn, EventKind kind, std::string actor, std::string target) const;
-  void Read(EventKind kind, std::string actor, std::string target) const;
+  void Read(EventKind kind, std::string actor, std::string target, std::string detail = "") const;
 
  private:
   std::function<void(const Event&)> observer_;

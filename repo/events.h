@@ -3,7 +3,7 @@
 // turns into the audit trail. Today the sink only hands each event to an
 // optional observer (OpenOptions::on_event); the call sites are what
 // matter: no later feature has to find every write and read again.
-// An event names ids, never titles, names of files or content.
+// An event names ids, never titles, names of files or content in clear.
 // Thread-safety: plain values.
 #pragma once
 
@@ -59,6 +59,9 @@ struct Event {
   std::string target;  // a case, document, job, user or role id/name
   std::int64_t at = 0; // seconds since the epoch, from the repository's clock
   bool change = false; // a change (written with it) or a read
+  // What the event is about beyond ids (a search's query): the trail keeps
+  // it sealed to the auditor role and the recovery key, and its keyed hash.
+  std::string detail;
 };
 
 }  // namespace dossier::repo

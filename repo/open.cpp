@@ -184,6 +184,7 @@ std::unique_ptr<RepoContext> OpenContext(const std::string& dir, const OpenOptio
   auto ctx = std::make_unique<RepoContext>(root, options);
   if (ctx->writable) *lock = TakeWriteLock(root, options.holder);
   crypto::SecretBytes signing_key;
+  std::unique_ptr<crypto::KeyedHasher> audit_hasher;
   {
     sql::Db db(root + "/dossier.db", false);
     if (ctx->writable) Migrate(db);
@@ -195,11 +196,12 @@ std::unique_ptr<RepoContext> OpenContext(const std::string& dir, const OpenOptio
     ctx->entities =
         std::make_unique<crypto::KeyedHasher>(server.index_key, crypto::HashPurpose::kEntities);
     signing_key = std::move(server.signing_key);
+    audit_hasher = std::make_unique<crypto::KeyedHasher>(server.index_key, crypto::HashPurpose::kAudit);
   }
   ctx->db = std::make_unique<Database>(root + "/dossier.db", ctx->writable);
   ctx->audit = std::make_unique<AuditTrail>(root + "/dossier.db", ctx->writable ? ctx->db.get() : nullptr,
-                                            ctx->repo_id, std::move(signing_key), ctx->clock,
-                                            options.audit_delay);
+                                            ctx->repo_id, std::move(signing_key), std::move(audit_hasher),
+                                            ctx->recovery_public, ctx->clock, options.audit_delay);
   ctx->events.Attach(ctx->audit.get());
   ctx->blobs = OpenLocalBlobStore(root + "/blobs");
   ctx->text_files = OpenLocalBlobStore(root + "/text");

@@ -239,14 +239,16 @@ CREATE TRIGGER documents_entity_shard AFTER UPDATE OF shard_id, move_to ON docum
   UPDATE entity_postings SET shard_id = COALESCE(NEW.move_to, NEW.shard_id) WHERE doc_id = NEW.id;
 END;
 )sql",
-    // Version 8: the audit trail (repo/audit.h). Every event in order, each
-    // with the hash of the one before and its own RFC 9162 leaf hash; and
+    // Version 8: the audit trail (repo/audit.h). Every event in order (its
+    // detail sealed, with the detail's keyed hash; both empty for most),
+    // each with the hash of the one before and its own RFC 9162 leaf hash; and
     // the last signed tree head with the right edge of its tree, from
     // which the next head is computed.
     R"sql(
 CREATE TABLE audit_events(
   seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-  target TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL);
+  target TEXT NOT NULL, detail_hash BLOB NOT NULL, sealed BLOB NOT NULL, prev BLOB NOT NULL,
+  hash BLOB NOT NULL);
 CREATE INDEX audit_events_actor ON audit_events(actor, seq);
 CREATE INDEX audit_events_target ON audit_events(target, seq);
 CREATE TABLE audit_head(

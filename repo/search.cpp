@@ -263,7 +263,7 @@ SearchResults SearchService::Search(const Actor& actor, const SearchRequest& req
   if (req.limit > 1000) throw Error(ErrorCode::kInvalidArgument, "limit is at most 1000");
   if (req.offset > 1000000) throw Error(ErrorCode::kInvalidArgument, "offset is at most 1,000,000");
   SearchResults out = SearchAmong(actor, req, std::nullopt);
-  ctx_.events.Read(EventKind::kSearched, actor.name(), req.case_id);
+  ctx_.events.Read(EventKind::kSearched, actor.name(), req.case_id, req.query);
   return out;
 }
 
@@ -499,7 +499,7 @@ std::vector<ExportRow> SearchService::Export(const Actor& actor, const SearchReq
       if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kForbidden) throw;
     }
   }
-  ctx_.events.Read(EventKind::kHitsExported, actor.name(), req.case_id);
+  ctx_.events.Read(EventKind::kHitsExported, actor.name(), req.case_id, req.query);
   return rows;
 }
 

@@ -459,10 +459,14 @@ struct AuditEventInfo {
   std::uint64_t seq = 0;
   std::int64_t at = 0;
   std::string actor, action, target;
-  std::string hash;  // its leaf hash, hex
+  std::string hash;         // its leaf hash, hex
+  std::string detail_hash;  // hex; "" for an event without a detail
+  std::string sealed;       // hex: the detail as sealed (for proofs)
+  std::optional<std::string> detail;  // opened, for the auditor role and the recovery key
 };
 struct AuditFilter {
   std::string actor, action, target;  // exact; empty: any
+  std::string detail;                 // events whose detail (a query) is exactly this
   std::int64_t since = 0, until = 0;  // seconds; 0: open
   std::uint64_t after = 0;            // events after this seq (paging)
   std::uint32_t limit = 100;          // at most 1000

@@ -411,8 +411,11 @@ std::string Job(const JobInfo& j, int indent, const IngestSummary* summary) {
 namespace {
 
 json AuditEventObject(const AuditEventInfo& e) {
-  return {{"seq", e.seq}, {"at", e.at}, {"time", Rfc3339(e.at)}, {"user", e.actor},
-          {"action", e.action}, {"target", e.target}, {"hash", e.hash}};
+  json o = {{"seq", e.seq}, {"at", e.at}, {"time", Rfc3339(e.at)}, {"user", e.actor},
+            {"action", e.action}, {"target", e.target}, {"hash", e.hash}, {"detail_hash", e.detail_hash}};
+  if (e.detail) o["detail"] = *e.detail;
+  else if (!e.sealed.empty()) o["detail_sealed"] = true;
+  return o;
 }
 
 json AuditHeadObject(const AuditHead& h) {
@@ -429,10 +432,11 @@ std::string AuditEventsJson(const std::vector<AuditEventInfo>& events, int inden
 }
 
 std::string AuditEventsCsv(const std::vector<AuditEventInfo>& events) {
-  std::string csv = "seq,time,user,action,target,hash\r\n";
+  std::string csv = "seq,time,user,action,target,detail,detail_hash,hash\r\n";
   for (const auto& e : events) {
     csv += std::to_string(e.seq) + "," + Rfc3339(e.at) + "," + CsvCell(e.actor) + "," + CsvCell(e.action) + "," +
-           CsvCell(e.target) + "," + e.hash + "\r\n";
+           CsvCell(e.target) + "," + CsvCell(e.detail.value_or(e.sealed.empty() ? "" : "(sealed)")) + "," +
+           e.detail_hash + "," + e.hash + "\r\n";
   }
   return csv;
 }
@@ -483,7 +487,10 @@ std::string AuditVerdictJson(const AuditVerdict& v, int indent) {
 }
 
 std::string AuditProofJson(const AuditProof& p, int indent) {
-  return Dump(json{{"format", "dossier-audit-inclusion-v1"}, {"event", AuditEventObject(p.event)}, {"prev", p.prev},
+  json event = AuditEventObject(p.event);
+  event["sealed"] = p.event.sealed;  // what the leaf holds, for the checker
+  event.erase("detail");
+  return Dump(json{{"format", "dossier-audit-inclusion-v1"}, {"event", event}, {"prev", p.prev},
                    {"path", p.path}, {"head", AuditHeadObject(p.head)}},
               indent);
 }

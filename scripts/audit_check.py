@@ -30,14 +30,18 @@ def leaf_hash(leaf):
     return hashlib.sha256(b"\x00" + leaf).digest()
 
 
-def put_str(s):
-    b = s.encode("utf-8")
+def put_bytes(b):
     return struct.pack(">I", len(b)) + b
+
+
+def put_str(s):
+    return put_bytes(s.encode("utf-8"))
 
 
 def event_leaf(event, prev):
     return (b"dossier-audit-v1\n" + struct.pack(">Q", event["seq"]) + struct.pack(">q", event["at"]) +
-            put_str(event["user"]) + put_str(event["action"]) + put_str(event["target"]) + prev)
+            put_str(event["user"]) + put_str(event["action"]) + put_str(event["target"]) +
+            put_bytes(bytes.fromhex(event["detail_hash"])) + put_bytes(bytes.fromhex(event["sealed"])) + prev)
 
 
 def head_message(head):

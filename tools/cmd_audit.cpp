@@ -77,6 +77,7 @@ int RunAuditList(const Options& o) {
   f.actor = o.name;
   f.action = o.action_filter;
   f.target = o.target_filter;
+  f.detail = o.query;
   f.after = o.after_seq;
   f.limit = o.limit;
   if (!o.since_time.empty() && !ParseRfc3339(o.since_time, &f.since)) {
@@ -91,7 +92,10 @@ int RunAuditList(const Options& o) {
   else {
     for (const auto& e : events) {
       std::cout << e.seq << "  " << Rfc3339(e.at) << "  " << (e.actor.empty() ? "-" : e.actor) << "  " << e.action
-                << (e.target.empty() ? "" : "  " + e.target) << "\n";
+                << (e.target.empty() ? "" : "  " + e.target);
+      if (e.detail) std::cout << "  \"" << *e.detail << "\"";
+      else if (!e.sealed.empty()) std::cout << "  (detail sealed for the auditor role)";
+      std::cout << "\n";
     }
   }
   return 0;

@@ -149,6 +149,7 @@ void DeclareAudit(CLI::App& app, Options& o, Action& action) {
   list->add_option("--by", o.name, "only this user's events");
   list->add_option("--action", o.action_filter, "only this action (login, searched, case_created, …)");
   list->add_option("--target", o.target_filter, "only events on this case, document, user or role");
+  list->add_option("--detail", o.query, "only events whose detail (a search's query) is exactly this");
   list->add_option("--since", o.since_time, "only from this time (RFC 3339)");
   list->add_option("--after", o.after_seq, "only events after this number (paging)");
   list->add_option("--limit", o.limit, "events listed (default 20, at most 1000)")->check(CLI::Range(1, 1000));

@@ -97,6 +97,11 @@ export async function auditPage(view, ctx, _args, params) {
       { label: 'User', cell: (e) => String(e.user || '—') },
       { label: 'Action', cell: (e) => el('span', { class: 'badge' }, String(e.action ?? '')) },
       { label: 'Target', cell: (e) => String(e.target || '—') },
+      {
+        label: 'Detail',
+        cell: (e) => (typeof e.detail === 'string' ? el('q', {}, e.detail)
+          : e.detail_sealed ? el('span', { class: 'muted' }, 'sealed') : '—'),
+      },
       { label: 'Hash', class: 'hash', cell: (e) => el('code', { title: String(e.hash ?? '') }, String(e.hash ?? '').slice(0, 12)) },
     ], rows, { caption: `${rows.length.toLocaleString()} event${rows.length === 1 ? '' : 's'}`, empty: 'No event matches.' }));
   }

@@ -1698,7 +1698,7 @@ def test_audit(ctx, m, alice, bob, S):
     check("a proof of an event that does not exist: 404", r.status == 404, r)
     r = m.get("/api/v1/audit?format=csv&limit=5", token=alice)
     check("the trail exports as CSV", r.status == 200 and (r.header("Content-Type") or "").startswith("text/csv") and
-          r.body.startswith(b"seq,time,user,action,target,hash"), r)
+          r.body.startswith(b"seq,time,user,action,target,detail,detail_hash,hash"), r)
     r = m.get("/api/v1/audit/consistency?first=5", token=alice)
     check("a consistency proof from an older head", r.status == 200 and (r.json() or {}).get("first_size") == 5, r)
 

@@ -106,6 +106,44 @@ TEST_CASE("changes and reads land in the trail in order, under a signed head") {
   CHECK(Has(f.repo->AuditEvents(audra, {}), "alice", "user_added", "audra"));
 }
 
+TEST_CASE("a search's query is sealed for the auditor role and the recovery key, and found by its hash") {
+  Fixture f;
+  auto alice = f.Alice();
+  // Alice makes the role without joining it; the recovery key gives it its member.
+  f.repo->AddRole(alice, "auditor", /*join=*/false);
+  f.repo->AddUser(f.repo->LoginWithRecoveryKey(f.recovery), "audra", "audra-password", {"auditor"});
+  auto ivan = f.Ivan();
+  f.Search(ivan, "zanzibarmarker quay");
+  f.Search(ivan, "something else");
+  f.Search(ivan, "zanzibarmarker quay");
+  repo::AuditFilter searches;
+  searches.action = "searched";
+  // The auditor opens the queries.
+  auto audra = f.repo->Login("audra", "audra-password");
+  const auto seen = f.repo->AuditEvents(audra, searches);
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].detail == std::optional<std::string>("zanzibarmarker quay"));
+  CHECK(seen[1].detail == std::optional<std::string>("something else"));
+  CHECK(seen[0].detail_hash == seen[2].detail_hash);
+  CHECK(seen[0].detail_hash != seen[1].detail_hash);
+  // An admin outside the role sees that there is a query, not what it is.
+  for (const auto& e : f.repo->AuditEvents(alice, searches)) {
+    CHECK_FALSE(e.detail);
+    CHECK_FALSE(e.sealed.empty());
+  }
+  // The recovery key opens them too.
+  auto recovery = f.repo->LoginWithRecoveryKey(f.recovery);
+  CHECK(f.repo->AuditEvents(recovery, searches)[1].detail == std::optional<std::string>("something else"));
+  // Events of one query, found by its keyed hash.
+  repo::AuditFilter same = searches;
+  same.detail = "zanzibarmarker quay";
+  CHECK(f.repo->AuditEvents(alice, same).size() == 2);
+  CHECK(f.repo->VerifyAudit().ok);
+  // And no byte of the query is in the repository's files.
+  f.repo.reset();
+  for (const auto& file : AllFiles(f.dir)) CHECK(ReadFile(file.string()).find("zanzibarmarker") == std::string::npos);
+}
+
 TEST_CASE("queued reads are appended within the delay, without a flush") {
   repo::OpenOptions o;
   o.audit_delay = std::chrono::milliseconds(50);
@@ -153,6 +191,9 @@ TEST_CASE("an event's inclusion proof and a consistency proof between heads chec
     leaf.actor = p.event.actor;
     leaf.action = p.event.action;
     leaf.target = p.event.target;
+    const auto dh = crypto::FromHex(p.event.detail_hash), sealed = crypto::FromHex(p.event.sealed);
+    leaf.detail_hash.assign(dh.begin(), dh.end());
+    leaf.sealed.assign(sealed.begin(), sealed.end());
     const auto prev = crypto::FromHex(p.prev);
     std::copy(prev.begin(), prev.end(), leaf.prev.begin());
     const crypto::Hash32 hash = crypto::MerkleLeafHash(repo::EncodeAuditLeaf(leaf));
@@ -189,10 +230,13 @@ TEST_CASE("verify names the first edited, deleted, inserted or reordered event")
     std::string sql;
     {
       repo::sql::Db db(t.f.dir + "/dossier.db", false);
-      repo::sql::Stmt st(db, "SELECT seq, at, actor, action, target, prev FROM audit_events WHERE seq = 5");
+      repo::sql::Stmt st(db, "SELECT seq, at, actor, action, target, detail_hash, sealed, prev FROM audit_events "
+                             "WHERE seq = 5");
       REQUIRE(st.Step());
-      repo::AuditLeaf leaf{5, st.Int(1), st.Text(2), st.Text(3), "someone-else", {}};
-      const auto prev = st.Blob(5);
+      const auto dh = st.Blob(5), sealed = st.Blob(6);
+      repo::AuditLeaf leaf{5, st.Int(1), st.Text(2), st.Text(3), "someone-else",
+                           std::string(dh.begin(), dh.end()), std::string(sealed.begin(), sealed.end()), {}};
+      const auto prev = st.Blob(7);
       std::copy(prev.begin(), prev.end(), leaf.prev.begin());
       const auto h = crypto::MerkleLeafHash(repo::EncodeAuditLeaf(leaf));
       sql = "UPDATE audit_events SET target = 'someone-else', hash = X'" + crypto::ToHex(h.data(), 32) +
@@ -214,7 +258,8 @@ TEST_CASE("verify names the first edited, deleted, inserted or reordered event")
     const auto v = t.Tampered(
         "UPDATE audit_events SET seq = seq + 1000000 WHERE seq >= 5;"
         "UPDATE audit_events SET seq = seq - 999999 WHERE seq > 1000000;"
-        "INSERT INTO audit_events SELECT 5, at, 'mallory', action, target, hash, hash FROM audit_events WHERE seq = 4;");
+        "INSERT INTO audit_events SELECT 5, at, 'mallory', action, target, detail_hash, sealed, hash, hash "
+        "FROM audit_events WHERE seq = 4;");
     CHECK_FALSE(v.ok);
     CHECK(v.first_bad == 5);
   }
