@@ -86,6 +86,20 @@ Response Consistency(Call& c) {
                        c.svc.repo.ProveAuditConsistency(PathNumber(first, "'first'")), -1));
 }
 
+Response Custody(Call& c) {
+  const auto report = c.svc.repo.DocumentCustody(c.session(), c.param("id"));
+  const std::string format = c.req.Query("format", "json");
+  if (format == "csv") {
+    Response r;
+    r.body = repo::views::CustodyCsv(report);
+    r.Set("Content-Type", "text/csv; charset=utf-8");
+    r.Set("Content-Disposition", "attachment; filename=\"custody-" + report.document.id + ".csv\"");
+    return r;
+  }
+  if (format != "json") throw Error(ErrorCode::kInvalidArgument, "'format' is json or csv");
+  return Json(200, repo::views::CustodyJson(report, -1));
+}
+
 }  // namespace
 
 void AddAuditRoutes(std::vector<Route>& r) {
@@ -107,6 +121,10 @@ void AddAuditRoutes(std::vector<Route>& r) {
   r.push_back({"GET", "/api/v1/audit/consistency", B::kNone, L::kQuery, true,
                "That an older head of ?first= events is a prefix of today's (RFC 9162 consistency proof)",
                Consistency});
+  r.push_back({"GET", "/api/v1/documents/{id}/custody", B::kNone, L::kQuery, true,
+               "Admins and auditors who may open the document: its chain of custody, intake hashes and every "
+               "event on it: ?format=json|csv",
+               Custody});
 }
 
 }  // namespace dossier::api

@@ -165,6 +165,28 @@ std::vector<AuditEventInfo> AuditService::List(const Actor& actor, const AuditFi
   return out;
 }
 
+std::vector<AuditEventInfo> AuditService::Custody(const Actor& actor, const std::string& doc_id, bool* truncated) {
+  constexpr std::size_t kMax = 10'000;
+  AuditFilter f;
+  f.target = doc_id;
+  f.limit = 1000;
+  std::vector<AuditEventInfo> out;
+  for (;;) {
+    auto page = List(actor, f);
+    const bool last = page.size() < f.limit;
+    for (auto& e : page) out.push_back(std::move(e));
+    if (out.size() >= kMax) {
+      *truncated = !last || out.size() > kMax;
+      out.resize(kMax);
+      return out;
+    }
+    if (last) break;
+    f.after = out.back().seq;
+  }
+  *truncated = false;
+  return out;
+}
+
 AuditHead AuditService::Head() {
   context().audit->Flush();
   auto db = context().db->Read();

@@ -522,6 +522,15 @@ AuditProof Repository::ProveAuditEvent(const Session& s, std::uint64_t seq) {
 AuditConsistency Repository::ProveAuditConsistency(std::uint64_t first_size) {
   return Guarded([&] { return impl_->audit.ProveConsistency(first_size); });
 }
+CustodyReport Repository::DocumentCustody(const Session& s, const std::string& doc_id) {
+  return Guarded([&] {
+    const Actor a = impl_->users.Resolve(s);
+    CustodyReport r;
+    r.document = impl_->documents.Get(a, doc_id);  // Error(kNotFound) unless the actor may open it
+    r.events = impl_->audit.Custody(a, doc_id, &r.truncated);
+    return r;
+  });
+}
 
 CaseLinks Repository::Links(const Session& s, const std::string& case_id, std::uint32_t limit) {
   return Guarded([&] { return impl_->links.Links(impl_->users.Resolve(s), case_id, limit); });

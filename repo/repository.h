@@ -377,6 +377,9 @@ class Repository {
   AuditProof ProveAuditEvent(const Session& actor, std::uint64_t seq);
   // That the head of `first_size` events is a prefix of today's.
   AuditConsistency ProveAuditConsistency(std::uint64_t first_size);
+  // A document's chain of custody (admins and auditors who may open it):
+  // its intake hashes and every view, download, tag and change of it.
+  CustodyReport DocumentCustody(const Session& actor, const std::string& doc_id);
 
   // Rebuilds every shard whose documents the actor can all open, from the
   // encrypted text store.

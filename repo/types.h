@@ -493,6 +493,12 @@ struct AuditProof {
   std::vector<std::string> path;     // RFC 9162 inclusion path, hex
   AuditHead head;
 };
+// A document's chain of custody: its intake record and every event on it.
+struct CustodyReport {
+  DocumentInfo document;
+  std::vector<AuditEventInfo> events;  // in order
+  bool truncated = false;              // more than the report holds (10,000)
+};
 struct AuditConsistency {
   std::uint64_t first_size = 0;
   std::string first_root;

@@ -495,6 +495,32 @@ std::string AuditProofJson(const AuditProof& p, int indent) {
               indent);
 }
 
+std::string CustodyJson(const CustodyReport& r, int indent) {
+  const DocumentInfo& d = r.document;
+  json events = json::array();
+  for (const auto& e : r.events) events.push_back(AuditEventObject(e));
+  return Dump(json{{"document", {{"id", d.id}, {"case_id", d.case_id}, {"filename", d.filename}, {"path", d.path},
+                                 {"custodian", d.custodian}, {"mime", d.mime}, {"size", d.size}, {"sha256", d.sha256},
+                                 {"md5", d.md5}, {"ingested_at", d.created_at}}},
+                   {"events", events},
+                   {"truncated", r.truncated}},
+              indent);
+}
+
+std::string CustodyCsv(const CustodyReport& r) {
+  const DocumentInfo& d = r.document;
+  std::string csv = "field,value\r\n";
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"document_id", d.id}, {"case_id", d.case_id}, {"filename", d.filename}, {"path", d.path},
+           {"custodian", d.custodian}, {"mime", d.mime}, {"size", std::to_string(d.size)}, {"sha256", d.sha256},
+           {"md5", d.md5}, {"ingested_at", d.created_at}}) {
+    csv += k + "," + CsvCell(v) + "\r\n";
+  }
+  csv += "\r\n" + AuditEventsCsv(r.events);
+  if (r.truncated) csv += "\r\n\"(truncated: more events than the report holds)\"\r\n";
+  return csv;
+}
+
 std::string AuditConsistencyJson(const AuditConsistency& c, int indent) {
   return Dump(json{{"format", "dossier-audit-consistency-v1"}, {"first_size", c.first_size},
                    {"first_root", c.first_root}, {"path", c.path}, {"head", AuditHeadObject(c.head)}},

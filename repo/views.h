@@ -78,5 +78,10 @@ std::string AuditVerdictJson(const AuditVerdict& v, int indent = 2);
 std::string AuditProofJson(const AuditProof& p, int indent = 2);
 // {format, first_size, first_root, path, head}
 std::string AuditConsistencyJson(const AuditConsistency& c, int indent = 2);
+// {document: {id, case_id, filename, path, custodian, mime, size, sha256,
+//  md5, ingested_at}, events: [...], truncated}
+std::string CustodyJson(const CustodyReport& r, int indent = 2);
+// The intake record as field,value rows, a blank line, then the events.
+std::string CustodyCsv(const CustodyReport& r);
 
 }  // namespace dossier::repo::views

@@ -118,6 +118,7 @@ int RunAuditVerify(const Options& o);
 int RunAuditHead(const Options& o);
 int RunAuditProve(const Options& o);
 int RunAuditList(const Options& o);
+int RunAuditCustody(const Options& o);
 int RunGet(const Options& o);
 int RunReindex(const Options& o);
 

@@ -101,4 +101,12 @@ int RunAuditList(const Options& o) {
   return 0;
 }
 
+int RunAuditCustody(const Options& o) {
+  auto r = OpenRepo(o, true);
+  repo::Session s = Act(*r, o);
+  const repo::CustodyReport report = r->DocumentCustody(s, o.doc_id);
+  Emit(o, o.csv ? repo::views::CustodyCsv(report) : repo::views::CustodyJson(report) + "\n");
+  return 0;
+}
+
 }  // namespace dossier::tools

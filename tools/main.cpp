@@ -158,6 +158,14 @@ void DeclareAudit(CLI::App& app, Options& o, Action& action) {
   list->add_flag("--json", o.json, "print the API's JSON body");
   Acting(list, o);
   Runs(list, action, [&o] { return RunAuditList(o); });
+  auto* custody = audit->add_subcommand(
+      "custody", "a document's chain of custody: intake hashes and every view, download, tag and change of it");
+  WithDir(custody, o);
+  custody->add_option("DOC_ID", o.doc_id, "the document")->required();
+  custody->add_flag("--csv", o.csv, "CSV instead of JSON");
+  custody->add_option("-o,--output", o.out_file, "write it to this file instead");
+  Acting(custody, o);
+  Runs(custody, action, [&o] { return RunAuditCustody(o); });
 }
 
 void DeclareServe(CLI::App& app, Options& o, Action& action) {

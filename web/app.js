@@ -8,7 +8,7 @@
 // URLs through encodeURIComponent.
 
 import {
-  ApiError, apiPath, describeError, isQuiet, onSessionEnded, pollJob, request, setCsrfToken,
+  ApiError, apiPath, describeError, isQuiet, onSessionEnded, pollJob, request, setCsrfToken, withQuery,
 } from './api.js';
 import {
   bannerSlot, caseHref, checkbox, checkedValues, dataTable, docHref, el, field, formatBytes, formatDate, heading,
@@ -310,7 +310,11 @@ async function documentPage(view, ctx, [id], params) {
 
   view.append(
     el('p', { class: 'actions' },
-      el('a', { class: 'button', href: apiPath('documents', doc.id, 'content'), download: '' }, 'Download original')),
+      el('a', { class: 'button', href: apiPath('documents', doc.id, 'content'), download: '' }, 'Download original'),
+      state.me.admin || state.me.roles.includes('auditor')
+        ? [' ', el('a', { class: 'button', href: withQuery(apiPath('documents', doc.id, 'custody'), { format: 'csv' }), download: '' },
+          'Chain of custody (CSV)')]
+        : null),
     banner,
     el('section', { class: 'doc-tags' }, el('h2', {}, 'Tags'), tagEditor(doc, ctx)),
     el('section', {}, el('h2', {}, 'Text'), text),

@@ -763,7 +763,7 @@ async function caseLinks(browser, base, fixture) {
   });
 }
 
-async function auditTrail(browser, base) {
+async function auditTrail(browser, base, fixture) {
   await scenario('audit trail (alice, then ivan)', browser, base, async (step, open) => {
     const w = await open();
     const { page } = w;
@@ -795,6 +795,16 @@ async function auditTrail(browser, base) {
       await page.locator('table.data td .badge').first().waitFor();
       const actions = await texts(page, 'table.data td .badge');
       check(actions.length > 0 && actions.every((a) => a === 'searched'), `filtered actions: ${JSON.stringify(actions)}`);
+    }, w);
+
+    await step("a document's page links its chain of custody, which lists its intake and every view", async () => {
+      await page.goto(`${base}/#/doc/${encodeURIComponent(fixture.documentId)}`);
+      const custody = page.getByRole('link', { name: 'Chain of custody (CSV)' });
+      const href = await custody.getAttribute('href');
+      check(href === `/api/v1/documents/${fixture.documentId}/custody?format=csv`, `the custody link is ${href}`);
+      const csv = await (await page.request.get(`${base}${href}`)).text();
+      check(csv.includes(`sha256,"${fixture.sha256}"`) && csv.includes('"ivan","document_read"'),
+        `the custody report: ${csv.slice(0, 400)}`);
     }, w);
 
     const v = await open();
@@ -1158,7 +1168,7 @@ async function main() {
   await reviewSearch(browser, server.base, fixture);
   await reviewPages(browser, server.base, fixture);
   await caseLinks(browser, server.base, fixture);
-  await auditTrail(browser, server.base);
+  await auditTrail(browser, server.base, fixture);
 
   const failed = results.filter((r) => !r.ok);
   if (failed.length) console.log(`\nserver log (last lines):\n${server.logTail(15)}`);

@@ -227,6 +227,10 @@ contains "lena's searches are listed" "$T/out" "searched"
 check "audit list is refused to a user without the auditor role" 1 as lena audit list "$R"
 check "audit list --csv" 0 as alice audit list "$R" --csv --action case_created
 contains "the CSV has its header" "$T/out" "seq,time,user,action,target,detail,detail_hash,hash"
+check "audit custody" 0 as alice audit custody "$R" "$DOC" --csv
+contains "the custody report has the intake hash" "$T/out" "sha256,"
+contains "and the document's ingest" "$T/out" "document_added"
+check "audit custody is refused to a user without the auditor role" 1 as ivan audit custody "$R" "$DOC"
 check "audit prove" 0 as alice audit prove "$R" 3 -o "$T/proof.json"
 check "the independent checker accepts the proof" 0 python3 "$CHECKER" "$T/proof.json"
 python3 - "$T/proof.json" <<'PY'

@@ -1699,6 +1699,13 @@ def test_audit(ctx, m, alice, bob, S):
     r = m.get("/api/v1/audit?format=csv&limit=5", token=alice)
     check("the trail exports as CSV", r.status == 200 and (r.header("Content-Type") or "").startswith("text/csv") and
           r.body.startswith(b"seq,time,user,action,target,detail,detail_hash,hash"), r)
+    r = m.get("/api/v1/documents/%s/custody" % S["doc"], token=alice)
+    j = r.json() or {}
+    check("a document's chain of custody: its hashes and the reads of it",
+          r.status == 200 and len((j.get("document") or {}).get("sha256", "")) == 64 and
+          any(e.get("action") == "content_read" and e.get("user") == "bob" for e in j.get("events", [])), r)
+    r = m.get("/api/v1/documents/%s/custody" % S["doc"], token=bob)
+    check("and not for a user without the auditor role", r.status == 403, r)
     r = m.get("/api/v1/audit/consistency?first=5", token=alice)
     check("a consistency proof from an older head", r.status == 200 and (r.json() or {}).get("first_size") == 5, r)
 

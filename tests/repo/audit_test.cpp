@@ -144,6 +144,35 @@ TEST_CASE("a search's query is sealed for the auditor role and the recovery key,
   for (const auto& file : AllFiles(f.dir)) CHECK(ReadFile(file.string()).find("zanzibarmarker") == std::string::npos);
 }
 
+TEST_CASE("a document's chain of custody: its intake hashes and every event on it") {
+  Fixture f;
+  auto ivan = f.Ivan();
+  WriteFile(f.tmp / "in/ledger.txt", "ledger of the pier\n");
+  const auto docs = f.Ingest(ivan, f.inv_case, f.tmp / "in");
+  REQUIRE(docs.size() == 1);
+  const std::string id = docs[0].id;
+  f.repo->GetDocument(ivan, id);
+  Content(*f.repo, ivan, id);
+  auto alice = f.Alice();
+  const auto report = f.repo->DocumentCustody(alice, id);
+  CHECK(report.document.sha256 == docs[0].sha256);
+  CHECK(report.document.filename == "ledger.txt");
+  std::vector<std::string> actions;
+  for (const auto& e : report.events) {
+    CHECK(e.target == id);
+    actions.push_back(e.actor + " " + e.action);
+  }
+  REQUIRE(actions.size() >= 3);
+  CHECK(actions[0] == "ivan document_added");
+  CHECK(std::find(actions.begin(), actions.end(), "ivan content_read") != actions.end());
+  CHECK(std::find(actions.begin(), actions.end(), "ivan document_read") != actions.end());
+  CHECK_FALSE(report.truncated);
+  // Not for a user outside the auditor role; not for someone who may not
+  // open the document (the same answer as for no document).
+  CHECK(CodeOf([&] { f.repo->DocumentCustody(ivan, id); }) == ErrorCode::kForbidden);
+  CHECK(CodeOf([&] { f.repo->DocumentCustody(f.Lena(), id); }) == ErrorCode::kNotFound);
+}
+
 TEST_CASE("queued reads are appended within the delay, without a flush") {
   repo::OpenOptions o;
   o.audit_delay = std::chrono::milliseconds(50);
