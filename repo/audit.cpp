@@ -1,6 +1,7 @@
 #include "repo/audit.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "base/error.h"
 #include "repo/audit_trail.h"
@@ -10,6 +11,11 @@ namespace dossier::repo {
 namespace {
 
 std::string Hex(const crypto::Hash32& h) { return crypto::ToHex(h.data(), h.size()); }
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 crypto::Hash32 HashFrom(const sql::Stmt& st, int col, const char* what) {
   if (st.TypeOf(col) != sql::Stmt::Type::kBlob || st.SizeOf(col) != 32) {
@@ -66,15 +72,31 @@ AuditEventInfo InfoOf(const Row& r) {
 
 // The detail of an event, for the auditor role's members and the recovery
 // key; nothing for anyone else (an admin sees that there is one).
+// A detail sealed for a key the role no longer has (its keys were
+// rotated) or a damaged one stays sealed: the list goes on.
 std::optional<std::string> DetailFor(const Actor& actor, std::optional<std::int64_t> auditor_role, const Row& r) {
   if (r.leaf.sealed.empty()) return std::nullopt;
-  if (actor.recovery() && actor.session().recovery_key) {
-    return OpenAuditDetail(r.leaf.sealed, 0, *actor.session().recovery_key);
-  }
-  if (auditor_role) {
-    if (const crypto::KeyPair* key = actor.MemberKey(*auditor_role)) return OpenAuditDetail(r.leaf.sealed, *auditor_role, *key);
+  try {
+    if (actor.recovery() && actor.session().recovery_key) {
+      return OpenAuditDetail(r.leaf.sealed, 0, *actor.session().recovery_key);
+    }
+    if (auditor_role) {
+      if (const crypto::KeyPair* key = actor.MemberKey(*auditor_role)) {
+        return OpenAuditDetail(r.leaf.sealed, *auditor_role, *key);
+      }
+    }
+  } catch (const Error&) {
   }
   return std::nullopt;
+}
+
+// Appends queued reads before a listing; a trail that cannot take them
+// (damaged) is still listed as it is.
+void FlushForReading(RepoContext& ctx) {
+  try {
+    ctx.audit->Flush();
+  } catch (const Error&) {
+  }
 }
 
 // The root of events [begin, end) (0-based), from their stored hashes.
@@ -102,7 +124,7 @@ bool HeadSignatureHolds(const RepoContext& ctx, const StoredHead& h) {
 std::string ForeignHeadProblem(const RepoContext& ctx, const AuditHead& h) {
   const std::string own_key = crypto::ToHex(ctx.audit->public_key().data(), ctx.audit->public_key().size());
   if (h.repo_id != ctx.repo_id) return "the head kept elsewhere is another repository's";
-  if (h.public_key != own_key) return "the head kept elsewhere was signed with another key";
+  if (Lower(h.public_key) != own_key) return "the head kept elsewhere was signed with another key";
   StoredHead s;
   s.size = h.size;
   s.at = h.at;
@@ -131,7 +153,7 @@ void AuditService::RequireAuditor(const Actor& actor) {
 
 std::vector<AuditEventInfo> AuditService::List(const Actor& actor, const AuditFilter& f) {
   RequireAuditor(actor);
-  context().audit->Flush();
+  FlushForReading(context());
   std::string sql = std::string("SELECT ") + kRowColumns + " FROM audit_events WHERE seq > ?";
   if (!f.actor.empty()) sql += " AND actor = ?";
   if (!f.action.empty()) sql += " AND action = ?";
@@ -254,7 +276,7 @@ AuditVerdict AuditService::Verify(const std::optional<AuditHead>& against) {
       v.problem = "events 1-" + std::to_string(head->size) + " do not match the signed head (the trail was rewritten)";
       return v;
     }
-    if (against && tree.size() == against->size && Hex(tree.Root()) != against->root) {
+    if (against && tree.size() == against->size && Hex(tree.Root()) != Lower(against->root)) {
       v.problem = "events 1-" + std::to_string(against->size) + " differ from the head kept elsewhere";
       return v;
     }

@@ -11,6 +11,7 @@ namespace {
 // Reads queued beyond this wake the appender at once; beyond four times it
 // the reader appends them itself (memory stays bounded under any load).
 constexpr std::size_t kQueueWake = 4096;
+constexpr std::size_t kQueueMax = 16 * kQueueWake;
 
 void PutU64(std::string& out, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -201,6 +202,10 @@ void AuditTrail::AppendRow(sql::Db& txn, const Event& e) {
     }
   }
   const crypto::Hash32 hash = crypto::MerkleLeafHash(EncodeAuditLeaf(leaf));
+  {
+    std::lock_guard lock(mu_);
+    if (first_own_seq_ == 0) first_own_seq_ = leaf.seq;
+  }
   sql::Stmt ins(txn,
                 "INSERT INTO audit_events(seq, at, actor, action, target, detail_hash, sealed, prev, hash) "
                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -218,15 +223,53 @@ void AuditTrail::Queue(Event e) {
   std::size_t queued;
   {
     std::lock_guard lock(mu_);
+    if (queue_.size() >= kQueueMax) {
+      ++dropped_;  // the trail cannot take events (see Flush): bounded memory wins
+      return;
+    }
     queue_.push_back(std::move(e));
     queued = queue_.size();
   }
-  if (queued >= 4 * kQueueWake || (!db_ && queued >= kQueueWake)) Flush();
-  else if (queued >= kQueueWake) cv_.notify_all();
+  if (queued >= 4 * kQueueWake || (!db_ && queued >= kQueueWake)) {
+    try {
+      Flush();
+    } catch (const std::exception&) {
+      // The read is done; its event waits in the queue (bounded) for the
+      // next try, and verify names what keeps the trail from taking it.
+    }
+  } else if (queued >= kQueueWake) {
+    cv_.notify_all();
+  }
 }
 
 void AuditTrail::SignHead(sql::Db& txn) {
   std::optional<StoredHead> head = ReadStoredHead(txn);
+  // The head extended must be one this key signed, over the edge stored
+  // with it, and no older than the last this process signed or saw: else
+  // whoever rewrote the rows and the edge would have them signed anew.
+  const auto refuse = [](const char* why) {
+    throw Error(ErrorCode::kCorrupt, std::string(why) + ": run dossier audit verify");
+  };
+  if (head) {
+    if (head->edge.Root() != head->root ||
+        !crypto::VerifyDetached(public_key_, EncodeAuditHead(repo_id_, head->size, head->at, head->root),
+                                head->signature)) {
+      refuse("the audit trail's signed head was changed");
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (last_signed_size_ && (!head || head->size < last_signed_size_ ||
+                              (head->size == last_signed_size_ && head->root != last_signed_root_))) {
+      refuse("the audit trail's signed head went back");
+    }
+    if (!head && first_own_seq_ != 1) {
+      std::int64_t rows = 0;
+      sql::Stmt any(txn, "SELECT count(*) FROM audit_events");
+      if (any.Step()) rows = any.Int(0);
+      if (rows > 0) refuse("the audit trail has events but no signed head");
+    }
+  }
   crypto::MerkleFrontier edge = head ? head->edge : crypto::MerkleFrontier();
   // Extend the signed tree by the rows after it, checking each as it is
   // added: a head is never signed over a row that does not chain.
@@ -262,7 +305,12 @@ void AuditTrail::SignHead(sql::Db& txn) {
     edge.Append(hash);
     last = hash;
   }
-  if (head && edge.size() == head->size) return;  // nothing new
+  if (head && edge.size() == head->size) {
+    std::lock_guard lock(mu_);
+    last_signed_size_ = head->size;
+    last_signed_root_ = head->root;
+    return;  // nothing new
+  }
   StoredHead next;
   next.size = edge.size();
   next.root = edge.Root();
@@ -273,11 +321,23 @@ void AuditTrail::SignHead(sql::Db& txn) {
   sql::Stmt up(txn, "INSERT OR REPLACE INTO audit_head(id, size, root, at, signature, edge) VALUES(1, ?, ?, ?, ?, ?)");
   up.Bind(1, static_cast<std::int64_t>(next.size)).Bind(2, BytesOf(next.root)).Bind(3, next.at);
   up.Bind(4, next.signature).Bind(5, edge_bytes).Run();
+  std::lock_guard lock(mu_);
+  last_signed_size_ = next.size;
+  last_signed_root_ = next.root;
 }
 
-void AuditTrail::FlushInto(sql::Db& txn, std::deque<Event>& batch) {
-  for (const auto& e : batch) AppendRow(txn, e);
-  SignHead(txn);
+void AuditTrail::AppendAll(sql::Db& db, std::deque<Event>& batch) {
+  if (batch.empty()) return;
+  sql::Transaction t(db);
+  for (const auto& e : batch) AppendRow(db, e);
+  t.Commit();
+  batch.clear();
+}
+
+void AuditTrail::SignInOwnTransaction(sql::Db& db) {
+  sql::Transaction t(db);
+  SignHead(db);
+  t.Commit();
 }
 
 void AuditTrail::Flush() {
@@ -288,22 +348,25 @@ void AuditTrail::Flush() {
     batch.swap(queue_);
   }
   if (batch.empty() && !unsigned_.exchange(false)) return;
+  // The events first, in a transaction of their own, so that a head that
+  // cannot be signed (a damaged trail) never keeps reads from the trail.
   try {
     if (db_) {
       auto w = db_->Write();
-      sql::Transaction t(*w);
-      FlushInto(*w, batch);
-      t.Commit();
+      AppendAll(*w, batch);
+      SignInOwnTransaction(*w);
     } else {
       sql::Db own(db_path_, false);
-      sql::Transaction t(own);
-      FlushInto(own, batch);
-      t.Commit();
+      AppendAll(own, batch);
+      SignInOwnTransaction(own);
     }
   } catch (...) {
-    // Kept for the next try, ahead of what came in meanwhile.
+    // What was not appended is kept for the next try, ahead of what came
+    // in meanwhile, within the queue's bound.
     std::lock_guard lock(mu_);
-    for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+    for (auto it = batch.rbegin(); it != batch.rend() && queue_.size() < kQueueMax; ++it) {
+      queue_.push_front(std::move(*it));
+    }
     unsigned_ = true;
     throw;
   }
@@ -311,15 +374,18 @@ void AuditTrail::Flush() {
 
 void AuditTrail::Run() {
   std::unique_lock lock(mu_);
+  bool failed = false;
   while (!stopping_) {
-    cv_.wait_for(lock, delay_, [&] { return stopping_ || queue_.size() >= kQueueWake; });
+    // After a failure, the whole delay before the next try.
+    cv_.wait_for(lock, delay_, [&] { return stopping_ || (!failed && queue_.size() >= kQueueWake); });
     if (stopping_) break;
     if (queue_.empty() && !unsigned_) continue;
     lock.unlock();
     try {
       Flush();
+      failed = false;
     } catch (const std::exception&) {
-      // Retried at the next turn; verify names what is wrong.
+      failed = true;  // retried after the delay; verify names what is wrong
     }
     lock.lock();
   }

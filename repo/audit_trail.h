@@ -106,7 +106,8 @@ class AuditTrail {
 
  private:
   void AppendRow(sql::Db& txn, const Event& e);
-  void FlushInto(sql::Db& txn, std::deque<Event>& batch);
+  void AppendAll(sql::Db& db, std::deque<Event>& batch);
+  void SignInOwnTransaction(sql::Db& db);
   void SignHead(sql::Db& txn);
   void Run();
 
@@ -124,6 +125,10 @@ class AuditTrail {
   std::condition_variable cv_;
   std::deque<Event> queue_;     // guarded by mu_
   bool stopping_ = false;       // guarded by mu_
+  std::uint64_t dropped_ = 0;   // guarded by mu_: reads not recorded (queue full)
+  std::uint64_t first_own_seq_ = 0;      // guarded by mu_: the first event this process appended
+  std::uint64_t last_signed_size_ = 0;   // guarded by mu_: the last head signed or seen
+  crypto::Hash32 last_signed_root_{};    // guarded by mu_
   std::atomic<bool> unsigned_{false};  // changes appended since the last head
   std::mutex flush_mu_;         // one flush at a time
   std::thread thread_;          // writable opens only

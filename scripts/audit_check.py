@@ -156,11 +156,13 @@ def main():
             if not verify_consistency(first, head["size"], first_root, root, path):
                 print("FAIL: the tree of %d events is not a prefix of the tree of %d" % (first, head["size"]))
                 return 1
-            print("ok: the %d events of the older head are the first %d of the %d now" % (first, first, head["size"]))
+            print("ok: the %d events of the older head are the first %d of the %d now%s" % (
+                first, first, head["size"],
+                "" if a.old_head else " (its root is the proof's own: give --old-head, the head you kept, to pin it)"))
             return 0
         print("not a Dossier audit proof", file=sys.stderr)
         return 2
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as e:
         print("bad input: %s" % e, file=sys.stderr)
         return 2
 

@@ -321,6 +321,53 @@ TEST_CASE("verify names the first edited, deleted, inserted or reordered event")
   }
 }
 
+TEST_CASE("a running server does not sign a head over a trail changed under it, and keeps recording reads") {
+  SECTION("the head deleted") {
+    Trail t;
+    { repo::sql::Db(t.f.dir + "/dossier.db", false).Exec("DELETE FROM audit_head"); }
+    t.f.Search(t.f.Ivan(), "after the head went");
+    CHECK(CodeOf([&] { t.f.repo->SignedAuditHead(); }) == ErrorCode::kCorrupt);
+    // The reads were still appended (unsigned).
+    repo::sql::Db db(t.f.dir + "/dossier.db", false);
+    repo::sql::Stmt n(db, "SELECT count(*) FROM audit_events WHERE action = 'searched'");
+    REQUIRE(n.Step());
+    CHECK(n.Int(0) == 2);
+    CHECK_FALSE(t.f.repo->VerifyAudit().ok);
+  }
+  SECTION("the rows and the stored edge rewritten") {
+    Trail t;
+    // A forger rewrites event 2 and every hash after it, and the stored
+    // edge to match, leaving the signed root: the server must not sign it.
+    {
+      repo::sql::Db db(t.f.dir + "/dossier.db", false);
+      repo::sql::Stmt rows(db, "SELECT seq, at, actor, action, target, detail_hash, sealed FROM audit_events ORDER BY seq");
+      crypto::Hash32 prev{};
+      crypto::MerkleFrontier edge;
+      std::vector<std::string> updates;
+      while (rows.Step()) {
+        const auto dh = rows.Blob(5), sealed = rows.Blob(6);
+        repo::AuditLeaf leaf{static_cast<std::uint64_t>(rows.Int(0)), rows.Int(1), rows.Text(2), rows.Text(3),
+                             rows.Int(0) == 2 ? std::string("forged") : rows.Text(4),
+                             std::string(dh.begin(), dh.end()), std::string(sealed.begin(), sealed.end()), prev};
+        const crypto::Hash32 h = crypto::MerkleLeafHash(repo::EncodeAuditLeaf(leaf));
+        updates.push_back("UPDATE audit_events SET target = '" + leaf.target + "', prev = X'" +
+                          crypto::ToHex(prev.data(), 32) + "', hash = X'" + crypto::ToHex(h.data(), 32) +
+                          "' WHERE seq = " + std::to_string(leaf.seq));
+        edge.Append(h);
+        prev = h;
+      }
+      std::string edge_hex;
+      for (const auto& r : edge.roots()) edge_hex += crypto::ToHex(r.data(), 32);
+      for (const auto& u : updates) db.Exec(u);
+      db.Exec("UPDATE audit_head SET edge = X'" + edge_hex + "'");
+    }
+    t.f.Search(t.f.Ivan(), "after the rewrite");
+    CHECK(CodeOf([&] { t.f.repo->SignedAuditHead(); }) == ErrorCode::kCorrupt);
+    const auto v = t.f.repo->VerifyAudit();
+    CHECK_FALSE(v.ok);
+  }
+}
+
 TEST_CASE("a cut tail behind a restored older head is caught against a head kept elsewhere") {
   Trail t;
   std::string old_head_row;
