@@ -26,11 +26,11 @@ class AuditService : public Room {
   AuditVerdict Verify(const std::optional<AuditHead>& against);
   AuditProof Prove(const Actor& actor, std::uint64_t seq);
   AuditConsistency ProveConsistency(std::uint64_t first_size);
+  // Throws Error(kForbidden) unless the actor is an admin, holds the
+  // auditor role or is the recovery key.
+  void RequireAuditor(const Actor& actor);
   // Every event whose target is the document, in order (at most 10,000).
   std::vector<AuditEventInfo> Custody(const Actor& actor, const std::string& doc_id, bool* truncated);
-
- private:
-  void RequireAuditor(const Actor& actor);
 };
 
 }  // namespace dossier::repo

@@ -522,6 +522,24 @@ AuditProof Repository::ProveAuditEvent(const Session& s, std::uint64_t seq) {
 AuditConsistency Repository::ProveAuditConsistency(std::uint64_t first_size) {
   return Guarded([&] { return impl_->audit.ProveConsistency(first_size); });
 }
+AuditVerdict Repository::VerifyAudit(const Session& s) {
+  return Guarded([&] {
+    impl_->audit.RequireAuditor(impl_->users.Resolve(s));
+    return impl_->audit.Verify(std::nullopt);
+  });
+}
+AuditHead Repository::SignedAuditHead(const Session& s) {
+  return Guarded([&] {
+    impl_->audit.RequireAuditor(impl_->users.Resolve(s));
+    return impl_->audit.Head();
+  });
+}
+AuditConsistency Repository::ProveAuditConsistency(const Session& s, std::uint64_t first_size) {
+  return Guarded([&] {
+    impl_->audit.RequireAuditor(impl_->users.Resolve(s));
+    return impl_->audit.ProveConsistency(first_size);
+  });
+}
 CustodyReport Repository::DocumentCustody(const Session& s, const std::string& doc_id) {
   return Guarded([&] {
     const Actor a = impl_->users.Resolve(s);

@@ -377,6 +377,10 @@ class Repository {
   AuditProof ProveAuditEvent(const Session& actor, std::uint64_t seq);
   // That the head of `first_size` events is a prefix of today's.
   AuditConsistency ProveAuditConsistency(std::uint64_t first_size);
+  // The same three for a logged-in caller (the API): admins and auditors.
+  AuditVerdict VerifyAudit(const Session& actor);
+  AuditHead SignedAuditHead(const Session& actor);
+  AuditConsistency ProveAuditConsistency(const Session& actor, std::uint64_t first_size);
   // A document's chain of custody (admins and auditors who may open it):
   // its intake hashes and every view, download, tag and change of it.
   CustodyReport DocumentCustody(const Session& actor, const std::string& doc_id);
