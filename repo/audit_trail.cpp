@@ -69,6 +69,13 @@ std::string EventActionName(EventKind kind) {
     case EventKind::kLinkNotice: return "link_notice";
     case EventKind::kStopEntitySet: return "stop_entity_set";
     case EventKind::kLinkSettings: return "link_settings";
+    case EventKind::kCaseChanged: return "case_changed";
+    case EventKind::kTaskAdded: return "task_added";
+    case EventKind::kTaskChanged: return "task_changed";
+    case EventKind::kNoteAdded: return "note_added";
+    case EventKind::kWorkflowRead: return "workflow_read";
+    case EventKind::kReminded: return "reminded";
+    case EventKind::kWorkflowSettings: return "workflow_settings";
   }
   return "unknown";
 }

@@ -7,6 +7,7 @@
 #include "indexer/entities.h"
 #include "repo/key_ring.h"
 #include "repo/sealed_json.h"
+#include "repo/workflow.h"
 
 namespace dossier::repo {
 
@@ -30,12 +31,19 @@ namespace {
 struct CaseRecord {
   nlohmann::json meta;
   std::string created_at, updated_at;
+  std::int64_t created = 0;
+  std::string stage, status;
+  std::optional<std::string> risk;      // NULL: in the sealed record (before version 9)
+  std::optional<std::int64_t> owner_id;  // NULL: the sealed record's owner
+  std::optional<std::int64_t> stage_since;
 };
 
 CaseRecord ReadCaseRecord(sql::Db& db, const Actor& actor, const std::string& case_id) {
   RequireCaseVisible(db, actor, case_id);
   const crypto::SecretBytes key = OpenCaseKey(db, actor, case_id);
-  sql::Stmt st(db, "SELECT sealed_meta, created_at, updated_at FROM cases WHERE id=?");
+  sql::Stmt st(db,
+               "SELECT sealed_meta, created_at, updated_at, stage, status, risk, owner_id, "
+               "stage_since FROM cases WHERE id=?");
   st.Bind(1, case_id);
   if (!st.Step()) throw Error(ErrorCode::kNotFound, "no such case");
   CaseRecord r;
@@ -43,6 +51,12 @@ CaseRecord ReadCaseRecord(sql::Db& db, const Actor& actor, const std::string& ca
                     col::Bounded(st, 0, 40, kMaxSealedJson, "a case's sealed record"));
   r.created_at = col::Time(st, 1, "a case's creation time");
   r.updated_at = col::Time(st, 2, "a case's update time");
+  ParseRfc3339(r.created_at, &r.created);
+  r.stage = st.Text(3);
+  r.status = st.Text(4);
+  if (!st.IsNull(5)) r.risk = st.Text(5);
+  if (!st.IsNull(6)) r.owner_id = col::Integer(st, 6, 1, INT64_MAX, "a case's owner");
+  if (!st.IsNull(7)) r.stage_since = col::Integer(st, 7, 0, INT64_MAX, "a case's stage time");
   return r;
 }
 
@@ -50,6 +64,21 @@ CaseRecord ReadCaseRecord(sql::Db& db, const Actor& actor, const std::string& ca
 
 std::string CaseRegion(sql::Db& db, const Actor& actor, const std::string& case_id) {
   return JsonString(ReadCaseRecord(db, actor, case_id).meta, "phone_region");
+}
+
+nlohmann::json OpenCaseRecord(sql::Db& db, const Actor& actor, const std::string& case_id,
+                              crypto::SecretBytes* case_key) {
+  CaseRecord r = ReadCaseRecord(db, actor, case_id);
+  *case_key = OpenCaseKey(db, actor, case_id);
+  return std::move(r.meta);
+}
+
+void SealCaseRecord(sql::Db& w, const std::string& case_id, const crypto::SecretBytes& case_key,
+                    const nlohmann::json& record) {
+  sql::Stmt st(w, "UPDATE cases SET sealed_meta=? WHERE id=?");
+  st.Bind(1, SealJson(crypto::DeriveDataSubkey(case_key, crypto::DataKeyUse::kMeta), CaseAd(case_id), record))
+      .Bind(2, case_id)
+      .Run();
 }
 
 CaseInfo CaseService::Create(const Actor& actor, const NewCase& c) {
@@ -78,7 +107,8 @@ std::vector<CaseInfo> CaseService::CreateMany(const Actor& actor, const std::vec
     const std::string now = ctx_.NowText();
     sql::Stmt ins(*w,
                   "INSERT INTO cases(id, sealed_meta, recovery_sealed_key, created_at, "
-                  "updated_at) VALUES(?, ?, ?, ?, ?)");
+                  "updated_at, stage, stage_since, status, risk, owner_id) "
+                  "VALUES(?, ?, ?, ?, ?, 'screening', ?, 'open', ?, ?)");
     sql::Stmt g(*w, "INSERT INTO case_grants(case_id, role_id, sealed_key) VALUES(?, ?, ?)");
     std::map<RoleId, crypto::PublicKey> keys;
     for (const auto& c : list) {
@@ -89,13 +119,10 @@ std::vector<CaseInfo> CaseService::CreateMany(const Actor& actor, const std::vec
       }
       const std::string id = "c" + crypto::RandomId(11);
       crypto::SecretBytes case_key = crypto::NewDataKey();
+      // Stage, status, risk, owner and assignees are columns (workflow.h
+      // says why); the sealed record keeps what only the case's roles read.
       nlohmann::json meta = {{"title", c.title},
                              {"description", c.description},
-                             {"risk", RiskName(c.risk)},
-                             {"stage", StageName(Stage::kScreening)},
-                             {"status", CaseStatusName(CaseStatus::kOpen)},
-                             {"owner", actor.name()},
-                             {"assignees", nlohmann::json::array()},
                              {"phone_region", c.phone_region}};
       ins.Reset();
       ins.Bind(1, id)
@@ -104,7 +131,11 @@ std::vector<CaseInfo> CaseService::CreateMany(const Actor& actor, const std::vec
           .Bind(3, crypto::SealTo(ctx_.recovery_public, case_key))
           .Bind(4, now)
           .Bind(5, now)
-          .Run();
+          .Bind(6, ctx_.Now())
+          .Bind(7, RiskName(c.risk));
+      if (actor.user_id() > 0) ins.Bind(8, actor.user_id());
+      else ins.BindNull(8);
+      ins.Run();
       for (RoleId r : roles) {
         auto k = keys.find(r);
         if (k == keys.end()) k = keys.emplace(r, RolePublicKey(*w, r)).first;
@@ -131,7 +162,22 @@ CaseInfo CaseService::Get(const Actor& actor, const std::string& case_id) {
   return info;
 }
 
-std::vector<CaseInfo> CaseService::List(const Actor& actor) {
+namespace {
+bool Matches(const CaseInfo& c, const CaseFilter& f) {
+  if (f.stage && c.stage != *f.stage) return false;
+  if (f.risk && c.risk != *f.risk) return false;
+  if (f.status && c.status != *f.status) return false;
+  if (f.q.empty()) return true;
+  const auto lower = [](std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  const std::string q = lower(f.q);
+  return lower(c.title).find(q) != std::string::npos || lower(c.id).find(q) != std::string::npos;
+}
+}  // namespace
+
+std::vector<CaseInfo> CaseService::List(const Actor& actor, const CaseFilter& filter) {
   auto db = ctx_.db->Read();
   sql::ReadTransaction snapshot(*db);
   std::vector<std::string> ids;
@@ -142,7 +188,8 @@ std::vector<CaseInfo> CaseService::List(const Actor& actor) {
   std::vector<CaseInfo> out;
   for (const auto& id : ids) {
     try {
-      out.push_back(Read(*db, actor, id));
+      CaseInfo c = Read(*db, actor, id);
+      if (Matches(c, filter)) out.push_back(std::move(c));
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
     }
@@ -159,17 +206,32 @@ CaseInfo CaseService::Read(sql::Db& db, const Actor& actor, const std::string& c
   info.title = JsonString(meta, "title");
   info.description = JsonString(meta, "description");
   info.phone_region = JsonString(meta, "phone_region");
-  const auto risk = ParseRisk(JsonString(meta, "risk"));
-  const auto stage = ParseStage(JsonString(meta, "stage", "screening"));
-  const auto status = ParseCaseStatus(JsonString(meta, "status", "open"));
+  const auto risk = ParseRisk(record.risk ? *record.risk : JsonString(meta, "risk"));
+  const auto stage = ParseStage(record.stage);
+  const auto status = ParseCaseStatus(record.status);
   if (!risk || !stage || !status) throw Error(ErrorCode::kCorrupt, "a case's record is malformed");
   info.risk = *risk;
   info.stage = *stage;
   info.status = *status;
-  info.owner = JsonString(meta, "owner");
-  info.assignees = JsonStrings(meta, "assignees");
+  info.owner = record.owner_id ? UserNameOf(db, *record.owner_id) : JsonString(meta, "owner");
+  {
+    sql::Stmt a(db,
+                "SELECT u.name FROM case_assignees a JOIN users u ON u.id = a.user_id "
+                "WHERE a.case_id=? ORDER BY u.name");
+    a.Bind(1, case_id);
+    while (a.Step()) info.assignees.push_back(col::Name(a, 0, "an assignee's name"));
+  }
   info.created_at = record.created_at;
   info.updated_at = record.updated_at;
+  const std::int64_t since = record.stage_since.value_or(record.created);
+  info.stage_since = Rfc3339(since);
+  const WorkflowSettings settings = LoadWorkflowSettings(db);
+  if (auto t = settings.stage_targets.find(info.stage); t != settings.stage_targets.end()) {
+    info.stage_due = Rfc3339(since + t->second);
+    info.stage_state = info.status == CaseStatus::kClosed
+                           ? DeadlineState::kNone
+                           : DeadlineAt(since + t->second, ctx_.Now(), settings.due_soon_seconds);
+  }
   for (RoleId r : CaseRoles(db, case_id)) info.roles.push_back(RoleNameOf(db, r));
   std::sort(info.roles.begin(), info.roles.end());
   // Count only the documents this actor can see: restricted ones in sets

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "repo/context.h"
 #include "repo/session_impl.h"
 
@@ -17,6 +19,12 @@ namespace dossier::repo {
 void RequireCaseVisible(sql::Db& db, const Actor& actor, const std::string& case_id);
 // The case's own phone region ("" if it has none).
 std::string CaseRegion(sql::Db& db, const Actor& actor, const std::string& case_id);
+// The case's sealed record (title, description, phone region) and its key,
+// for a change; SealCaseRecord writes it back.
+nlohmann::json OpenCaseRecord(sql::Db& db, const Actor& actor, const std::string& case_id,
+                              crypto::SecretBytes* case_key);
+void SealCaseRecord(sql::Db& w, const std::string& case_id, const crypto::SecretBytes& case_key,
+                    const nlohmann::json& record);
 
 class CaseService {
  public:
@@ -25,7 +33,7 @@ class CaseService {
   // Many cases in one transaction (an import): all or none.
   std::vector<CaseInfo> CreateMany(const Actor& actor, const std::vector<NewCase>& list);
   CaseInfo Get(const Actor& actor, const std::string& case_id);
-  std::vector<CaseInfo> List(const Actor& actor);
+  std::vector<CaseInfo> List(const Actor& actor, const CaseFilter& filter = {});
 
  private:
   CaseInfo Read(sql::Db& db, const Actor& actor, const std::string& case_id);

@@ -83,6 +83,8 @@ bool IsId(std::string_view s, IdKind kind) {
     case IdKind::kStoredFile: return s.size() == 26 && IsBase32(s);
     case IdKind::kRepository: return s.size() == 16 && IsBase32(s);
     case IdKind::kSavedSearch: return s.size() == 16 && s[0] == 'q' && IsBase32(s.substr(1));
+    case IdKind::kTask: return s.size() == 16 && s[0] == 't' && IsBase32(s.substr(1));
+    case IdKind::kNote: return s.size() == 16 && s[0] == 'n' && IsBase32(s.substr(1));
   }
   return false;
 }

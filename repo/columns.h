@@ -24,7 +24,7 @@ using AccessSet = std::set<RoleId>;
 namespace col {
 
 // Ids Dossier makes: a prefix letter and random base-32 characters.
-enum class IdKind { kCase, kDocument, kShard, kStoredFile, kRepository, kSavedSearch };
+enum class IdKind { kCase, kDocument, kShard, kStoredFile, kRepository, kSavedSearch, kTask, kNote };
 bool IsId(std::string_view text, IdKind kind);
 std::string Id(const sql::Stmt& st, int col, IdKind kind, const char* what);
 // NULL (or, for ids written as '' by older versions, empty) is nothing.

@@ -6,8 +6,9 @@
 
 namespace dossier::repo {
 
-void EventSink::Changed(sql::Db& txn, EventKind kind, std::string actor, std::string target) const {
-  Event e{kind, std::move(actor), std::move(target), clock_->Now(), true, {}};
+void EventSink::Changed(sql::Db& txn, EventKind kind, std::string actor, std::string target,
+                        std::string detail) const {
+  Event e{kind, std::move(actor), std::move(target), clock_->Now(), true, std::move(detail)};
   if (trail_) trail_->Append(txn, e);
   if (observer_) observer_(e);
 }

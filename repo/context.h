@@ -40,7 +40,8 @@ class EventSink {
       : observer_(std::move(observer)), clock_(std::move(clock)) {}
   // Where events go from now on: once, at open, before anyone acts.
   void Attach(AuditTrail* trail) { trail_ = trail; }
-  void Changed(sql::Db& txn, EventKind kind, std::string actor, std::string target) const;
+  void Changed(sql::Db& txn, EventKind kind, std::string actor, std::string target,
+               std::string detail = "") const;
   void Read(EventKind kind, std::string actor, std::string target, std::string detail = "") const;
 
  private:

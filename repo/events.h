@@ -51,6 +51,14 @@ enum class EventKind {
   kLinkNotice,     // a deconfliction notice given (target: the restricted case)
   kStopEntitySet,  // a stop-entity set or cleared by hand
   kLinkSettings,   // the linking settings changed
+  // Case management.
+  kCaseChanged,    // stage, status, risk, owner, assignees, title or description
+  kTaskAdded,      // target: the case; detail: the task id
+  kTaskChanged,
+  kNoteAdded,
+  kWorkflowRead,   // a case's history, tasks or notes, a task list, a report
+  kReminded,       // a reminder fired (actor ""); target: the case
+  kWorkflowSettings,  // stage targets changed
 };
 
 struct Event {

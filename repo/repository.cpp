@@ -17,6 +17,7 @@
 #include "repo/links.h"
 #include "repo/audit.h"
 #include "repo/rooms.h"
+#include "repo/workflow.h"
 #include "repo/search.h"
 #include "repo/tags.h"
 #include "repo/uploads.h"
@@ -54,6 +55,7 @@ struct Repository::Impl {
         reindex(*ctx),
         links(*ctx),
         workflow(*ctx),
+        reminders(*ctx),
         audit(*ctx),
         disclosure(*ctx),
         jobs(*ctx) {}
@@ -70,6 +72,7 @@ struct Repository::Impl {
   ReindexService reindex;
   LinkService links;
   WorkflowService workflow;
+  ReminderService reminders;
   AuditService audit;
   DisclosureService disclosure;
   JobService jobs;  // destroyed first: running jobs stop before the services go
@@ -246,6 +249,57 @@ std::vector<CaseInfo> Repository::CreateCases(const Session& s, const std::vecto
 }
 std::vector<CaseInfo> Repository::ListCases(const Session& s) {
   return Guarded([&] { return impl_->cases.List(impl_->users.Resolve(s)); });
+}
+std::vector<CaseInfo> Repository::ListCases(const Session& s, const CaseFilter& filter) {
+  return Guarded([&] { return impl_->cases.List(impl_->users.Resolve(s), filter); });
+}
+
+// ---- Case management ----
+CaseInfo Repository::UpdateCase(const Session& s, const std::string& case_id, const CasePatch& patch) {
+  return Guarded([&] {
+    const Actor a = impl_->users.Resolve(s);
+    impl_->workflow.Update(a, case_id, patch);
+    return impl_->cases.Get(a, case_id);
+  });
+}
+std::vector<CaseChange> Repository::CaseHistory(const Session& s, const std::string& case_id) {
+  return Guarded([&] { return impl_->workflow.History(impl_->users.Resolve(s), case_id); });
+}
+TaskInfo Repository::AddTask(const Session& s, const std::string& case_id, const NewTask& task) {
+  return Guarded([&] { return impl_->workflow.AddTask(impl_->users.Resolve(s), case_id, task); });
+}
+TaskInfo Repository::UpdateTask(const Session& s, const std::string& task_id, const TaskPatch& patch) {
+  return Guarded([&] { return impl_->workflow.UpdateTask(impl_->users.Resolve(s), task_id, patch); });
+}
+std::vector<TaskInfo> Repository::CaseTasks(const Session& s, const std::string& case_id) {
+  return Guarded([&] { return impl_->workflow.CaseTasks(impl_->users.Resolve(s), case_id); });
+}
+std::vector<TaskInfo> Repository::Tasks(const Session& s, const TaskFilter& filter) {
+  return Guarded([&] { return impl_->workflow.Tasks(impl_->users.Resolve(s), filter); });
+}
+NoteInfo Repository::AddNote(const Session& s, const std::string& case_id, const std::string& text) {
+  return Guarded([&] { return impl_->workflow.AddNote(impl_->users.Resolve(s), case_id, text); });
+}
+std::vector<NoteInfo> Repository::CaseNotes(const Session& s, const std::string& case_id) {
+  return Guarded([&] { return impl_->workflow.Notes(impl_->users.Resolve(s), case_id); });
+}
+WorkflowSettings Repository::GetWorkflowSettings() {
+  return Guarded([&] { return impl_->workflow.Settings(); });
+}
+void Repository::SetWorkflowSettings(const Session& s, const WorkflowSettings& settings) {
+  Guarded([&] { impl_->workflow.SetSettings(impl_->users.Resolve(s), settings); });
+}
+WorkflowReport Repository::CaseReport(const Session& s) {
+  return Guarded([&] { return impl_->workflow.Report(impl_->users.Resolve(s)); });
+}
+std::vector<FiredReminder> Repository::RunReminders() {
+  return Guarded([&] { return impl_->reminders.Run(); });
+}
+std::vector<NotificationInfo> Repository::Notifications(const Session& s, bool unread_only, std::uint32_t limit) {
+  return Guarded([&] { return impl_->reminders.Inbox(impl_->users.Resolve(s), unread_only, limit); });
+}
+void Repository::MarkNotificationsRead(const Session& s, const std::vector<std::int64_t>& ids) {
+  Guarded([&] { impl_->reminders.MarkRead(impl_->users.Resolve(s), ids); });
 }
 CaseInfo Repository::GetCase(const Session& s, const std::string& case_id) {
   return Guarded([&] { return impl_->cases.Get(impl_->users.Resolve(s), case_id); });

@@ -223,6 +223,7 @@ class Repository {
   // Many cases at once, in one transaction (all or none): an import.
   std::vector<CaseInfo> CreateCases(const Session& actor, const std::vector<NewCase>& cases);
   std::vector<CaseInfo> ListCases(const Session& actor);
+  std::vector<CaseInfo> ListCases(const Session& actor, const CaseFilter& filter);
   // Error(kNotFound) also for a case the actor may not see.
   CaseInfo GetCase(const Session& actor, const std::string& case_id);
   // Admin able to open the case: seals its keys to `role` and moves its
@@ -233,6 +234,35 @@ class Repository {
                  const std::string& role);
   void RevokeRole(const Session& actor, const std::string& case_id,
                   const std::string& role);
+
+  // ---- Case management (repo/workflow.h) ----
+  // Changes stage, status, risk, owner, assignees, title or description
+  // (each change in the case's history, with the patch's reason); returns
+  // the case after. Anyone who opens the case may change it; owner and
+  // assignees must open it too (Error(kInvalidArgument) otherwise).
+  CaseInfo UpdateCase(const Session& actor, const std::string& case_id, const CasePatch& patch);
+  std::vector<CaseChange> CaseHistory(const Session& actor, const std::string& case_id);
+  TaskInfo AddTask(const Session& actor, const std::string& case_id, const NewTask& task);
+  // Error(kNotFound) for a task of a case the actor may not open.
+  TaskInfo UpdateTask(const Session& actor, const std::string& task_id, const TaskPatch& patch);
+  // Open tasks first, by due date.
+  std::vector<TaskInfo> CaseTasks(const Session& actor, const std::string& case_id);
+  // Across every case the actor may open (the overdue list).
+  std::vector<TaskInfo> Tasks(const Session& actor, const TaskFilter& filter);
+  NoteInfo AddNote(const Session& actor, const std::string& case_id, const std::string& text);
+  std::vector<NoteInfo> CaseNotes(const Session& actor, const std::string& case_id);
+  WorkflowSettings GetWorkflowSettings();
+  void SetWorkflowSettings(const Session& actor, const WorkflowSettings& settings);  // admin
+  // Cases by stage and risk, time in stage, cases past target, overdue
+  // tasks per assignee, documents per case: over what the actor opens.
+  WorkflowReport CaseReport(const Session& actor);
+  // Fires the reminders due now (each once), into the inboxes of the
+  // people concerned; returns them (serve passes them to its hook).
+  std::vector<FiredReminder> RunReminders();
+  // The actor's inbox, newest first.
+  std::vector<NotificationInfo> Notifications(const Session& actor, bool unread_only = false,
+                                              std::uint32_t limit = 100);
+  void MarkNotificationsRead(const Session& actor, const std::vector<std::int64_t>& ids);
 
   // ---- Ingest ----
   // Starts an ingest job and returns its id at once (see GetJob). Requests

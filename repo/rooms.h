@@ -1,6 +1,7 @@
 // Private to repo/: the rooms the next issues fill, each a service beside
 // the others, sharing the context (links.h was the first):
 //   WorkflowService   stages, risk, tasks, deadlines, reminders, reports
+//                     (repo/workflow.h)
 //   AuditService      the audit trail (repo/audit.h, repo/audit_trail.h)
 //   DisclosureService requests, decisions and productions
 // They hold nothing yet: the façade owns one of each so that a feature
@@ -21,9 +22,6 @@ class Room {
   RepoContext& ctx_;
 };
 
-class WorkflowService : public Room {
-  using Room::Room;
-};
 class DisclosureService : public Room {
   using Room::Room;
 };

@@ -255,6 +255,48 @@ CREATE TABLE audit_head(
   id INTEGER PRIMARY KEY CHECK(id = 1), size INTEGER NOT NULL, root BLOB NOT NULL,
   at INTEGER NOT NULL, signature BLOB NOT NULL, edge BLOB NOT NULL);
 )sql",
+    // Version 9: case management (repo/workflow.h). What the server must
+    // know with nobody logged in (to remind people of deadlines) is in
+    // clear: a case's stage and when it entered it, its status, risk, owner
+    // and assignees; tasks' due dates, assignees and done times; which
+    // reminders fired. Titles, descriptions, reasons, task text and notes
+    // are sealed under the case's key. NULL risk or owner: as in the
+    // case's sealed record (a case made before this version).
+    R"sql(
+ALTER TABLE cases ADD COLUMN stage TEXT NOT NULL DEFAULT 'screening';
+ALTER TABLE cases ADD COLUMN stage_since INTEGER;
+ALTER TABLE cases ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+ALTER TABLE cases ADD COLUMN risk TEXT;
+ALTER TABLE cases ADD COLUMN owner_id INTEGER REFERENCES users(id);
+CREATE INDEX cases_open ON cases(status, stage);
+CREATE TABLE case_assignees(
+  case_id TEXT NOT NULL REFERENCES cases(id), user_id INTEGER NOT NULL REFERENCES users(id),
+  PRIMARY KEY(case_id, user_id)) WITHOUT ROWID;
+CREATE INDEX case_assignees_user ON case_assignees(user_id);
+CREATE TABLE case_history(
+  id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id), at INTEGER NOT NULL,
+  actor TEXT NOT NULL, field TEXT NOT NULL, from_value TEXT NOT NULL, to_value TEXT NOT NULL,
+  sealed_reason BLOB);
+CREATE INDEX case_history_case ON case_history(case_id, id);
+CREATE TABLE tasks(
+  id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id), sealed_title BLOB NOT NULL,
+  assignee_id INTEGER REFERENCES users(id), due INTEGER, done_at INTEGER,
+  created_at INTEGER NOT NULL, created_by TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX tasks_case ON tasks(case_id, created_at);
+CREATE INDEX tasks_open_due ON tasks(due) WHERE done_at IS NULL AND due IS NOT NULL;
+CREATE TABLE case_notes(
+  id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id), author TEXT NOT NULL,
+  at INTEGER NOT NULL, sealed_text BLOB NOT NULL);
+CREATE INDEX case_notes_case ON case_notes(case_id, at);
+CREATE TABLE reminders(
+  kind TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL, due INTEGER NOT NULL,
+  fired_at INTEGER NOT NULL, PRIMARY KEY(kind, target, state, due)) WITHOUT ROWID;
+CREATE TABLE notifications(
+  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), kind TEXT NOT NULL,
+  state TEXT NOT NULL, case_id TEXT NOT NULL, task_id TEXT, stage TEXT, due INTEGER NOT NULL,
+  at INTEGER NOT NULL, read_at INTEGER);
+CREATE INDEX notifications_user ON notifications(user_id, id);
+)sql",
 };
 
 }  // namespace

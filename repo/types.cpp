@@ -79,6 +79,22 @@ std::string_view RiskName(Risk r) { return NameOf(kRisks, r); }
 std::optional<Risk> ParseRisk(std::string_view n) { return Find(kRisks, n); }
 std::string_view CaseStatusName(CaseStatus s) { return NameOf(kCaseStatuses, s); }
 std::optional<CaseStatus> ParseCaseStatus(std::string_view n) { return Find(kCaseStatuses, n); }
+namespace {
+constexpr std::array<std::pair<DeadlineState, std::string_view>, 5> kDeadlineStates = {{
+    {DeadlineState::kNone, ""},
+    {DeadlineState::kOnTrack, "on_track"},
+    {DeadlineState::kDueSoon, "due_soon"},
+    {DeadlineState::kOverdue, "overdue"},
+    {DeadlineState::kDone, "done"},
+}};
+}  // namespace
+std::string_view DeadlineStateName(DeadlineState s) { return NameOf(kDeadlineStates, s); }
+const std::vector<Stage>& AllStages() {
+  static const std::vector<Stage> all = {Stage::kScreening,   Stage::kAssessment,     Stage::kRiskAssessment,
+                                         Stage::kPlanning,    Stage::kImplementation, Stage::kFollowUp,
+                                         Stage::kEvaluation};
+  return all;
+}
 std::string_view JobKindName(JobKind k) { return NameOf(kJobKinds, k); }
 std::string_view JobStateName(JobState s) { return NameOf(kJobStates, s); }
 std::string_view JobPhaseName(JobPhase p) { return NameOf(kJobPhases, p); }

@@ -58,6 +58,12 @@ enum class CaseStatus { kOpen, kClosed };
 std::string_view CaseStatusName(CaseStatus status);
 std::optional<CaseStatus> ParseCaseStatus(std::string_view name);
 
+// Where a deadline stands: a task's due date or a stage's target.
+enum class DeadlineState { kNone, kOnTrack, kDueSoon, kOverdue, kDone };
+std::string_view DeadlineStateName(DeadlineState state);  // "" for kNone
+// Every stage in the seeds' order (a board's columns).
+const std::vector<Stage>& AllStages();
+
 struct CaseInfo {
   std::string id;
   std::string title;
@@ -72,6 +78,146 @@ struct CaseInfo {
   std::string created_at;          // RFC 3339 UTC
   std::string updated_at;
   std::int64_t document_count = 0;
+  // When the case entered its stage, the stage's target (since + the
+  // repository's target for it; "" if none) and where that stands.
+  std::string stage_since;
+  std::string stage_due;
+  DeadlineState stage_state = DeadlineState::kNone;
+};
+
+// Which cases ListCases returns: all set conditions hold; `q` is a
+// case-insensitive part of the title or id.
+struct CaseFilter {
+  std::optional<Stage> stage;
+  std::optional<Risk> risk;
+  std::optional<CaseStatus> status;
+  std::string q;
+};
+
+// A change to a case (Repository::UpdateCase): only the fields set change.
+// Owner and assignees are user names, each able to open the case.
+struct CasePatch {
+  std::optional<std::string> title, description;
+  std::optional<Stage> stage;
+  std::optional<Risk> risk;
+  std::optional<CaseStatus> status;
+  std::optional<std::string> owner;
+  std::optional<std::vector<std::string>> assignees;
+  std::string reason;  // optional, kept sealed with each change it explains
+};
+
+// One recorded change of a case's field (stage, status, risk, owner,
+// assignees, title, description). Title and description changes record
+// that they changed, not their text.
+struct CaseChange {
+  std::string at;  // RFC 3339
+  std::string user;
+  std::string field;
+  std::string from, to;
+  std::string reason;
+};
+
+struct TaskInfo {
+  std::string id;
+  std::string case_id;
+  std::string title;
+  std::string assignee;  // "" : nobody
+  std::string due;       // RFC 3339, "" : none
+  std::string done_at;   // "" : not done
+  std::string created_at;
+  std::string created_by;
+  DeadlineState state = DeadlineState::kNone;  // kNone: open without a due date
+};
+
+struct NewTask {
+  std::string title;
+  std::string due;  // RFC 3339 or a date (YYYY-MM-DD: the end of that day, UTC); "" none
+  std::string assignee;
+};
+
+// A change to a task: only the fields set change ("" due or assignee clears it).
+struct TaskPatch {
+  std::optional<std::string> title;
+  std::optional<bool> done;
+  std::optional<std::string> due;
+  std::optional<std::string> assignee;
+};
+
+// Tasks across every case the actor may open.
+struct TaskFilter {
+  bool overdue_only = false;  // not done and past due
+  bool open_only = true;      // not done
+  std::string assignee;       // "" : anyone's
+  std::uint32_t limit = 500;
+};
+
+struct NoteInfo {
+  std::string id;
+  std::string case_id;
+  std::string author;
+  std::string at;
+  std::string text;
+};
+
+// Per repository: a target duration per stage (seconds; a stage left out
+// has none) and how long before a deadline it is "due soon".
+struct WorkflowSettings {
+  std::map<Stage, std::int64_t> stage_targets;
+  std::int64_t due_soon_seconds = 2 * 24 * 3600;
+};
+
+// A reminder addressed to one user: a task or a stage due soon or overdue.
+struct NotificationInfo {
+  std::int64_t id = 0;
+  std::string kind;  // "task" or "stage"
+  DeadlineState state = DeadlineState::kDueSoon;
+  std::string case_id;
+  std::string task_id;  // for a task
+  std::string stage;    // for a stage
+  std::string due;
+  std::string at;       // when it fired
+  bool read = false;
+};
+
+// A reminder that fired (Repository::RunReminders), as the serve hook gets
+// it: ids, times and user names only.
+struct FiredReminder {
+  std::string kind;
+  DeadlineState state = DeadlineState::kDueSoon;
+  std::string case_id, task_id, stage;
+  std::string due, fired_at;
+  std::vector<std::string> recipients;
+};
+
+// Where cases stand, over the cases and documents the actor may open.
+struct WorkflowReport {
+  std::string at;  // the clock's time it was made
+  struct StageRisk {
+    Stage stage;
+    Risk risk;
+    std::int64_t cases = 0;
+  };
+  std::vector<StageRisk> open_by_stage;  // open cases, every stage x risk with cases
+  std::int64_t closed = 0;
+  struct StageTime {
+    Stage stage;
+    std::int64_t intervals = 0;  // times a case spent in it (ongoing ones to now)
+    std::int64_t median_seconds = 0, p90_seconds = 0;
+  };
+  std::vector<StageTime> time_in_stage;  // every stage
+  struct LateCase {
+    std::string case_id, title;
+    Stage stage;
+    std::string since;
+    std::int64_t target_seconds = 0, over_seconds = 0;
+  };
+  std::vector<LateCase> past_target;  // open cases past their stage's target
+  std::map<std::string, std::int64_t> overdue_tasks;  // per assignee ("" nobody)
+  struct CaseDocuments {
+    std::string case_id, title;
+    std::int64_t documents = 0;
+  };
+  std::vector<CaseDocuments> documents_per_case;
 };
 
 struct NewCase {

@@ -28,7 +28,10 @@ json CaseJson(const CaseInfo& c) {
           {"phone_region", NullIfEmpty(c.phone_region)},
           {"created_at", c.created_at},
           {"updated_at", c.updated_at},
-          {"document_count", c.document_count}};
+          {"document_count", c.document_count},
+          {"stage_since", c.stage_since},
+          {"stage_due", NullIfEmpty(c.stage_due)},
+          {"stage_state", NullIfEmpty(std::string(DeadlineStateName(c.stage_state)))}};
 }
 
 json IngestedJson(const IngestedDocument& d) {
@@ -128,9 +131,6 @@ std::string Roles(const std::vector<RoleInfo>& roles, int indent) {
   return Dump(json{{"roles", arr}}, indent);
 }
 
-namespace {
-// One RFC 4180 cell, always quoted. A cell starting like a formula is
-// defused (CSV injection).
 std::string CsvCell(std::string v) {
   if (!v.empty() && std::string_view("=+-@\t\r").find(v.front()) != std::string_view::npos) {
     v.insert(v.begin(), '\'');
@@ -142,6 +142,8 @@ std::string CsvCell(std::string v) {
   }
   return out + "\"";
 }
+
+namespace {
 std::string Joined(const std::vector<std::string>& v, const char* sep) {
   std::string out;
   for (const auto& x : v) out += (out.empty() ? "" : sep) + x;

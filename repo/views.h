@@ -84,4 +84,34 @@ std::string CustodyJson(const CustodyReport& r, int indent = 2);
 // The intake record as field,value rows, a blank line, then the events.
 std::string CustodyCsv(const CustodyReport& r);
 
+// One RFC 4180 cell, always quoted. A cell starting like a formula is
+// defused with a leading ' (CSV injection).
+std::string CsvCell(std::string v);
+
+// Case management (views_workflow.cpp).
+// {events:[{at, user, field, from, to, reason}]}
+std::string CaseHistoryJson(const std::vector<CaseChange>& h, int indent = 2);
+// {id, case_id, title, assignee, due, done, done_at, state, created_at, created_by}
+std::string TaskJson(const TaskInfo& t, int indent = 2);
+std::string TasksJson(const std::vector<TaskInfo>& tasks, int indent = 2);  // {tasks:[…]}
+std::string TasksCsv(const std::vector<TaskInfo>& tasks);
+std::string NoteJson(const NoteInfo& n, int indent = 2);
+std::string NotesJson(const std::vector<NoteInfo>& notes, int indent = 2);  // {notes:[…]}
+// {notifications:[{id, kind, state, case_id, task_id, stage, due, at, read}], unread}
+std::string NotificationsJson(const std::vector<NotificationInfo>& n, int indent = 2);
+// What the serve hook reads on standard input: {kind, state, case_id,
+// task_id, stage, due, fired_at, recipients}; ids, times and names only.
+std::string FiredReminderJson(const FiredReminder& r, int indent = -1);
+std::string FiredRemindersJson(const std::vector<FiredReminder>& list, int indent = 2);
+// {stage_targets:{stage: seconds}, due_soon_seconds}
+std::string WorkflowSettingsJson(const WorkflowSettings& s, int indent = 2);
+// Error(kInvalidArgument) for a body that is not such settings.
+WorkflowSettings ParseWorkflowSettings(const std::string& text);
+// The reports' names: cases-by-stage, time-in-stage, overdue, documents-per-case.
+bool IsReportName(const std::string& name);
+// One report ({report, at, rows:[…]} and, for overdue, tasks_per_assignee),
+// or all of them keyed by name when `name` is "".
+std::string ReportJson(const WorkflowReport& r, const std::string& name, int indent = 2);
+std::string ReportCsv(const WorkflowReport& r, const std::string& name);
+
 }  // namespace dossier::repo::views

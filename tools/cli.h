@@ -61,6 +61,15 @@ struct Options {
   std::string against, action_filter, target_filter, since_time;
   std::uint64_t seq = 0, since_size = 0, after_seq = 0;
   bool jsonl = false;
+  // case management
+  std::string stage, status, owner, assignees, reason, due, assignee, note_text, task_id;
+  std::string notify_command, report_name, case_query;
+  bool title_set = false, description_set = false, owner_set = false, assignees_set = false;
+  bool due_set = false, assignee_set = false, risk_set = false;
+  bool overdue = false, all_tasks = false, done = false, reopen = false, unread = false, read_all = false;
+  std::vector<std::string> stage_targets;  // STAGE=DAYS
+  double due_soon_days = -1;
+  int remind_every = 60;
   // login
   std::string totp;
   // serve
@@ -109,6 +118,17 @@ int RunCaseCreate(const Options& o);
 int RunCaseList(const Options& o);
 int RunCaseShow(const Options& o);
 int RunCaseGrant(const Options& o, bool grant);
+int RunCaseUpdate(const Options& o);  // case stage and case update
+int RunCaseHistory(const Options& o);
+int RunCaseTargets(const Options& o);
+int RunTaskAdd(const Options& o);
+int RunTaskList(const Options& o);
+int RunTaskUpdate(const Options& o);
+int RunNoteAdd(const Options& o);
+int RunNoteList(const Options& o);
+int RunRemind(const Options& o);
+int RunNotifications(const Options& o);
+int RunReport(const Options& o);
 int RunIngest(const Options& o);
 int RunWatch(const Options& o);
 int RunSearch(const Options& o);

@@ -16,7 +16,15 @@ void PrintCase(const repo::CaseInfo& c) {
   std::cout << "  stage:     " << repo::StageName(c.stage) << "\n"
             << "  risk:      " << (risk.empty() ? "-" : risk) << "\n"
             << "  status:    " << repo::CaseStatusName(c.status) << "\n"
-            << "  owner:     " << c.owner << "\n"
+            << "  owner:     " << c.owner << "\n";
+  if (!c.assignees.empty()) {
+    std::cout << "  assigned:  ";
+    for (std::size_t i = 0; i < c.assignees.size(); ++i) std::cout << (i ? ", " : "") << c.assignees[i];
+    std::cout << "\n";
+  }
+  std::cout << "  in stage:  since " << c.stage_since;
+  if (!c.stage_due.empty()) std::cout << ", target " << c.stage_due << " (" << repo::DeadlineStateName(c.stage_state) << ")";
+  std::cout << "\n"
             << "  roles:     ";
   for (std::size_t i = 0; i < c.roles.size(); ++i) std::cout << (i ? ", " : "") << c.roles[i];
   std::cout << "\n  documents: " << c.document_count << "\n"
@@ -38,7 +46,15 @@ int RunCaseCreate(const Options& o) {
 int RunCaseList(const Options& o) {
   auto r = OpenRepo(o, true);
   repo::Session s = Act(*r, o);
-  auto cases = r->ListCases(s);
+  repo::CaseFilter f;
+  if (!o.stage.empty()) {
+    f.stage = repo::ParseStage(o.stage);
+    if (!f.stage) throw Error(ErrorCode::kInvalidArgument, "no such stage: " + o.stage);
+  }
+  if (!o.risk.empty()) f.risk = repo::ParseRisk(o.risk == "none" ? "" : o.risk);
+  if (!o.status.empty()) f.status = repo::ParseCaseStatus(o.status);
+  f.q = o.case_query;
+  auto cases = r->ListCases(s, f);
   if (o.json) {
     std::cout << repo::views::Cases(cases) << "\n";
     return 0;
@@ -46,8 +62,9 @@ int RunCaseList(const Options& o) {
   if (cases.empty()) std::cout << "No cases visible to " << s.user() << ".\n";
   for (const auto& c : cases) {
     const std::string risk(repo::RiskName(c.risk));
-    std::printf("%-13s %-16s %-9s %5lld docs  %s\n", c.id.c_str(),
-                std::string(repo::StageName(c.stage)).c_str(), risk.empty() ? "-" : risk.c_str(),
+    std::printf("%-13s %-16s %-6s %-9s %5lld docs  %s\n", c.id.c_str(),
+                std::string(repo::StageName(c.stage)).c_str(), std::string(repo::CaseStatusName(c.status)).c_str(),
+                risk.empty() ? "-" : risk.c_str(),
                 static_cast<long long>(c.document_count), c.title.c_str());
   }
   return 0;

@@ -5,11 +5,15 @@
 #include <fstream>
 #include <algorithm>
 #include <iostream>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "api/server.h"
 #include "api/service.h"
+#include "repo/views.h"
 #include "tools/cli.h"
+#include "tools/hook.h"
 #include "tools/secrets.h"
 
 namespace dossier::tools {
@@ -47,6 +51,54 @@ std::string DefaultWebRoot() {
   }
   return "";
 }
+
+// Fires reminders every `every` seconds until stopped, passing each to the
+// hook (if any) on this thread, so a slow hook delays only reminders.
+class ReminderLoop {
+ public:
+  ReminderLoop(repo::Repository& repo, std::string hook, int every)
+      : repo_(repo), hook_(std::move(hook)), every_(std::max(1, every)), thread_([this] { Loop(); }) {}
+  ~ReminderLoop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      Once();
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::seconds(every_), [&] { return stop_; });
+    }
+  }
+  void Once() {
+    try {
+      for (const auto& r : repo_.RunReminders()) {
+        if (hook_.empty()) continue;
+        const int rc = RunHook(hook_, repo::views::FiredReminderJson(r) + "\n");
+        if (rc != 0) {
+          std::cerr << "dossier: the notify command failed (" << rc << ") for the " << r.kind << " reminder of "
+                    << r.case_id << "; it will not fire again\n";
+        }
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "dossier: reminders: " << e.what() << "\n";
+    }
+  }
+  repo::Repository& repo_;
+  const std::string hook_;
+  const int every_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is ready
+};
 
 }  // namespace
 
@@ -89,7 +141,10 @@ int RunServe(const Options& o) {
     std::cout << "Dossier is serving " << o.dir << " at " << (tls ? "https" : "http") << "://"
               << address << "/  (Ctrl-C stops)" << std::endl;
   };
-  api::Serve(service, srv);
+  {
+    ReminderLoop reminders(*repo, o.notify_command, o.remind_every);
+    api::Serve(service, srv);
+  }
   std::cout << "Dossier stopped." << std::endl;
   return 0;
 }

@@ -183,6 +183,11 @@ void DeclareServe(CLI::App& app, Options& o, Action& action) {
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
   sv->add_option("--web", o.web_root, "folder of the web page's files (default: web/ beside the binary)");
   sv->add_flag("--metrics-public", o.metrics_public, "answer /metrics to any client, not only loopback");
+  sv->add_option("--notify-command", o.notify_command,
+                 "shell command run for each reminder that fires, its JSON (ids, times, user names) on "
+                 "standard input");
+  sv->add_option("--remind-every", o.remind_every, "seconds between reminder checks (default 60)")
+      ->check(CLI::Range(1, 86400));
   sv->add_option("--passphrase-file", o.passphrase_file,
                  "file holding the server-key passphrase (or $DOSSIER_PASSPHRASE, or a prompt)");
   // Tests only: the server's clock runs this many seconds (read from the
@@ -208,6 +213,11 @@ void DeclareCases(CLI::App& app, Options& o, Action& action) {
   Runs(cc, action, [&o] { return RunCaseCreate(o); });
   auto* cl = cs->add_subcommand("list", "list the cases you can see");
   WithDir(cl, o);
+  cl->add_option("--stage", o.stage, "only cases in this stage");
+  cl->add_option("--risk", o.risk, "only cases of this risk (none, low, moderate, high)")
+      ->check(CLI::IsMember({"none", "low", "moderate", "high"}));
+  cl->add_option("--status", o.status, "open or closed")->check(CLI::IsMember({"open", "closed"}));
+  cl->add_option("--q", o.case_query, "only cases whose title or id holds this");
   cl->add_flag("--json", o.json, "print the API's JSON body");
   Acting(cl, o);
   Runs(cl, action, [&o] { return RunCaseList(o); });
@@ -228,6 +238,142 @@ void DeclareCases(CLI::App& app, Options& o, Action& action) {
     Acting(g, o);
     Runs(g, action, [&o, grant] { return RunCaseGrant(o, grant); });
   }
+}
+
+// Case management: stages, tasks, notes, reminders and reports.
+void DeclareWorkflow(CLI::App& app, Options& o, Action& action) {
+  CLI::App* cs = app.get_subcommand("case");
+  const auto with_json = [&o](CLI::App* c) { c->add_flag("--json", o.json, "print the API's JSON body"); };
+  auto* stage = cs->add_subcommand("stage", "move a case to a stage (any move is allowed and recorded)");
+  WithDir(stage, o);
+  stage->add_option("CASE", o.case_id, "case id")->required();
+  stage->add_option("STAGE", o.stage,
+                    "screening, assessment, risk_assessment, planning, implementation, follow_up or evaluation")
+      ->required();
+  stage->add_option("--reason", o.reason, "why (kept sealed in the case's history)");
+  with_json(stage);
+  Acting(stage, o);
+  Runs(stage, action, [&o] { return RunCaseUpdate(o); });
+
+  auto* up = cs->add_subcommand("update", "change a case's stage, status, risk, owner, assignees, title or description");
+  WithDir(up, o);
+  up->add_option("CASE", o.case_id, "case id")->required();
+  up->add_option("--stage", o.stage, "the new stage");
+  up->add_option("--status", o.status, "open or closed")->check(CLI::IsMember({"open", "closed"}));
+  auto* risk = up->add_option("--risk", o.risk, "none, low, moderate or high")
+                   ->check(CLI::IsMember({"none", "low", "moderate", "high"}));
+  auto* owner = up->add_option("--owner", o.owner, "a user who can open the case");
+  auto* assignees = up->add_option("--assignees", o.assignees, "comma-separated users who can open the case ('' for none)");
+  auto* title = up->add_option("--title", o.title, "new title");
+  auto* description = up->add_option("--description", o.description, "new description");
+  up->add_option("--reason", o.reason, "why (kept sealed in the case's history)");
+  with_json(up);
+  Acting(up, o);
+  Runs(up, action, [&o, risk, owner, assignees, title, description] {
+    o.risk_set = risk->count() > 0;
+    o.owner_set = owner->count() > 0;
+    o.assignees_set = assignees->count() > 0;
+    o.title_set = title->count() > 0;
+    o.description_set = description->count() > 0;
+    return RunCaseUpdate(o);
+  });
+
+  auto* hist = cs->add_subcommand("history", "a case's recorded changes: who, when, from, to, why");
+  WithDir(hist, o);
+  hist->add_option("CASE", o.case_id, "case id")->required();
+  with_json(hist);
+  Acting(hist, o);
+  Runs(hist, action, [&o] { return RunCaseHistory(o); });
+
+  auto* tg = cs->add_subcommand("targets", "show, or (admin) set, the target time of each stage");
+  WithDir(tg, o);
+  tg->add_option("--set", o.stage_targets, "STAGE=DAYS, or STAGE=none (repeatable)");
+  tg->add_option("--due-soon-days", o.due_soon_days, "how many days before a deadline it is due soon")
+      ->check(CLI::Range(0.0, 365.0));
+  with_json(tg);
+  Acting(tg, o);
+  Runs(tg, action, [&o] { return RunCaseTargets(o); });
+
+  auto* task = app.add_subcommand("task", "a case's tasks: add, list, update");
+  task->require_subcommand(1);
+  auto* ta = task->add_subcommand("add", "add a task to a case");
+  WithDir(ta, o);
+  ta->add_option("CASE", o.case_id, "case id")->required();
+  ta->add_option("--title", o.title, "what is to be done")->required();
+  ta->add_option("--due", o.due, "YYYY-MM-DD (the end of that day, UTC) or an RFC 3339 time");
+  ta->add_option("--assignee", o.assignee, "a user who can open the case");
+  with_json(ta);
+  Acting(ta, o);
+  Runs(ta, action, [&o] { return RunTaskAdd(o); });
+  auto* tl = task->add_subcommand("list", "tasks of a case, or across every case you can open");
+  WithDir(tl, o);
+  tl->add_option("CASE", o.case_id, "only this case");
+  tl->add_flag("--overdue", o.overdue, "only tasks past their due date");
+  tl->add_option("--assignee", o.assignee, "only this user's tasks");
+  tl->add_flag("--all", o.all_tasks, "done tasks too");
+  tl->add_option("--limit", o.limit, "at most this many (across cases)");
+  tl->add_flag("--csv", o.csv, "as CSV");
+  with_json(tl);
+  Acting(tl, o);
+  Runs(tl, action, [&o] { return RunTaskList(o); });
+  auto* tu = task->add_subcommand("update", "change a task, or mark it done");
+  WithDir(tu, o);
+  tu->add_option("TASK", o.task_id, "task id")->required();
+  auto* ttitle = tu->add_option("--title", o.title, "new title");
+  auto* due = tu->add_option("--due", o.due, "new due date ('' clears it)");
+  auto* assignee = tu->add_option("--assignee", o.assignee, "new assignee ('' for nobody)");
+  tu->add_flag("--done", o.done, "mark it done");
+  tu->add_flag("--reopen", o.reopen, "mark it not done");
+  with_json(tu);
+  Acting(tu, o);
+  Runs(tu, action, [&o, ttitle, due, assignee] {
+    o.title_set = ttitle->count() > 0;
+    o.due_set = due->count() > 0;
+    o.assignee_set = assignee->count() > 0;
+    return RunTaskUpdate(o);
+  });
+
+  auto* note = app.add_subcommand("note", "a case's notes: add, list");
+  note->require_subcommand(1);
+  auto* na = note->add_subcommand("add", "add a note to a case");
+  WithDir(na, o);
+  na->add_option("CASE", o.case_id, "case id")->required();
+  na->add_option("--text", o.note_text, "the note ('-': read it from standard input)")->required();
+  with_json(na);
+  Acting(na, o);
+  Runs(na, action, [&o] { return RunNoteAdd(o); });
+  auto* nl = note->add_subcommand("list", "a case's notes, oldest first");
+  WithDir(nl, o);
+  nl->add_option("CASE", o.case_id, "case id")->required();
+  with_json(nl);
+  Acting(nl, o);
+  Runs(nl, action, [&o] { return RunNoteList(o); });
+
+  auto* rm = app.add_subcommand("remind", "fire the reminders due now, each once (what serve does every minute)");
+  WithDir(rm, o);
+  rm->add_option("--hook", o.notify_command,
+                 "run this shell command for each reminder, its JSON on standard input");
+  rm->add_option("--passphrase-file", o.passphrase_file,
+                 "file holding the server-key passphrase (or $DOSSIER_PASSPHRASE, or a prompt)");
+  with_json(rm);
+  Runs(rm, action, [&o] { return RunRemind(o); });
+
+  auto* nt = app.add_subcommand("notifications", "your reminders: tasks and stages due soon or overdue");
+  WithDir(nt, o);
+  nt->add_flag("--unread", o.unread, "only unread ones");
+  nt->add_flag("--read-all", o.read_all, "then mark them all read");
+  nt->add_option("--limit", o.limit, "at most this many");
+  with_json(nt);
+  Acting(nt, o);
+  Runs(nt, action, [&o] { return RunNotifications(o); });
+
+  auto* rp = app.add_subcommand("report", "where cases stand, over what you can open");
+  WithDir(rp, o);
+  rp->add_option("NAME", o.report_name, "cases-by-stage, time-in-stage, overdue or documents-per-case (default: all)");
+  rp->add_flag("--csv", o.csv, "as CSV (one named report)");
+  with_json(rp);
+  Acting(rp, o);
+  Runs(rp, action, [&o] { return RunReport(o); });
 }
 
 void DeclareIngest(CLI::App& app, Options& o, Action& action) {
@@ -417,6 +563,7 @@ int Run(int argc, char** argv) {
   DeclareInit(app, o, action);
   DeclareUsersAndRoles(app, o, action);
   DeclareCases(app, o, action);
+  DeclareWorkflow(app, o, action);
   DeclareIngest(app, o, action);
   DeclareReading(app, o, action);
   DeclareServe(app, o, action);

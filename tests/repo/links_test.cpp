@@ -368,6 +368,7 @@ TEST_CASE("a repository of schema version 6 keeps its links through the upgrade"
     // Back to version 6's entity tables (rowids, the case index), with the rows.
     repo::sql::Db db(f.dir + "/dossier.db", false);
     db.Exec(R"sql(
+DROP TABLE notifications; DROP TABLE reminders; DROP TABLE case_notes; DROP TABLE tasks; DROP TABLE case_history; DROP TABLE case_assignees; DROP INDEX cases_open; ALTER TABLE cases DROP COLUMN owner_id; ALTER TABLE cases DROP COLUMN risk; ALTER TABLE cases DROP COLUMN status; ALTER TABLE cases DROP COLUMN stage_since; ALTER TABLE cases DROP COLUMN stage; 
 DROP TABLE audit_head; DROP TABLE audit_events;
 DROP TRIGGER documents_entity_shard;
 CREATE TABLE p7(hash BLOB NOT NULL, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,

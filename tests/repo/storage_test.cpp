@@ -57,7 +57,9 @@ TEST_CASE("no file under the repository holds a marker word, yet search finds it
                                             "filenamemarkerkumquat", "custodianmarkerokapi",
                                             "titlemarkerbrontosaur", "tagmarkerpangolin",
                                             "savedmarkeraxolotl", "savedquerymarkerquokka",
-                                            "entitymarkerbadger", "wombatmarkermail", "gb82west1234"};
+                                            "entitymarkerbadger", "wombatmarkermail", "gb82west1234",
+                                            "retitlemarkerlemur", "describemarkertapir", "reasonmarkernarwhal",
+                                            "taskmarkermongoose", "notemarkercapybara"};
   WriteFile(f.tmp / "in/report.txt",
             "Quarterly report. The quixotrelliswombat account moved funds. Zephyrmarmalade! "
             "Write to entitymarkerbadger@wombatmarkermail.com or pay GB82 WEST 1234 5698 7654 32.");
@@ -79,6 +81,16 @@ TEST_CASE("no file under the repository holds a marker word, yet search finds it
   f.repo->SaveSearch(ivan, "savedmarkeraxolotl", "quixotrel* OR savedquerymarkerquokka");
   CHECK(f.Search(ivan, "quixotrel*").total == 2);
   CHECK(f.Search(ivan, "tag:tagmarkerpangolin").total == 1);
+  // Case management: a new title and description, a reason, a task, a note.
+  repo::CasePatch patch;
+  patch.title = "retitlemarkerlemur";
+  patch.description = "describemarkertapir";
+  patch.stage = repo::Stage::kPlanning;
+  patch.reason = "reasonmarkernarwhal";
+  f.repo->UpdateCase(ivan, f.inv_case, patch);
+  f.repo->AddTask(ivan, f.inv_case, {"taskmarkermongoose", "2030-01-01", "ivan"});
+  f.repo->AddNote(ivan, f.inv_case, "notemarkercapybara");
+  CHECK(f.repo->CaseHistory(ivan, f.inv_case).at(0).reason == "reasonmarkernarwhal");
   // Also move documents between shards, so both have held them.
   f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
 
@@ -324,7 +336,8 @@ TEST_CASE("a reader upgrades a repository of the previous schema, unless a write
   {
     // Back to schema version 1 (no documents yet, so no key rows to convert).
     repo::sql::Db db(f.dir + "/dossier.db", false);
-    db.Exec("DROP TABLE audit_head; DROP TABLE audit_events; "
+    db.Exec("DROP TABLE notifications; DROP TABLE reminders; DROP TABLE case_notes; DROP TABLE tasks; DROP TABLE case_history; DROP TABLE case_assignees; DROP INDEX cases_open; ALTER TABLE cases DROP COLUMN owner_id; ALTER TABLE cases DROP COLUMN risk; ALTER TABLE cases DROP COLUMN status; ALTER TABLE cases DROP COLUMN stage_since; ALTER TABLE cases DROP COLUMN stage; "
+            "DROP TABLE audit_head; DROP TABLE audit_events; "
             "DROP TRIGGER documents_entity_shard; DROP TABLE link_notices; DROP TABLE stop_entities; "
             "DROP TABLE case_links; DROP TABLE entity_cases; DROP TABLE entity_postings; "
             "DROP INDEX documents_exceptions; DROP TABLE saved_searches; DROP TABLE custodian_terms; "
