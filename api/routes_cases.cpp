@@ -23,12 +23,6 @@ Response Accepted(const std::string& job_id) {
   return r;
 }
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
   std::size_t at = 0;
@@ -44,32 +38,19 @@ std::vector<std::string> SplitList(const std::string& s) {
 // ---- Cases ----
 
 Response ListCases(Call& c) {
-  const std::string stage = c.req.Query("stage"), risk = c.req.Query("risk"),
-                    status = c.req.Query("status"), q = Lower(c.req.Query("q"));
-  std::optional<repo::Stage> want_stage;
-  std::optional<repo::Risk> want_risk;
-  std::optional<repo::CaseStatus> want_status;
-  if (!stage.empty() && !(want_stage = repo::ParseStage(stage))) {
+  const std::string stage = c.req.Query("stage"), risk = c.req.Query("risk"), status = c.req.Query("status");
+  repo::CaseFilter f;
+  if (!stage.empty() && !(f.stage = repo::ParseStage(stage))) {
     throw Error(ErrorCode::kInvalidArgument, "unknown stage");
   }
-  if (!risk.empty() && !(want_risk = repo::ParseRisk(risk))) {
-    throw Error(ErrorCode::kInvalidArgument, "risk must be low, moderate or high");
+  if (!risk.empty() && !(f.risk = repo::ParseRisk(risk == "none" ? "" : risk))) {
+    throw Error(ErrorCode::kInvalidArgument, "risk must be none, low, moderate or high");
   }
-  if (!status.empty() && !(want_status = repo::ParseCaseStatus(status))) {
+  if (!status.empty() && !(f.status = repo::ParseCaseStatus(status))) {
     throw Error(ErrorCode::kInvalidArgument, "status must be open or closed");
   }
-  std::vector<repo::CaseInfo> out;
-  for (auto& k : c.svc.repo.ListCases(c.session())) {
-    if (want_stage && k.stage != *want_stage) continue;
-    if (want_risk && k.risk != *want_risk) continue;
-    if (want_status && k.status != *want_status) continue;
-    if (!q.empty() && Lower(k.title).find(q) == std::string::npos &&
-        Lower(k.description).find(q) == std::string::npos) {
-      continue;
-    }
-    out.push_back(std::move(k));
-  }
-  return Json(200, repo::views::Cases(out, -1));
+  f.q = c.req.Query("q");
+  return Json(200, repo::views::Cases(c.svc.repo.ListCases(c.session(), f), -1));
 }
 
 Response CreateCase(Call& c) {

@@ -194,6 +194,7 @@ Service::Impl::Impl(repo::Repository& r, ServiceOptions o)
   AddSearchRoutes(routes);
   AddLinkRoutes(routes);
   AddAuditRoutes(routes);
+  AddWorkflowRoutes(routes);
   AddOpsRoutes(routes);
   for (auto& r : routes) r.segments = Split(r.path);
   files = LoadFiles(options.web_root);

@@ -86,6 +86,7 @@ void AddCaseRoutes(std::vector<Route>& routes);
 void AddSearchRoutes(std::vector<Route>& routes);
 void AddLinkRoutes(std::vector<Route>& routes);
 void AddAuditRoutes(std::vector<Route>& routes);
+void AddWorkflowRoutes(std::vector<Route>& routes);
 
 // Helpers the route functions share.
 // The session token of a request: its bearer token, else its session

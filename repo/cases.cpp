@@ -173,7 +173,8 @@ bool Matches(const CaseInfo& c, const CaseFilter& f) {
     return s;
   };
   const std::string q = lower(f.q);
-  return lower(c.title).find(q) != std::string::npos || lower(c.id).find(q) != std::string::npos;
+  return lower(c.title).find(q) != std::string::npos || lower(c.description).find(q) != std::string::npos ||
+         lower(c.id).find(q) != std::string::npos;
 }
 }  // namespace
 

@@ -86,7 +86,7 @@ struct CaseInfo {
 };
 
 // Which cases ListCases returns: all set conditions hold; `q` is a
-// case-insensitive part of the title or id.
+// case-insensitive part of the title, description or id.
 struct CaseFilter {
   std::optional<Stage> stage;
   std::optional<Risk> risk;

@@ -167,6 +167,9 @@ WorkflowSettings ParseWorkflowSettings(const std::string& text) {
   const json j = json::parse(text, nullptr, false);
   if (!j.is_object()) throw Error(ErrorCode::kInvalidArgument, "the settings are a JSON object");
   WorkflowSettings s;
+  if (!j.contains("stage_targets") || !j.contains("due_soon_seconds")) {
+    throw Error(ErrorCode::kInvalidArgument, "the settings need both stage_targets and due_soon_seconds");
+  }
   if (auto t = j.find("stage_targets"); t != j.end()) {
     if (!t->is_object()) throw Error(ErrorCode::kInvalidArgument, "stage_targets is an object of stage: seconds");
     for (const auto& [name, v] : t->items()) {

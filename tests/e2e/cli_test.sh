@@ -213,6 +213,42 @@ check "role remove-member" 0 as alice role remove-member "$R" legal lena
 contains "remove-member rotates the keys" "$T/out" "rotated"
 check "lena no longer finds counsel's documents" 0 as lena search "$R" causeway
 contains "none left" "$T/out" "0 hits for lena"
+# Case management: stages, history, tasks, notes, reminders, reports.
+check "case stage" 0 as ivan case stage "$R" "$CASE" planning --reason "kestrelreason ledgers in"
+check "an unknown stage is a usage error" 2 as ivan case stage "$R" "$CASE" nowhere
+check "case update: owner, assignees, risk" 0 as ivan case update "$R" "$CASE" --owner ivan --assignees ivan --risk moderate --json
+contains "the case has its new owner" "$T/out" '"owner": "ivan"'
+check "an assignee who cannot open the case is refused" 2 as ivan case update "$R" "$CASE" --assignees lena
+check "lena cannot move ivan's case" 1 as lena case stage "$R" "$CASE" evaluation
+check "case history" 0 as ivan case history "$R" "$CASE"
+contains "the history has the move and its reason" "$T/out" "stage: screening -> planning  (kestrelreason ledgers in)"
+check "task add" 0 as ivan task add "$R" "$CASE" --title "kestreltask call the bank" --due 2020-01-31 --assignee ivan --json
+TASK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/out")
+check "a bad due date is a usage error" 2 as ivan task add "$R" "$CASE" --title x --due "next week"
+check "task list --overdue" 0 as ivan task list "$R" --overdue
+contains "the overdue list has the task" "$T/out" "$TASK"
+check "lena's overdue list" 0 as lena task list "$R" --overdue
+lacks "does not have it" "$T/out" "$TASK"
+check "note add" 0 as ivan note add "$R" "$CASE" --text "kestrelnote spoke to the harbourmaster"
+check "note list" 0 as ivan note list "$R" "$CASE"
+contains "lists the note" "$T/out" "kestrelnote spoke to the harbourmaster"
+check "remind fires the overdue task through the hook" 0 "$DOSSIER" remind "$R" --hook "cat >> '$T/hook.jsonl'"
+contains "the hook got the task's id" "$T/hook.jsonl" "\"task_id\":\"$TASK\""
+lacks "and not its title" "$T/hook.jsonl" "kestrel"
+check "remind again fires nothing" 0 "$DOSSIER" remind "$R" --json
+contains "nothing" "$T/out" '"fired": []'
+check "notifications" 0 as ivan notifications "$R" --read-all
+contains "ivan's inbox has it" "$T/out" "$TASK"
+check "task done" 0 as ivan task update "$R" "$TASK" --done
+check "report" 0 as ivan report "$R"
+contains "the report counts the case by stage" "$T/out" "planning         moderate  1"
+check "report overdue --csv" 0 as ivan report "$R" overdue --csv
+contains "as CSV" "$T/out" "case_id,title,stage,since,target_seconds,over_seconds"
+check "an unknown report is a usage error" 2 as ivan report "$R" nope
+check "case targets (admin) --set" 0 as alice case targets "$R" --set planning=21 --json
+contains "the new target" "$T/out" '"planning": 1814400'
+check "case targets is for admins" 1 as ivan case targets "$R" --set planning=1
+
 check "user disable" 0 as alice user disable "$R" ivan
 check "a disabled user cannot log in" 1 as ivan case list "$R"
 contains "the refusal says why" "$T/err" "disabled"
@@ -252,8 +288,8 @@ rm -rf "$T/cut"
 
 # Words of the fixtures, five letters or more (a shorter one turns up by
 # chance in megabytes of ciphertext and hashes: "falc" did, once).
-if grep -raqi -e corvo -e tidewater -e falcao -e 'falcão' "$R"; then
-  echo "FAIL: plaintext on disk:"; grep -raoi -e corvo -e tidewater -e falcao -e 'falcão' "$R" | head -5
+if grep -raqi -e corvo -e tidewater -e falcao -e 'falcão' -e kestrel "$R"; then
+  echo "FAIL: plaintext on disk:"; grep -raoi -e corvo -e tidewater -e falcao -e 'falcão' -e kestrel "$R" | head -5
   fails=$((fails+1)); else echo "ok: no plaintext on disk"; fi
 
 echo "$((fails == 0 ? 1 : 0)) passed, $fails failed"

@@ -1186,6 +1186,13 @@ JSON_FIELDS = {
     ("POST", "/api/v1/stop-entities"): {"type": "s", "value": "s", "stop": "b"},
     ("PUT", "/api/v1/links/settings"): {"stop_threshold": "n", "deconfliction": "s", "notices_per_hour": "n",
                                         "phone_region": "s"},
+    ("PATCH", "/api/v1/cases/{id}"): {"title": "s", "description": "s", "stage": "s", "risk": "s", "status": "s",
+                                      "owner": "s", "assignees": "l", "reason": "s"},
+    ("POST", "/api/v1/cases/{id}/tasks"): {"title": "s", "due": "s", "assignee": "s"},
+    ("PATCH", "/api/v1/tasks/{id}"): {"title": "s", "done": "b", "due": "s", "assignee": "s"},
+    ("POST", "/api/v1/cases/{id}/notes"): {"text": "s"},
+    ("POST", "/api/v1/notifications/read"): {"all": "b"},
+    ("PUT", "/api/v1/settings/workflow"): {"due_soon_seconds": "n"},
 }
 # Harmless bodies: each is sent only after being broken.
 BASE_BODY = {
@@ -1207,6 +1214,12 @@ BASE_BODY = {
     ("POST", "/api/v1/cases/{id}/links"): {"case": "cmadeupcase1", "decision": "confirm", "why": "badinput"},
     ("POST", "/api/v1/stop-entities"): {"type": "iban", "value": "GB82WEST12345698765432", "stop": True},
     ("PUT", "/api/v1/links/settings"): {"stop_threshold": 50, "deconfliction": "notice", "notices_per_hour": 30},
+    ("PATCH", "/api/v1/cases/{id}"): {"stage": "planning", "reason": "badinput"},
+    ("POST", "/api/v1/cases/{id}/tasks"): {"title": "badinput", "due": "2030-01-01"},
+    ("PATCH", "/api/v1/tasks/{id}"): {"done": True},
+    ("POST", "/api/v1/cases/{id}/notes"): {"text": "badinput"},
+    ("POST", "/api/v1/notifications/read"): {"all": True},
+    ("PUT", "/api/v1/settings/workflow"): {"stage_targets": {"planning": 1209600}, "due_soon_seconds": 172800},
 }
 
 
@@ -1668,6 +1681,125 @@ def test_links(ctx, m, alice, bob, carol, S):
     check("an unknown policy is 400", r.status == 400, r)
 
 
+def test_workflow(ctx, m, alice, bob, carol, S):
+    section("case management: stages, history, tasks, notes, reminders, reports")
+    case = S["case"]
+    patch = lambda path, body, token: m.request("PATCH", path, json_body=body, token=token)
+    r = patch("/api/v1/cases/" + case, {"stage": "planning", "reason": "bank records in"}, bob)
+    j = r.json() or {}
+    check("PATCH moves the case to a stage", r.status == 200 and j.get("stage") == "planning" and
+          j.get("stage_state") == "on_track" and j.get("stage_since"), r)
+    r = patch("/api/v1/cases/" + case, {"assignees": ["carol"]}, bob)
+    check("an assignee who cannot open the case is refused (400)", r.status == 400, r)
+    r = patch("/api/v1/cases/" + case, {"assignees": ["bob"], "risk": "moderate"}, bob)
+    j = r.json() or {}
+    check("assignees and risk change", r.status == 200 and j.get("assignees") == ["bob"] and
+          j.get("risk") == "moderate", r)
+    r = patch("/api/v1/cases/" + case, {"stage": "bogus"}, bob)
+    check("an unknown stage is a 400", r.status == 400, r)
+    a = patch("/api/v1/cases/" + case, {"stage": "evaluation"}, carol)
+    b = patch("/api/v1/cases/cAAAAAAAAAAA", {"stage": "evaluation"}, carol)
+    check("changing a case one cannot open is the 404 of a missing case, byte for byte",
+          a.status == 404 and a.body == b.body, (a, b))
+    r = m.get("/api/v1/cases/%s/history" % case, token=bob)
+    ev = (r.json() or {}).get("events", [])
+    check("the history has who, when, from, to and why",
+          r.status == 200 and ev and ev[0].get("field") == "stage" and ev[0].get("from") == "screening" and
+          ev[0].get("to") == "planning" and ev[0].get("user") == "bob" and ev[0].get("reason") == "bank records in"
+          and any(e.get("field") == "assignees" and e.get("to") == "bob" for e in ev), r)
+    check("outsiders get no history (404)", m.get("/api/v1/cases/%s/history" % case, token=carol).status == 404)
+
+    r = m.post("/api/v1/cases/%s/tasks" % case, token=bob,
+               json_body={"title": "Call the <b>bank</b>", "due": "2020-01-01", "assignee": "bob"})
+    late = r.json() or {}
+    check("a task due in the past is overdue (201)", r.status == 201 and late.get("state") == "overdue" and
+          late.get("due") == "2020-01-01T23:59:59Z" and late.get("assignee") == "bob", r)
+    soon_due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    r = m.post("/api/v1/cases/%s/tasks" % case, token=bob, json_body={"title": "Freeze account", "due": soon_due})
+    soon = r.json() or {}
+    check("a task due within two days is due soon", r.status == 201 and soon.get("state") == "due_soon", r)
+    r = m.post("/api/v1/cases/%s/tasks" % case, token=bob, json_body={"title": "x", "due": "tomorrow"})
+    check("a due date that is not a date is a 400", r.status == 400, r)
+    r = m.get("/api/v1/tasks?overdue=true", token=bob)
+    check("the overdue list across cases has the late task",
+          r.status == 200 and [t["id"] for t in (r.json() or {}).get("tasks", [])] == [late.get("id")], r)
+    r = m.get("/api/v1/tasks?overdue=true", token=carol)
+    check("but not for someone who cannot open its case", r.status == 200 and (r.json() or {}).get("tasks") == [], r)
+    r = m.get("/api/v1/tasks?format=csv", token=bob)
+    check("tasks export as CSV", r.status == 200 and r.body.startswith(b"id,case_id,title"), r)
+    r = patch("/api/v1/tasks/" + soon.get("id", "t"), {"done": True}, carol)
+    check("a task of a case one cannot open is a 404", r.status == 404, r)
+
+    r = m.post("/api/v1/cases/%s/notes" % case, token=bob, json_body={"text": "Spoke to <script>x</script>"})
+    check("a note is added (201)", r.status == 201 and (r.json() or {}).get("author") == "bob", r)
+    r = m.get("/api/v1/cases/%s/notes" % case, token=bob)
+    check("and listed with its text", r.status == 200 and
+          [n["text"] for n in (r.json() or {}).get("notes", [])] == ["Spoke to <script>x</script>"], r)
+    check("outsiders get no notes (404)", m.get("/api/v1/cases/%s/notes" % case, token=carol).status == 404)
+
+    def inbox(token, pred):
+        got = {}
+
+        def ready():
+            rr = m.get("/api/v1/notifications", token=token)
+            got["r"] = rr
+            return rr.status == 200 and pred((rr.json() or {}).get("notifications", []))
+        return wait_until(ready, 15), got.get("r")
+
+    ok, r = inbox(bob, lambda ns: {n.get("task_id") for n in ns} >= {late.get("id"), soon.get("id")})
+    check("the server fires the tasks' reminders into the assignee's and owner's inbox", ok, r)
+    with open(ctx.hook_file, encoding="utf-8") as f:
+        hooked = [json.loads(line) for line in f if line.strip()]
+    check("the notify command got each reminder as JSON with ids, not titles",
+          {h.get("task_id") for h in hooked} >= {late.get("id"), soon.get("id")} and
+          all("bank" not in json.dumps(h) and "Freeze" not in json.dumps(h) for h in hooked), hooked)
+    fired = len(hooked)
+    time.sleep(2.5)
+    with open(ctx.hook_file, encoding="utf-8") as f:
+        again = [line for line in f if line.strip()]
+    check("each reminder fires once", len(again) == fired, again)
+    r = m.post("/api/v1/notifications/read", token=bob, json_body={})
+    check("marking read needs ids or all (400)", r.status == 400, r)
+    r = m.post("/api/v1/notifications/read", token=bob, json_body={"all": True})
+    check("mark all read (204)", r.status == 204, r)
+    r = m.get("/api/v1/notifications?unread=true", token=bob)
+    check("then none unread", r.status == 200 and (r.json() or {}).get("unread") == 0, r)
+
+    r = m.request("PUT", "/api/v1/settings/workflow", token=bob,
+                  json_body={"stage_targets": {"planning": 1}, "due_soon_seconds": 0})
+    check("only an admin sets stage targets (403)", r.status == 403, r)
+    before = m.get("/api/v1/settings/workflow", token=bob).json() or {}
+    r = m.request("PUT", "/api/v1/settings/workflow", token=alice, json_body={"stage_targets": {"planning": 1}})
+    check("settings need both fields, so none is wiped by omission (400)", r.status == 400, r)
+    r = m.request("PUT", "/api/v1/settings/workflow", token=alice,
+                  json_body={"stage_targets": {"planning": 1}, "due_soon_seconds": 0})
+    check("an admin sets a one-second planning target", r.status == 200 and
+          (r.json() or {}).get("stage_targets") == {"planning": 1}, r)
+    ok, r = inbox(bob, lambda ns: any(n.get("kind") == "stage" and n.get("stage") == "planning" and
+                                      n.get("state") == "overdue" and n.get("case_id") == case for n in ns))
+    check("the stage past its target is in the owner's and assignee's inbox", ok, r)
+    r = m.get("/api/v1/reports/overdue", token=bob)
+    rows = (r.json() or {}).get("rows", [])
+    check("the overdue report lists the case past its target",
+          r.status == 200 and any(x.get("case_id") == case for x in rows), r)
+    m.request("PUT", "/api/v1/settings/workflow", token=alice, json_body=before)
+
+    r = m.get("/api/v1/reports/cases-by-stage", token=bob)
+    j = r.json() or {}
+    visible_open = [c for c in (m.get("/api/v1/cases?status=open", token=bob).json() or {}).get("cases", [])]
+    check("cases by stage counts only the cases the reader opens",
+          r.status == 200 and sum(x.get("cases", 0) for x in j.get("rows", [])) == len(visible_open), r)
+    r = m.get("/api/v1/reports/documents-per-case", token=carol)
+    check("a reader without the case's role sees nothing of it in a report",
+          r.status == 200 and case not in r.body.decode("utf-8", "replace"), r)
+    r = m.get("/api/v1/reports/time-in-stage?format=csv", token=bob)
+    check("reports export as CSV", r.status == 200 and r.body.startswith(b"stage,intervals,median_seconds"), r)
+    check("an unknown report is a 404", m.get("/api/v1/reports/nope", token=bob).status == 404)
+    r = m.get("/api/v1/cases?stage=planning", token=bob)
+    check("the case list filters by stage", r.status == 200 and
+          [c["id"] for c in (r.json() or {}).get("cases", [])] == [case], r)
+
+
 def test_audit(ctx, m, alice, bob, S):
     section("audit trail: every action recorded, chained and signed, for admins and auditors")
     r = m.get("/api/v1/audit?user=bob&limit=1000", token=alice)
@@ -1712,8 +1844,11 @@ def test_audit(ctx, m, alice, bob, S):
 
 def run(ctx):
     repo = ctx.init_repo("repo", "alice", PW["alice"])
+    ctx.hook_file = os.path.join(ctx.tmp, "reminders.jsonl")
+    open(ctx.hook_file, "w").close()
     m = Server(ctx, "main", repo, ["--test-clock-offset-file", ctx.offset_file,
-                                   "--upload-cap", str(UPLOAD_CAP)]).start()
+                                   "--upload-cap", str(UPLOAD_CAP), "--remind-every", "1",
+                                   "--notify-command", "cat >> '%s'" % ctx.hook_file]).start()
     print("main server on port %d (repo %s)" % (m.port, repo), flush=True)
     loris = {}
     loris_thread = threading.Thread(target=slowloris, args=(m, loris), daemon=True)
@@ -1729,6 +1864,7 @@ def run(ctx):
     test_search(ctx, m, bob, carol, S)
     test_review(ctx, m, bob, carol, S)
     test_links(ctx, m, alice, bob, carol, S)
+    test_workflow(ctx, m, alice, bob, carol, S)
     test_audit(ctx, m, alice, bob, S)
     test_upload_limits(ctx, m, bob, S)
     test_bad_input(ctx, m, routes, alice, S)
