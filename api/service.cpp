@@ -96,14 +96,17 @@ std::map<std::string, std::pair<std::string, std::string>> LoadFiles(const std::
     files["/static/" + name] = {type, bytes.str()};
     if (name == "index.html") files["/"] = {type, bytes.str()};
   }
-  // The one library the page uses, as npm installs it beside the page
-  // (web/package.json): the graph draws with it when it is there.
-  const fs::path graph = fs::path(root) / "node_modules/cytoscape/dist/cytoscape.esm.min.mjs";
-  if (fs::is_regular_file(graph, ec)) {
-    std::ifstream in(graph, std::ios::binary);
+  // The libraries the page uses, as npm installs them beside the page
+  // (web/package.json): the graph and the report charts draw with them
+  // when they are there.
+  for (const auto& [url, file] : {std::pair{"/static/cytoscape.js", "node_modules/cytoscape/dist/cytoscape.esm.min.mjs"},
+                                  std::pair{"/static/chart.js", "node_modules/chart.js/dist/chart.umd.min.js"}}) {
+    const fs::path lib = fs::path(root) / file;
+    if (!fs::is_regular_file(lib, ec)) continue;
+    std::ifstream in(lib, std::ios::binary);
     std::stringstream bytes;
     bytes << in.rdbuf();
-    files["/static/cytoscape.js"] = {"text/javascript; charset=utf-8", bytes.str()};
+    files[url] = {"text/javascript; charset=utf-8", bytes.str()};
   }
   return files;
 }

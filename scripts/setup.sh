@@ -38,8 +38,9 @@ fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
-# The page's graph library (cytoscape), served from web/node_modules.
-if [ ! -d web/node_modules/cytoscape ]; then
+# The page's libraries (cytoscape for the link graph, Chart.js for the
+# reports), served from web/node_modules.
+if [ ! -d web/node_modules/cytoscape ] || [ ! -d web/node_modules/chart.js ]; then
   (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 

@@ -3,7 +3,8 @@
 // Routes: #/search?q=&case=&sort=&family=&offset= (search.js),
 // #/doc/<id>[?from=search], #/cases, #/case/<id>, #/graph?case=&depth= (links.js),
 // #/exceptions?case=,
-// #/searches, #/terms (review.js), #/admin, #/account. Every value that
+// #/searches, #/terms (review.js), #/board, #/tasks?overdue=, #/inbox,
+// #/reports (workflow.js), #/audit (audit.js), #/admin, #/account. Every value that
 // comes from the server is shown as text (see ui.js); ids only ever reach
 // URLs through encodeURIComponent.
 
@@ -20,6 +21,9 @@ import {
 import { exceptionsPage, savedSearchesPage, termsPage } from './review.js';
 import { graphPage, linksPanel } from './links.js';
 import { auditPage } from './audit.js';
+import {
+  boardPage, inboxPage, loadInboxCount, notesPanel, reportsPage, tasksPage, tasksPanel, workflowPanel,
+} from './workflow.js';
 
 const FAILED_STATUSES = new Set(['error', 'unsupported', 'skipped']);
 
@@ -90,6 +94,10 @@ const ROUTES = new Map([
   ['cases', [casesPage, 0]],
   ['case', [casePage, 1]],
   ['graph', [graphPage, 0]],
+  ['board', [boardPage, 0]],
+  ['tasks', [tasksPage, 0]],
+  ['inbox', [inboxPage, 0]],
+  ['reports', [reportsPage, 0]],
   ['admin', [adminPage, 0]],
   ['audit', [auditPage, 0]],
   ['account', [accountPage, 0]],
@@ -137,6 +145,7 @@ function route() {
 
 function markNav(name) {
   const section = { case: 'cases', exceptions: 'search' }[name] || name;
+  if (name === 'inbox') loadInboxCount();
   for (const a of topbar.querySelectorAll('a[data-route]')) {
     if (a.dataset.route === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -159,6 +168,7 @@ function startSession(me) {
   navAudit.hidden = !(state.me.admin || state.me.roles.includes('auditor'));
   topbar.hidden = false;
   route();
+  loadInboxCount();
 }
 
 /** Ends the session on this page and shows the login form with a message. */
@@ -619,6 +629,9 @@ async function casePage(view, ctx, [caseId]) {
   showCase(caseData);
   docsSlot.replaceChildren(documentsTable(documents.documents || []));
   view.append(
+    workflowPanel(caseData, ctx, showCase),
+    tasksPanel(caseId, ctx),
+    notesPanel(caseId, ctx),
     el('section', {}, el('h2', {}, 'Documents'), docsBanner, docsSlot),
     uploadPanel(caseId, ctx, reloadDocuments),
     linksPanel(caseId, ctx));
@@ -628,6 +641,8 @@ async function casePage(view, ctx, [caseId]) {
 function caseSummary(c) {
   const facts = [
     ['Stage', humanize(c.stage)],
+    ['In stage since', formatDate(c.stage_since)],
+    ['Stage target', c.stage_due ? `${formatDate(c.stage_due)} (${humanize(c.stage_state)})` : ''],
     ['Risk', humanize(c.risk)],
     ['Status', humanize(c.status)],
     ['Owner', c.owner],

@@ -166,7 +166,7 @@ async function initRepository(dossier, dir) {
 
 /** Starts `dossier serve` on a free port; resolves with {base, logTail}. */
 function startServer(dossier, repo) {
-  const child = spawn(dossier, ['serve', repo, '--listen', '127.0.0.1:0', '--web', WEB_DIR],
+  const child = spawn(dossier, ['serve', repo, '--listen', '127.0.0.1:0', '--web', WEB_DIR, '--remind-every', '1'],
     { env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = [];
   let exited = false;
@@ -818,6 +818,104 @@ async function auditTrail(browser, base, fixture) {
   });
 }
 
+const TASK_TITLE = '<img src=x onerror=alert(4)> call the harbour bank';
+const NOTE_TEXT = '<b>Spoke</b> to the pier four clerk';
+const REASON = '<i>ledgers</i> came in';
+
+async function caseManagement(browser, base, fixture) {
+  await scenario('case management (ivan)', browser, base, async (step, open) => {
+    const w = await open();
+    const { page } = w;
+    const caseUrl = `${base}/#/case/${encodeURIComponent(fixture.caseId)}`;
+
+    await step('the case page moves the stage and records who, when and why', async () => {
+      await signIn(w, base, 'ivan', PASSWORDS.ivan);
+      await page.goto(caseUrl);
+      const panel = page.locator('#workflow');
+      await panel.getByLabel('Stage').selectOption('planning');
+      await panel.getByLabel('Assignees').fill('ivan');
+      await panel.getByLabel('Reason').fill(REASON);
+      await panel.getByRole('button', { name: 'Save changes' }).click();
+      await panel.locator('.banner-success', { hasText: 'Saved.' }).waitFor();
+      await panel.locator('table.data td', { hasText: REASON }).first().waitFor();
+      const cells = await texts(page, '#workflow table.data td');
+      check(cells.includes('planning') && cells.includes('screening') && cells.includes('ivan'), `history: ${JSON.stringify(cells)}`);
+      check(await panel.locator('table.data i').count() === 0, 'the reason was rendered as markup');
+      await page.locator('dd', { hasText: /^planning$/ }).waitFor();
+    }, w);
+
+    await step('a task with a hostile title is added as text, overdue', async () => {
+      const panel = page.locator('#tasks');
+      await panel.getByLabel('New task').fill(TASK_TITLE);
+      await panel.getByLabel('Due').fill('2020-01-31');
+      await panel.getByLabel('Assignee').fill('ivan');
+      await panel.getByRole('button', { name: 'Add task' }).click();
+      await panel.locator('td', { hasText: TASK_TITLE }).waitFor();
+      await panel.locator('.deadline-overdue').waitFor();
+      check(await panel.locator('img').count() === 0, 'the task title was rendered as markup');
+    }, w);
+
+    await step('a note is added and shown as text', async () => {
+      const panel = page.locator('#notes');
+      await panel.getByLabel('New note').fill(NOTE_TEXT);
+      await panel.getByRole('button', { name: 'Add note' }).click();
+      await panel.locator('.note-text', { hasText: NOTE_TEXT }).waitFor();
+      check(await panel.locator('.notes b').count() === 0, 'the note was rendered as markup');
+      await shot(page, '25-case-workflow');
+    }, w);
+
+    await step('the board shows the case in its stage column', async () => {
+      await page.getByRole('link', { name: 'Board', exact: true }).click();
+      const column = page.getByRole('region', { name: 'planning' });
+      await column.getByRole('link', { name: CASE_TITLE }).waitFor();
+      check(await page.getByRole('region', { name: 'screening' }).getByRole('link', { name: CASE_TITLE }).count() === 0,
+        'the case is still under screening');
+      await shot(page, '26-board');
+    }, w);
+
+    await step('the overdue list across cases has the task', async () => {
+      await page.goto(`${base}/#/tasks?overdue=true`);
+      await page.getByRole('heading', { name: 'Overdue tasks' }).waitFor();
+      await page.locator('td', { hasText: TASK_TITLE }).waitFor();
+      await shot(page, '27-overdue-tasks');
+    }, w);
+
+    await step('the reminder reaches the inbox, and marking it read clears the count', async () => {
+      await page.waitForFunction(async () => {
+        const r = await fetch('/api/v1/notifications?unread=true', { credentials: 'same-origin' });
+        return r.ok && (await r.json()).unread > 0;
+      }, null, { polling: 500, timeout: 10_000 });
+      await page.getByRole('link', { name: /^Inbox/ }).click();
+      await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+      await page.locator('#inbox-count:not([hidden])').waitFor();
+      await page.locator('.deadline-overdue').first().waitFor();
+      await shot(page, '28-inbox');
+      await page.getByRole('button', { name: 'Mark all read' }).click();
+      await page.locator('#inbox-count[hidden]').waitFor({ state: 'attached' });
+      check(await page.locator('.unread').count() === 0, 'notifications are still unread');
+    }, w);
+
+    await step('the reports draw their charts over the cases ivan opens', async () => {
+      await page.getByRole('link', { name: 'Reports', exact: true }).click();
+      await page.getByRole('heading', { name: 'Reports' }).waitFor();
+      await page.waitForFunction(() => document.querySelector('.view')?.dataset.charts === '2');
+      const box = await page.locator('#chart-stages').boundingBox();
+      check(box && box.width > 200 && box.height > 100, `the stage chart is ${JSON.stringify(box)}`);
+      await page.locator('td', { hasText: 'ivan' }).first().waitFor(); // overdue tasks per assignee
+      const text = await page.locator('main').textContent();
+      check(!/null|undefined|NaN/.test(text), 'the reports page shows "null" or "NaN"');
+      await shot(page, '29-reports');
+    }, w);
+
+    await step('ticking a task marks it done', async () => {
+      await page.goto(caseUrl);
+      const panel = page.locator('#tasks');
+      await panel.getByRole('checkbox', { name: `Done: ${TASK_TITLE}` }).check();
+      await panel.locator('.deadline-done').waitFor();
+    }, w);
+  });
+}
+
 /** Waits until the page shows the search for `q`: the query box holds it and its count is in. */
 async function waitForSearch(page, q) {
   await page.waitForFunction((expected) => {
@@ -1169,6 +1267,7 @@ async function main() {
   await reviewPages(browser, server.base, fixture);
   await caseLinks(browser, server.base, fixture);
   await auditTrail(browser, server.base, fixture);
+  await caseManagement(browser, server.base, fixture);
 
   const failed = results.filter((r) => !r.ok);
   if (failed.length) console.log(`\nserver log (last lines):\n${server.logTail(15)}`);
