@@ -62,6 +62,14 @@ as alice case grant "$REPO" "$TIDE" legal
 as lena search "$REPO" Corvo --limit 3
 as lena case list "$REPO"
 
+step "ivan moves Operation Tidewater to planning, with a task and a note"
+as ivan case stage "$REPO" "$TIDE" planning --reason "supplier invoices in"
+as ivan case update "$REPO" "$TIDE" --owner ivan --assignees ivan
+as ivan task add "$REPO" "$TIDE" --title "Ask the bank for Corvo's statements" --due "$(date -u -d '+1 day' +%F)" --assignee ivan
+as ivan note add "$REPO" "$TIDE" --text "The repair invoices match no container movement."
+as ivan case history "$REPO" "$TIDE"
+as ivan task list "$REPO"
+
 step "What is on disk is ciphertext and hashes"
 if grep -raqi corvo "$REPO"; then echo "plaintext found on disk!"; exit 1; fi
 echo "grep -ri corvo $REPO: no match (content, titles, filenames, index terms are encrypted or hashed)"
