@@ -34,7 +34,7 @@ Response Events(Call& c) {
   f.actor = c.req.Query("user");
   f.action = c.req.Query("action");
   f.target = c.req.Query("target");
-  if (f.target.empty()) f.target = c.req.Query("case");
+  f.case_id = c.req.Query("case");
   f.detail = c.req.Query("detail");
   f.since = QueryTime(c.req, "since");
   f.until = QueryTime(c.req, "until");

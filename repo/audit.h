@@ -29,6 +29,10 @@ class AuditService : public Room {
   // Throws Error(kForbidden) unless the actor is an admin, holds the
   // auditor role or is the recovery key.
   void RequireAuditor(const Actor& actor);
+  static bool IsAuditor(const Actor& actor);
+  // Error(kNotFound) for a case the actor may not open, kForbidden unless
+  // they own it.
+  void RequireCaseOwner(const Actor& actor, const std::string& case_id);
   // Every event whose target is the document, in order (at most 10,000).
   std::vector<AuditEventInfo> Custody(const Actor& actor, const std::string& doc_id, bool* truncated);
 };

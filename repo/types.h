@@ -612,6 +612,9 @@ struct AuditEventInfo {
 };
 struct AuditFilter {
   std::string actor, action, target;  // exact; empty: any
+  // The events of one case: on the case itself and on its documents. A
+  // case's owner may list these (without the details) though not an auditor.
+  std::string case_id;
   std::string detail;                 // events whose detail (a query) is exactly this
   std::int64_t since = 0, until = 0;  // seconds; 0: open
   std::uint64_t after = 0;            // events after this seq (paging)

@@ -58,7 +58,7 @@ struct Options {
   bool once = false;
   std::string folder;
   // audit
-  std::string against, action_filter, target_filter, since_time;
+  std::string against, action_filter, target_filter, since_time, case_filter;
   std::uint64_t seq = 0, since_size = 0, after_seq = 0;
   bool jsonl = false;
   // case management

@@ -77,6 +77,7 @@ int RunAuditList(const Options& o) {
   f.actor = o.name;
   f.action = o.action_filter;
   f.target = o.target_filter;
+  f.case_id = o.case_filter;
   f.detail = o.query;
   f.after = o.after_seq;
   f.limit = o.limit;

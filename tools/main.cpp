@@ -149,6 +149,8 @@ void DeclareAudit(CLI::App& app, Options& o, Action& action) {
   list->add_option("--by", o.name, "only this user's events");
   list->add_option("--action", o.action_filter, "only this action (login, searched, case_created, …)");
   list->add_option("--target", o.target_filter, "only events on this case, document, user or role");
+  list->add_option("--case", o.case_filter,
+                   "the events of this case and its documents (also for the case's owner)");
   list->add_option("--detail", o.query, "only events whose detail (a search's query) is exactly this");
   list->add_option("--since", o.since_time, "only from this time (RFC 3339)");
   list->add_option("--after", o.after_seq, "only events after this number (paging)");

@@ -630,6 +630,8 @@ async function casePage(view, ctx, [caseId]) {
   docsSlot.replaceChildren(documentsTable(documents.documents || []));
   view.append(
     workflowPanel(caseData, ctx, showCase),
+    caseData.owner === state.me.user || state.me.admin || state.me.roles.includes('auditor')
+      ? el('p', {}, link(`#/audit?case=${encodeURIComponent(caseId)}`, 'The audit events of this case')) : null,
     tasksPanel(caseId, ctx),
     notesPanel(caseId, ctx),
     el('section', {}, el('h2', {}, 'Documents'), docsBanner, docsSlot),

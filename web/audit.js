@@ -19,7 +19,7 @@ const PAGE = 100;
 
 function filtersOf(params) {
   const f = {};
-  for (const key of ['user', 'action', 'target', 'since']) {
+  for (const key of ['case', 'user', 'action', 'target', 'since']) {
     const v = (params.get(key) || '').trim();
     if (v) f[key] = v;
   }
@@ -38,7 +38,11 @@ function verdictText(v) {
 export async function auditPage(view, ctx, _args, params) {
   const filters = filtersOf(params);
   const banner = bannerSlot();
-  view.append(heading('Audit trail'), banner);
+  view.append(heading(filters.case ? 'Audit trail of a case' : 'Audit trail'), banner);
+  if (filters.case) {
+    view.append(el('p', {}, 'The events of case ', link(`#/case/${encodeURIComponent(filters.case)}`, filters.case),
+      ' and of its documents. ', link('#/audit', 'All events'), ' (admins and auditors).'));
+  }
 
   const user = el('input', { type: 'text', name: 'user', value: filters.user || '', maxlength: '64' });
   const action = el('select', { name: 'action' }, el('option', { value: '' }, 'Any action'),
@@ -52,6 +56,7 @@ export async function auditPage(view, ctx, _args, params) {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const q = new URLSearchParams();
+    if (filters.case) q.set('case', filters.case);
     for (const [k, c] of [['user', user], ['action', action], ['target', target], ['since', since]]) {
       if (c.value.trim()) q.set(k, c.value.trim());
     }

@@ -357,4 +357,31 @@ TEST_CASE("case changes, tasks, notes and reminders are in the audit trail") {
   CHECK(has("reminded"));
   CHECK(has("workflow_read"));
   CHECK(f.repo->VerifyAudit().ok);
+
+  // The case's owner lists its events, and its documents', without being an auditor.
+  WriteFile(f.tmp / "in/a.txt", "harbour ledger");
+  const auto docs = f.Ingest(ivan, f.inv_case, f.tmp / "in");
+  repo::CasePatch own;
+  own.owner = "ivan";
+  f.repo->UpdateCase(f.Alice(), f.inv_case, own);
+  f.repo->GetDocument(ivan, docs.at(0).id);
+  f.repo->SignedAuditHead();
+  repo::AuditFilter of_case;
+  of_case.case_id = f.inv_case;
+  of_case.limit = 1000;
+  const auto events = f.repo->AuditEvents(ivan, of_case);
+  const auto on = [&](const std::string& target, const std::string& action) {
+    return std::any_of(events.begin(), events.end(), [&](const auto& e) { return e.target == target && e.action == action; });
+  };
+  CHECK(on(f.inv_case, "case_changed"));
+  CHECK(on(docs.at(0).id, "document_read"));
+  CHECK(std::all_of(events.begin(), events.end(), [&](const auto& e) {
+    return e.target == f.inv_case || e.target == docs.at(0).id;
+  }));
+  CHECK(std::none_of(events.begin(), events.end(), [](const auto& e) { return e.detail.has_value(); }));
+  // Not the whole trail, not another's case.
+  CHECK(CodeOf([&] { f.repo->AuditEvents(ivan, repo::AuditFilter{}); }) == ErrorCode::kForbidden);
+  CHECK(CodeOf([&] { f.repo->AuditEvents(f.Lena(), of_case); }) == ErrorCode::kNotFound);
+  f.repo->AddUser(f.Alice(), "igor", "igor-password", {"investigator"});
+  CHECK(CodeOf([&] { f.repo->AuditEvents(f.repo->Login("igor", "igor-password"), of_case); }) == ErrorCode::kForbidden);
 }
