@@ -84,7 +84,14 @@ Response Custody(Call& c) {
     r.Set("Content-Disposition", "attachment; filename=\"custody-" + report.document.id + ".csv\"");
     return r;
   }
-  if (format != "json") throw Error(ErrorCode::kInvalidArgument, "'format' is json or csv");
+  if (format == "pdf") {
+    Response r;
+    r.body = repo::views::CustodyPdf(report, c.svc.clock->Now());
+    r.Set("Content-Type", "application/pdf");
+    r.Set("Content-Disposition", "attachment; filename=\"custody-" + report.document.id + ".pdf\"");
+    return r;
+  }
+  if (format != "json") throw Error(ErrorCode::kInvalidArgument, "'format' is json, csv or pdf");
   return Json(200, repo::views::CustodyJson(report, -1));
 }
 

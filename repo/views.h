@@ -83,6 +83,8 @@ std::string AuditConsistencyJson(const AuditConsistency& c, int indent = 2);
 std::string CustodyJson(const CustodyReport& r, int indent = 2);
 // The intake record as field,value rows, a blank line, then the events.
 std::string CustodyCsv(const CustodyReport& r);
+// The same as a PDF (custody_pdf.cpp), made at `now` (seconds).
+std::string CustodyPdf(const CustodyReport& r, std::int64_t now);
 
 // One RFC 4180 cell, always quoted. A cell starting like a formula is
 // defused with a leading ' (CSV injection).

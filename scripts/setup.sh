@@ -10,7 +10,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev catch2
   libarchive-dev libxml2-dev libpoppler-cpp-dev libgmime-3.0-dev
   libmagic-dev libuchardet-dev libexttextcat-dev libssl-dev libphonenumber-dev libpsl-dev
-  libboost-dev prometheus-cpp-dev liboath-dev libqrencode-dev
+  libboost-dev prometheus-cpp-dev liboath-dev libqrencode-dev libpodofo-dev fonts-dejavu-core
+  fonts-droid-fallback
   openssl python3 curl nodejs npm chromium
 )
 # npm comes with Debian's nodejs on a fresh machine; where a newer Node.js

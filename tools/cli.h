@@ -60,7 +60,7 @@ struct Options {
   // audit
   std::string against, action_filter, target_filter, since_time, case_filter;
   std::uint64_t seq = 0, since_size = 0, after_seq = 0;
-  bool jsonl = false;
+  bool jsonl = false, pdf = false;
   // case management
   std::string stage, status, owner, assignees, reason, due, assignee, note_text, task_id;
   std::string notify_command, report_name, case_query;

@@ -106,6 +106,11 @@ int RunAuditCustody(const Options& o) {
   auto r = OpenRepo(o, true);
   repo::Session s = Act(*r, o);
   const repo::CustodyReport report = r->DocumentCustody(s, o.doc_id);
+  if (o.pdf) {
+    if (o.out_file.empty()) throw Error(ErrorCode::kInvalidArgument, "--pdf needs -o FILE");
+    Emit(o, repo::views::CustodyPdf(report, SystemClock()->Now()));
+    return 0;
+  }
   Emit(o, o.csv ? repo::views::CustodyCsv(report) : repo::views::CustodyJson(report) + "\n");
   return 0;
 }

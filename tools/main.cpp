@@ -165,6 +165,7 @@ void DeclareAudit(CLI::App& app, Options& o, Action& action) {
   WithDir(custody, o);
   custody->add_option("DOC_ID", o.doc_id, "the document")->required();
   custody->add_flag("--csv", o.csv, "CSV instead of JSON");
+  custody->add_flag("--pdf", o.pdf, "a PDF (with -o FILE)");
   custody->add_option("-o,--output", o.out_file, "write it to this file instead");
   Acting(custody, o);
   Runs(custody, action, [&o] { return RunAuditCustody(o); });

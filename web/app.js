@@ -323,7 +323,9 @@ async function documentPage(view, ctx, [id], params) {
       el('a', { class: 'button', href: apiPath('documents', doc.id, 'content'), download: '' }, 'Download original'),
       state.me.admin || state.me.roles.includes('auditor')
         ? [' ', el('a', { class: 'button', href: withQuery(apiPath('documents', doc.id, 'custody'), { format: 'csv' }), download: '' },
-          'Chain of custody (CSV)')]
+          'Chain of custody (CSV)'), ' ',
+        el('a', { class: 'button', href: withQuery(apiPath('documents', doc.id, 'custody'), { format: 'pdf' }), download: '' },
+          'Chain of custody (PDF)')]
         : null),
     banner,
     el('section', { class: 'doc-tags' }, el('h2', {}, 'Tags'), tagEditor(doc, ctx)),

@@ -266,6 +266,8 @@ contains "the CSV has its header" "$T/out" "seq,time,user,action,target,detail,d
 check "audit custody" 0 as alice audit custody "$R" "$DOC" --csv
 contains "the custody report has the intake hash" "$T/out" "sha256,"
 contains "and the document's ingest" "$T/out" "document_added"
+check "audit custody --pdf" 0 as alice audit custody "$R" "$DOC" --pdf -o "$T/custody.pdf"
+contains "writes a PDF" "$T/custody.pdf" "%PDF-"
 check "audit custody is refused to a user without the auditor role" 1 as ivan audit custody "$R" "$DOC"
 check "audit prove" 0 as alice audit prove "$R" 3 -o "$T/proof.json"
 check "the independent checker accepts the proof" 0 python3 "$CHECKER" "$T/proof.json"

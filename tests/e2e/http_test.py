@@ -1828,6 +1828,9 @@ def test_audit(ctx, m, alice, bob, S):
           out.stdout + out.stderr)
     r = m.get("/api/v1/audit/proof/999999999", token=alice)
     check("a proof of an event that does not exist: 404", r.status == 404, r)
+    r = m.get("/api/v1/documents/%s/custody?format=pdf" % S["doc"], token=alice)
+    check("the chain of custody is also a PDF", r.status == 200 and r.header("Content-Type") == "application/pdf" and
+          r.body.startswith(b"%PDF-"), r)
     r = m.get("/api/v1/audit?format=csv&limit=5", token=alice)
     check("the trail exports as CSV", r.status == 200 and (r.header("Content-Type") or "").startswith("text/csv") and
           r.body.startswith(b"seq,time,user,action,target,detail,detail_hash,hash"), r)

@@ -10,7 +10,11 @@
 #include "crypto/merkle.h"
 #include "repo/audit_trail.h"
 #include "repo/sqlite.h"
+#include "repo/views.h"
 #include "tests/support.h"
+
+#include <poppler/cpp/poppler-document.h>
+#include <poppler/cpp/poppler-page.h>
 
 using namespace dossier;
 using namespace dossier::testing;
@@ -167,6 +171,33 @@ TEST_CASE("a document's chain of custody: its intake hashes and every event on i
   CHECK(std::find(actions.begin(), actions.end(), "ivan content_read") != actions.end());
   CHECK(std::find(actions.begin(), actions.end(), "ivan document_read") != actions.end());
   CHECK_FALSE(report.truncated);
+  // The same report as a PDF: poppler reads back the intake hash, a
+  // filename in another script, and every event.
+  repo::CustodyReport renamed = report;
+  renamed.document.filename = "реестр 台帳 ledger.txt";
+  const std::string pdf = repo::views::CustodyPdf(renamed, 1'800'000'000);
+  REQUIRE(pdf.rfind("%PDF-", 0) == 0);
+  std::unique_ptr<poppler::document> doc(poppler::document::load_from_raw_data(pdf.data(), static_cast<int>(pdf.size())));
+  REQUIRE(doc);
+  std::string text;
+  for (int i = 0; i < doc->pages(); ++i) {
+    std::unique_ptr<poppler::page> page(doc->create_page(i));
+    const auto utf8 = page->text().to_utf8();
+    text.append(utf8.begin(), utf8.end());
+  }
+  CHECK(text.find(report.document.sha256) != std::string::npos);
+  CHECK(text.find("реестр 台帳 ledger.txt") != std::string::npos);
+  CHECK(text.find("document_added") != std::string::npos);
+  CHECK(text.find("content_read") != std::string::npos);
+  CHECK(text.find("2027-01-15T08:00:00Z") != std::string::npos);
+  // Many events run over several pages, numbered.
+  repo::CustodyReport many = report;
+  for (int i = 0; i < 200; ++i) many.events.push_back(report.events.back());
+  const std::string many_pdf = repo::views::CustodyPdf(many, 0);
+  std::unique_ptr<poppler::document> long_doc(
+      poppler::document::load_from_raw_data(many_pdf.data(), static_cast<int>(many_pdf.size())));
+  REQUIRE(long_doc);
+  CHECK(long_doc->pages() > 3);
   // Not for a user outside the auditor role; not for someone who may not
   // open the document (the same answer as for no document).
   CHECK(CodeOf([&] { f.repo->DocumentCustody(ivan, id); }) == ErrorCode::kForbidden);
