@@ -14,10 +14,10 @@ if [ "${DOSSIER_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== sanitizer build (address, undefined)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDOSSIER_SANITIZE=ON -DDOSSIER_WERROR=ON >/dev/null
   cmake --build build-asan -j "$(nproc)" --target crypto_test indexer_test extract_test \
-    repo_ingest_formats_test repo_damage_test repo_audit_test api_service_test dossier dossier-extract
+    repo_ingest_formats_test repo_damage_test repo_audit_test repo_workflow_test api_service_test dossier dossier-extract
   # The damage test runs a sample (every third case) under the sanitizer.
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -j "$(nproc)" --output-on-failure \
-    -R '^(crypto_test|indexer_test|extract_test|repo_ingest_formats_test|repo_damage_test|repo_audit_test|api_service_test):' \
+    -R '^(crypto_test|indexer_test|extract_test|repo_ingest_formats_test|repo_damage_test|repo_audit_test|repo_workflow_test|api_service_test):' \
     -E '\[slow\]|1 GiB'
   # The HTTP server parses what any client sends: the end-to-end HTTP test
   # runs again against the sanitizer build.
