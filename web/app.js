@@ -630,10 +630,11 @@ async function casePage(view, ctx, [caseId]) {
 
   showCase(caseData);
   docsSlot.replaceChildren(documentsTable(documents.documents || []));
+  const auditLink = caseData.owner === state.me.user || state.me.admin || state.me.roles.includes('auditor')
+    ? el('p', {}, link(`#/audit?case=${encodeURIComponent(caseId)}`, 'The audit events of this case')) : '';
   view.append(
     workflowPanel(caseData, ctx, showCase),
-    caseData.owner === state.me.user || state.me.admin || state.me.roles.includes('auditor')
-      ? el('p', {}, link(`#/audit?case=${encodeURIComponent(caseId)}`, 'The audit events of this case')) : null,
+    auditLink,
     tasksPanel(caseId, ctx),
     notesPanel(caseId, ctx),
     el('section', {}, el('h2', {}, 'Documents'), docsBanner, docsSlot),
