@@ -35,6 +35,16 @@ struct Base {
     WriteFile(f.tmp / "legal/advice.txt", "Advice about the dredger contract and DE89 3704 0044 0532 0130 00.");
     for (const auto& d : f.Ingest(f.Lena(), f.legal_case, f.tmp / "legal")) docs.push_back(d.id);
     f.repo->GrantRole(f.Alice(), f.inv_case, "legal");
+    // Case management: a move with its reason, a task overdue (so a
+    // reminder and a notification), a note.
+    repo::CasePatch p;
+    p.stage = repo::Stage::kPlanning;
+    p.assignees = std::vector<std::string>{"ivan"};
+    p.reason = "the dredger's invoices";
+    f.repo->UpdateCase(f.Ivan(), f.inv_case, p);
+    f.repo->AddTask(f.Ivan(), f.inv_case, {"Call the dredger's bank", "2020-01-01", "ivan"});
+    f.repo->AddNote(f.Ivan(), f.inv_case, "The dredger never left port.");
+    f.repo->RunReminders();
     f.repo.reset();
   }
 };
@@ -152,7 +162,9 @@ const std::set<std::string> kMustNotice = {
     "documents.blob",          "documents.text",                 "documents.sealed_meta",
     "documents.recovery_sealed_key", "document_keys.sealed_key", "key_batches.recovery_sealed",
     "batch_keys.sealed_key",   "meta.value",                     "cases.created_at",
-    "documents.created_at"};
+    "documents.created_at",    "cases.stage",                    "cases.status",
+    "tasks.id",                "tasks.sealed_title",             "case_notes.id",
+    "case_notes.sealed_text",  "case_history.sealed_reason"};
 
 }  // namespace
 
@@ -223,6 +235,19 @@ TEST_CASE("every column of every table, damaged, gives a clear error and never a
           }
         }
         if (ivan) step("links", [&] { r->Links(*ivan, base.f.inv_case); });
+        if (ivan) {
+          step("case history", [&] { r->CaseHistory(*ivan, base.f.inv_case); });
+          step("case tasks", [&] { r->CaseTasks(*ivan, base.f.inv_case); });
+          step("overdue tasks", [&] {
+            repo::TaskFilter tf;
+            tf.overdue_only = true;
+            r->Tasks(*ivan, tf);
+          });
+          step("notes", [&] { r->CaseNotes(*ivan, base.f.inv_case); });
+          step("notifications", [&] { r->Notifications(*ivan); });
+          step("report", [&] { r->CaseReport(*ivan); });
+          step("reminders", [&] { r->RunReminders(); });
+        }
         if (alice) step("grant", [&] { r->GrantRole(*alice, base.f.legal_case, "investigator"); });
         step("reindex", [&] { r->Reindex(r->LoginWithRecoveryKey(dir + ".recovery-key")); });
       }
