@@ -181,9 +181,11 @@ std::vector<AuditEventInfo> AuditService::List(const Actor& actor, const AuditFi
     // The case's documents: for an owner who is no auditor, those every
     // role of the case opens (not restricted ones, which they may not).
     // (:c is one parameter, the second, however often it appears.)
-    sql += auditor ? " AND (target = :c OR target IN (SELECT id FROM documents WHERE case_id = :c))"
-                   : " AND (target = :c OR target IN (SELECT id FROM documents WHERE case_id = :c AND "
-                     "restrict_set IS NULL))";
+    // (Grants and revokes name "case:role".)
+    sql += auditor ? " AND (target = :c OR target LIKE :c || ':%' OR "
+                     "target IN (SELECT id FROM documents WHERE case_id = :c))"
+                   : " AND (target = :c OR target LIKE :c || ':%' OR "
+                     "target IN (SELECT id FROM documents WHERE case_id = :c AND restrict_set IS NULL))";
   }
   if (!f.actor.empty()) sql += " AND actor = ?";
   if (!f.action.empty()) sql += " AND action = ?";
@@ -218,25 +220,37 @@ std::vector<AuditEventInfo> AuditService::List(const Actor& actor, const AuditFi
   return out;
 }
 
-std::vector<AuditEventInfo> AuditService::Custody(const Actor& actor, const std::string& doc_id, bool* truncated) {
+std::vector<AuditEventInfo> AuditService::Custody(const Actor& actor, const std::string& doc_id,
+                                                  const std::string& case_id, bool* truncated) {
   constexpr std::size_t kMax = 10'000;
-  AuditFilter f;
-  f.target = doc_id;
-  f.limit = 1000;
-  std::vector<AuditEventInfo> out;
-  for (;;) {
-    auto page = List(actor, f);
-    const bool last = page.size() < f.limit;
-    for (auto& e : page) out.push_back(std::move(e));
-    if (out.size() >= kMax) {
-      *truncated = !last || out.size() > kMax;
-      out.resize(kMax);
-      return out;
+  // Every event on the document, then the grants and revokes of its case
+  // since its intake: each moved it to the shard of another access set.
+  const auto collect = [&](AuditFilter f, std::vector<AuditEventInfo>& out) {
+    f.limit = 1000;
+    for (;;) {
+      auto page = List(actor, f);
+      const bool last = page.size() < f.limit;
+      for (auto& e : page) out.push_back(std::move(e));
+      if (last || out.size() > kMax) return;
+      f.after = out.back().seq;
     }
-    if (last) break;
-    f.after = out.back().seq;
+  };
+  std::vector<AuditEventInfo> out;
+  AuditFilter on_doc;
+  on_doc.target = doc_id;
+  collect(on_doc, out);
+  if (!out.empty() && out.size() <= kMax) {
+    for (const char* action : {"granted", "revoked"}) {
+      AuditFilter moves;
+      moves.case_id = case_id;
+      moves.action = action;
+      moves.after = out.front().seq;
+      collect(moves, out);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
   }
-  *truncated = false;
+  *truncated = out.size() > kMax;
+  if (*truncated) out.resize(kMax);
   return out;
 }
 

@@ -34,7 +34,10 @@ class AuditService : public Room {
   // they own it.
   void RequireCaseOwner(const Actor& actor, const std::string& case_id);
   // Every event whose target is the document, in order (at most 10,000).
-  std::vector<AuditEventInfo> Custody(const Actor& actor, const std::string& doc_id, bool* truncated);
+  // A document's events and the grants and revokes of its case since its
+  // intake (each moved it), in order.
+  std::vector<AuditEventInfo> Custody(const Actor& actor, const std::string& doc_id, const std::string& case_id,
+                                      bool* truncated);
 };
 
 }  // namespace dossier::repo

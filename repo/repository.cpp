@@ -599,7 +599,7 @@ CustodyReport Repository::DocumentCustody(const Session& s, const std::string& d
     const Actor a = impl_->users.Resolve(s);
     CustodyReport r;
     r.document = impl_->documents.Get(a, doc_id);  // Error(kNotFound) unless the actor may open it
-    r.events = impl_->audit.Custody(a, doc_id, &r.truncated);
+    r.events = impl_->audit.Custody(a, doc_id, r.document.case_id, &r.truncated);
     return r;
   });
 }

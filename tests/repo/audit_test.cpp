@@ -166,6 +166,15 @@ TEST_CASE("a document's chain of custody: its intake hashes and every event on i
     CHECK(e.target == id);
     actions.push_back(e.actor + " " + e.action);
   }
+  CHECK(CodeOf([&] { f.repo->DocumentCustody(f.Lena(), id); }) == ErrorCode::kNotFound);
+  // A grant on its case moves it: the custody report shows the move.
+  f.repo->GrantRole(alice, f.inv_case, "legal");
+  const auto moved = f.repo->DocumentCustody(alice, id);
+  REQUIRE(moved.events.size() > report.events.size());
+  CHECK(std::any_of(moved.events.begin(), moved.events.end(),
+                    [&](const auto& e) { return e.target == f.inv_case + ":legal" && e.action == "granted"; }));
+  CHECK(std::is_sorted(moved.events.begin(), moved.events.end(),
+                       [](const auto& a, const auto& b) { return a.seq < b.seq; }));
   REQUIRE(actions.size() >= 3);
   CHECK(actions[0] == "ivan document_added");
   CHECK(std::find(actions.begin(), actions.end(), "ivan content_read") != actions.end());
@@ -201,7 +210,6 @@ TEST_CASE("a document's chain of custody: its intake hashes and every event on i
   // Not for a user outside the auditor role; not for someone who may not
   // open the document (the same answer as for no document).
   CHECK(CodeOf([&] { f.repo->DocumentCustody(ivan, id); }) == ErrorCode::kForbidden);
-  CHECK(CodeOf([&] { f.repo->DocumentCustody(f.Lena(), id); }) == ErrorCode::kNotFound);
 }
 
 TEST_CASE("queued reads are appended within the delay, without a flush") {
