@@ -22,7 +22,8 @@ import { exceptionsPage, savedSearchesPage, termsPage } from './review.js';
 import { graphPage, linksPanel } from './links.js';
 import { auditPage } from './audit.js';
 import {
-  boardPage, inboxPage, loadInboxCount, notesPanel, reportsPage, tasksPage, tasksPanel, workflowPanel,
+  STAGES, boardPage, deadlineBadge, inboxPage, loadInboxCount, notesPanel, reportsPage, tasksPage, tasksPanel,
+  workflowPanel,
 } from './workflow.js';
 
 const FAILED_STATUSES = new Set(['error', 'unsupported', 'skipped']);
@@ -504,14 +505,29 @@ function familyTree(doc) {
 // ---------------------------------------------------------------------------
 // Cases.
 
-async function casesPage(view, ctx) {
+async function casesPage(view, ctx, _args, params) {
   const { signal } = ctx;
   const listSlot = el('div', {}, el('p', { class: 'muted' }, 'Loading…'));
   const listBanner = bannerSlot();
-  view.append(heading('Cases'), listBanner, listSlot);
+  // Filters on what the server keeps in clear (stage, risk, status) and the title.
+  const wanted = {};
+  for (const key of ['stage', 'risk', 'status', 'q']) if (params.get(key)) wanted[key] = params.get(key);
+  const pick = (name, label, values) => field(label, el('select', { name },
+    el('option', { value: '' }, 'Any'), values.map((v) => el('option', { value: v, selected: v === wanted[name] }, humanize(v)))));
+  const q = el('input', { type: 'search', name: 'q', value: wanted.q || '', maxlength: '200' });
+  const filters = el('form', { class: 'inline-form case-filters', role: 'search' },
+    pick('stage', 'Stage', STAGES), pick('risk', 'Risk', ['none', 'low', 'moderate', 'high']),
+    pick('status', 'Status', ['open', 'closed']), field('Title', q), el('button', { type: 'submit' }, 'Filter'));
+  filters.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const control of filters.querySelectorAll('select, input')) if (control.value.trim()) next.set(control.name, control.value.trim());
+    location.hash = `#/cases${next.toString() ? `?${next}` : ''}`;
+  });
+  view.append(heading('Cases'), filters, listBanner, listSlot);
 
   async function load() {
-    const data = await request('GET', apiPath('cases'), { signal });
+    const data = await request('GET', apiPath('cases'), { signal, query: wanted });
     listSlot.replaceChildren(casesTable(data.cases || []));
   }
 
@@ -559,7 +575,7 @@ async function casesPage(view, ctx) {
 function casesTable(cases) {
   return dataTable([
     { label: 'Title', cell: (c) => link(caseHref(c.id), c.title || '(untitled)') },
-    { label: 'Stage', cell: (c) => humanize(c.stage) },
+    { label: 'Stage', cell: (c) => [humanize(c.stage), c.stage_state && c.stage_state !== 'on_track' ? [' ', deadlineBadge(c.stage_state)] : ''] },
     { label: 'Risk', cell: (c) => humanize(c.risk) },
     { label: 'Status', cell: (c) => humanize(c.status) },
     { label: 'Owner', cell: (c) => orDash(c.owner) },

@@ -878,6 +878,17 @@ async function caseManagement(browser, base, fixture) {
       await shot(page, '26-board');
     }, w);
 
+    await step('the cases page filters by stage', async () => {
+      await page.getByRole('link', { name: 'Cases', exact: true }).click();
+      const filters = page.locator('form.case-filters');
+      await filters.getByLabel('Stage').selectOption('planning');
+      await filters.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForFunction(() => location.hash.includes('stage=planning'));
+      await page.locator('table.data').getByRole('link', { name: CASE_TITLE }).waitFor();
+      const titles = await texts(page, 'table.data tbody tr td:first-child');
+      check(titles.length === 1, `filtered cases: ${JSON.stringify(titles)}`);
+    }, w);
+
     await step('the overdue list across cases has the task', async () => {
       await page.goto(`${base}/#/tasks?overdue=true`);
       await page.getByRole('heading', { name: 'Overdue tasks' }).waitFor();
