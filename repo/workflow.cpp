@@ -127,17 +127,16 @@ std::set<std::string> VisibleCases(sql::Db& db, const Actor& actor) {
 std::int64_t CaseMember(sql::Db& db, const std::string& case_id, const std::string& user) {
   sql::Stmt u(db, "SELECT id, disabled FROM users WHERE name=?");
   u.Bind(1, user);
-  if (!u.Step() || u.Int(1) != 0) {
-    throw Error(ErrorCode::kInvalidArgument, "no such user: " + user);
-  }
+  // One message whether the user is missing, disabled or outside the
+  // case's roles: editing a case does not tell who exists.
+  const std::string refusal = "'" + user + "' is not an enabled user who can open this case";
+  if (!u.Step() || u.Int(1) != 0) throw Error(ErrorCode::kInvalidArgument, refusal);
   const std::int64_t id = u.Int(0);
   sql::Stmt m(db,
               "SELECT 1 FROM role_members m JOIN case_grants g ON g.role_id = m.role_id "
               "WHERE m.user_id=? AND g.case_id=?");
   m.Bind(1, id).Bind(2, case_id);
-  if (!m.Step()) {
-    throw Error(ErrorCode::kInvalidArgument, user + " holds none of the case's roles");
-  }
+  if (!m.Step()) throw Error(ErrorCode::kInvalidArgument, refusal);
   return id;
 }
 

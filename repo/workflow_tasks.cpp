@@ -191,7 +191,10 @@ std::vector<TaskInfo> WorkflowService::Tasks(const Actor& actor, const TaskFilte
   sql::ReadTransaction snapshot(*db);
   std::string where = "WHERE 1";
   if (f.open_only || f.overdue_only) where += " AND t.done_at IS NULL";
-  if (f.overdue_only) where += " AND t.due IS NOT NULL AND t.due <= ?1";
+  // Overdue: of open cases only (a closed case's tasks no longer press).
+  if (f.overdue_only) {
+    where += " AND t.due IS NOT NULL AND t.due <= ?1 AND t.case_id IN (SELECT id FROM cases WHERE status = 'open')";
+  }
   if (!f.assignee.empty()) where += " AND t.assignee_id = (SELECT id FROM users WHERE name = ?2)";
   // Overdue ones come in due order straight from the partial index on open
   // tasks' due dates (no sort of every task).

@@ -170,6 +170,14 @@ TEST_CASE("tasks have due dates whose state follows the clock, and an overdue li
   CHECK(late[0].state == repo::DeadlineState::kOverdue);
   CHECK(late[0].title == "Review privilege");
   CHECK(f.repo->Tasks(ivan, overdue).empty());  // lena's case is not ivan's to list
+  {
+    repo::CasePatch close;
+    close.status = repo::CaseStatus::kClosed;
+    f.repo->UpdateCase(alice, f.legal_case, close);
+    CHECK(f.repo->Tasks(alice, overdue).empty());  // a closed case's tasks press no more
+    close.status = repo::CaseStatus::kOpen;
+    f.repo->UpdateCase(alice, f.legal_case, close);
+  }
   repo::TaskFilter mine;
   mine.assignee = "ivan";
   auto ivans = f.repo->Tasks(ivan, mine);
