@@ -88,6 +88,8 @@ std::string Metrics::Render() {
     impl_->gauges.Add({{"what", "running_jobs"}}).Set(g.running_jobs);
     impl_->gauges.Add({{"what", "extraction_errors"}}).Set(g.extraction_errors);
     impl_->gauges.Add({{"what", "logins_running"}}).Set(g.logins_running);
+    impl_->gauges.Add({{"what", "audit_queued"}}).Set(g.audit_queued);
+    impl_->gauges.Add({{"what", "audit_dropped"}}).Set(g.audit_dropped);
   }
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }

@@ -13,6 +13,7 @@ namespace dossier::api {
 
 struct Gauges {
   double sessions = 0, documents = 0, running_jobs = 0, extraction_errors = 0, logins_running = 0;
+  double audit_queued = 0, audit_dropped = 0;
 };
 
 class Metrics {

@@ -187,6 +187,8 @@ Service::Impl::Impl(repo::Repository& r, ServiceOptions o)
           g.documents = static_cast<double>(s.documents);
           g.running_jobs = static_cast<double>(s.active_jobs);
           g.extraction_errors = static_cast<double>(s.extraction_errors);
+          g.audit_queued = static_cast<double>(s.audit_queued);
+          g.audit_dropped = static_cast<double>(s.audit_dropped);
         } catch (const Error&) {
           // A scrape never fails for the repository's sake: gauges stay 0.
         }

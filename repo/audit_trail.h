@@ -103,6 +103,16 @@ class AuditTrail {
   // The keyed hash a detail is kept under (to find events of one query).
   std::string DetailHash(std::string_view detail) const { return detail_hasher_->Hash(detail, 16); }
   const std::string& repo_id() const { return repo_id_; }
+  // Reads not recorded since this process opened the trail (its queue was
+  // full because appending kept failing); and reads waiting to be appended.
+  std::uint64_t Dropped() {
+    std::lock_guard lock(mu_);
+    return dropped_;
+  }
+  std::uint64_t Queued() {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+  }
 
  private:
   void AppendRow(sql::Db& txn, const Event& e);

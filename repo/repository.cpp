@@ -497,6 +497,10 @@ RepositoryStats Repository::Stats() {
     }
     RepositoryStats s = impl_->stats;
     s.active_jobs = impl_->jobs.Active();
+    if (impl_->ctx->audit) {
+      s.audit_queued = impl_->ctx->audit->Queued();
+      s.audit_dropped = impl_->ctx->audit->Dropped();
+    }
     return s;
   });
 }

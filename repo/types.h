@@ -518,6 +518,8 @@ struct RepositoryStats {
   std::uint64_t documents = 0;          // stored, of every case
   std::uint64_t extraction_errors = 0;  // of them, status error
   std::uint64_t active_jobs = 0;        // queued or running
+  std::uint64_t audit_queued = 0;       // reads waiting to be appended to the trail
+  std::uint64_t audit_dropped = 0;      // reads the trail could not take (its queue was full)
 };
 
 // A user as an admin sees them.

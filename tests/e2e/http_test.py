@@ -512,6 +512,9 @@ def test_basics(m):
           re.search(r"^dossier_http_requests_total\{", text, re.M) is not None
           and re.search(r"^dossier_http_open_connections(\{\})? ", text, re.M) is not None,
           text[:600])
+    check("/metrics says how many reads the audit trail has queued and dropped (none)",
+          re.search(r'^dossier_state\{what="audit_dropped"\} 0$', text, re.M) is not None
+          and re.search(r'^dossier_state\{what="audit_queued"\} \d+', text, re.M) is not None, text[:2000])
     r = m.get("/")
     csp = r.header("Content-Security-Policy") or ""
     directives = {d.strip().split()[0]: d.strip().split()[1:] for d in csp.split(";") if d.strip()}
