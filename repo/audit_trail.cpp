@@ -63,6 +63,7 @@ std::string EventActionName(EventKind kind) {
     case EventKind::kTagged: return "tagged";
     case EventKind::kSearchSaved: return "search_saved";
     case EventKind::kHitsExported: return "hits_exported";
+    case EventKind::kDocumentExported: return "document_exported";
     case EventKind::kTermReport: return "term_report";
     case EventKind::kLinksRead: return "links_read";
     case EventKind::kLinkDecided: return "link_decided";

@@ -43,7 +43,8 @@ enum class EventKind {
   kJobCancelled,
   kTagged,         // tags set or removed on a document
   kSearchSaved,
-  kHitsExported,   // a hit list exported
+  kHitsExported,   // a hit list exported (target: its case filter; detail: the query)
+  kDocumentExported,  // one document of an exported hit list (for its chain of custody)
   kTermReport,     // a search-term report run
   // Links.
   kLinksRead,      // a case's links listed

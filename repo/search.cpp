@@ -500,6 +500,10 @@ std::vector<ExportRow> SearchService::Export(const Actor& actor, const SearchReq
     }
   }
   ctx_.events.Read(EventKind::kHitsExported, actor.name(), req.case_id, req.query);
+  // Each exported document's chain of custody shows the export. (A large
+  // export appends its events as it queues them: the trail's queue
+  // flushes on the caller's thread when it fills, so memory stays bounded.)
+  for (const auto& r : rows) ctx_.events.Read(EventKind::kDocumentExported, actor.name(), r.document_id);
   return rows;
 }
 

@@ -11,7 +11,7 @@ const ACTIONS = [
   'login', 'login_failed', 'logout', 'user_added', 'user_disabled', 'role_added', 'member_added', 'member_removed',
   'password_changed', 'password_reset', 'second_factor_changed', 'case_created', 'case_read', 'granted', 'revoked',
   'ingest_started', 'ingest_finished', 'document_added', 'document_read', 'content_read', 'text_read', 'searched',
-  'reindexed', 'job_cancelled', 'tagged', 'search_saved', 'hits_exported', 'term_report', 'links_read',
+  'reindexed', 'job_cancelled', 'tagged', 'search_saved', 'hits_exported', 'document_exported', 'term_report', 'links_read',
   'link_decided', 'link_notice', 'stop_entity_set', 'link_settings', 'case_changed', 'task_added', 'task_changed',
   'note_added', 'workflow_read', 'reminded', 'workflow_settings',
 ];

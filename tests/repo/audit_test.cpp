@@ -167,6 +167,15 @@ TEST_CASE("a document's chain of custody: its intake hashes and every event on i
     actions.push_back(e.actor + " " + e.action);
   }
   CHECK(CodeOf([&] { f.repo->DocumentCustody(f.Lena(), id); }) == ErrorCode::kNotFound);
+  // An export of a hit list holding it shows in its custody too.
+  {
+    repo::SearchRequest q;
+    q.query = "ledger";
+    CHECK(f.repo->ExportHits(ivan, q).size() == 1);
+    const auto exported = f.repo->DocumentCustody(alice, id);
+    CHECK(std::any_of(exported.events.begin(), exported.events.end(),
+                      [&](const auto& e) { return e.target == id && e.action == "document_exported" && e.actor == "ivan"; }));
+  }
   // A grant on its case moves it: the custody report shows the move.
   f.repo->GrantRole(alice, f.inv_case, "legal");
   const auto moved = f.repo->DocumentCustody(alice, id);
