@@ -1751,8 +1751,13 @@ def test_workflow(ctx, m, alice, bob, carol, S):
 
     ok, r = inbox(bob, lambda ns: {n.get("task_id") for n in ns} >= {late.get("id"), soon.get("id")})
     check("the server fires the tasks' reminders into the assignee's and owner's inbox", ok, r)
-    with open(ctx.hook_file, encoding="utf-8") as f:
-        hooked = [json.loads(line) for line in f if line.strip()]
+    def hooked_now():
+        with open(ctx.hook_file, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    # The command runs after the reminders are committed (so after the
+    # inbox has them), one reminder after the other.
+    wait_until(lambda: {h.get("task_id") for h in hooked_now()} >= {late.get("id"), soon.get("id")}, 15)
+    hooked = hooked_now()
     check("the notify command got each reminder as JSON with ids, not titles",
           {h.get("task_id") for h in hooked} >= {late.get("id"), soon.get("id")} and
           all("bank" not in json.dumps(h) and "Freeze" not in json.dumps(h) for h in hooked), hooked)
