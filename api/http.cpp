@@ -87,6 +87,14 @@ Response Json(int status, std::string body) {
   return r;
 }
 
+Response Download(std::string body, std::string type, const std::string& filename) {
+  Response r;
+  r.body = std::move(body);
+  r.Set("Content-Type", std::move(type));
+  r.Set("Content-Disposition", "attachment; filename=\"" + filename + "\"");
+  return r;
+}
+
 Response NoContent() {
   Response r;
   r.status = 204;

@@ -72,6 +72,9 @@ Response NotFound();
 // A JSON body (already serialised) with its status.
 Response Json(int status, std::string body);
 Response NoContent();
+// A file to save (CSV, a PDF, …): `type` as Content-Type, saved as `filename`
+// (an ASCII name the server makes, never one a document holds).
+Response Download(std::string body, std::string type, const std::string& filename);
 
 // Decodes %XX and, if `plus_is_space`, '+'; nullopt for a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);

@@ -42,12 +42,9 @@ Response Events(Call& c) {
   f.limit = QueryNumber(c.req, "limit", 100, 1000);
   const auto events = c.svc.repo.AuditEvents(c.session(), f);
   const std::string format = c.req.Query("format", "json");
-  if (format == "csv" || format == "jsonl") {
-    Response r;
-    r.body = format == "csv" ? repo::views::AuditEventsCsv(events) : repo::views::AuditEventsJsonLines(events);
-    r.Set("Content-Type", format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson");
-    r.Set("Content-Disposition", "attachment; filename=\"audit." + format + "\"");
-    return r;
+  if (format == "csv") return Download(repo::views::AuditEventsCsv(events), "text/csv; charset=utf-8", "audit.csv");
+  if (format == "jsonl") {
+    return Download(repo::views::AuditEventsJsonLines(events), "application/x-ndjson", "audit.jsonl");
   }
   if (format != "json") throw Error(ErrorCode::kInvalidArgument, "'format' is json, csv or jsonl");
   return Json(200, repo::views::AuditEventsJson(events, -1));
@@ -77,19 +74,10 @@ Response Consistency(Call& c) {
 Response Custody(Call& c) {
   const auto report = c.svc.repo.DocumentCustody(c.session(), c.param("id"));
   const std::string format = c.req.Query("format", "json");
-  if (format == "csv") {
-    Response r;
-    r.body = repo::views::CustodyCsv(report);
-    r.Set("Content-Type", "text/csv; charset=utf-8");
-    r.Set("Content-Disposition", "attachment; filename=\"custody-" + report.document.id + ".csv\"");
-    return r;
-  }
+  const std::string name = "custody-" + report.document.id;
+  if (format == "csv") return Download(repo::views::CustodyCsv(report), "text/csv; charset=utf-8", name + ".csv");
   if (format == "pdf") {
-    Response r;
-    r.body = repo::views::CustodyPdf(report, c.svc.clock->Now());
-    r.Set("Content-Type", "application/pdf");
-    r.Set("Content-Disposition", "attachment; filename=\"custody-" + report.document.id + ".pdf\"");
-    return r;
+    return Download(repo::views::CustodyPdf(report, c.svc.clock->Now()), "application/pdf", name + ".pdf");
   }
   if (format != "json") throw Error(ErrorCode::kInvalidArgument, "'format' is json, csv or pdf");
   return Json(200, repo::views::CustodyJson(report, -1));

@@ -43,7 +43,7 @@ Response ListCases(Call& c) {
   if (!stage.empty() && !(f.stage = repo::ParseStage(stage))) {
     throw Error(ErrorCode::kInvalidArgument, "unknown stage");
   }
-  if (!risk.empty() && !(f.risk = repo::ParseRisk(risk == "none" ? "" : risk))) {
+  if (!risk.empty() && !(f.risk = repo::ParseRisk(risk))) {
     throw Error(ErrorCode::kInvalidArgument, "risk must be none, low, moderate or high");
   }
   if (!status.empty() && !(f.status = repo::ParseCaseStatus(status))) {
@@ -131,11 +131,8 @@ Response GetJob(Call& c) {
   const repo::JobInfo job = c.svc.repo.GetJob(c.session(), id);
   const std::string failures = c.req.Query("failures");
   if (failures == "csv") {
-    Response r;
-    r.body = repo::views::FailuresCsv(c.svc.repo.JobFailures(c.session(), id));
-    r.Set("Content-Type", "text/csv; charset=utf-8");
-    r.Set("Content-Disposition", "attachment; filename=\"failures-" + id + ".csv\"");
-    return r;
+    return Download(repo::views::FailuresCsv(c.svc.repo.JobFailures(c.session(), id)), "text/csv; charset=utf-8",
+                    "failures-" + id + ".csv");
   }
   if (failures == "json") {
     repo::IngestSummary s;

@@ -52,11 +52,7 @@ Response Search(Call& c) {
 
 Response Export(Call& c) {
   repo::SearchRequest s = RequestOf(c.req);
-  Response r;
-  r.body = repo::views::ExportCsv(c.svc.repo.ExportHits(c.session(), s));
-  r.Set("Content-Type", "text/csv; charset=utf-8");
-  r.Set("Content-Disposition", "attachment; filename=\"hits.csv\"");
-  return r;
+  return Download(repo::views::ExportCsv(c.svc.repo.ExportHits(c.session(), s)), "text/csv; charset=utf-8", "hits.csv");
 }
 
 Response Exceptions(Call& c) {
@@ -71,11 +67,7 @@ Response Terms(Call& c) {
   const std::vector<std::string> terms = b.StrList("terms", 5000);
   const auto report = c.svc.repo.SearchTerms(c.session(), terms, b.OptStr("case").value_or(""));
   if (c.req.Query("format", "json") == "csv") {
-    Response r;
-    r.body = repo::views::TermReportCsv(report);
-    r.Set("Content-Type", "text/csv; charset=utf-8");
-    r.Set("Content-Disposition", "attachment; filename=\"search-terms.csv\"");
-    return r;
+    return Download(repo::views::TermReportCsv(report), "text/csv; charset=utf-8", "search-terms.csv");
   }
   return Json(200, repo::views::TermReportJson(report, -1));
 }

@@ -9,11 +9,7 @@ namespace dossier::api {
 namespace {
 
 Response Csv(std::string body, const std::string& name) {
-  Response r;
-  r.body = std::move(body);
-  r.Set("Content-Type", "text/csv; charset=utf-8");
-  r.Set("Content-Disposition", "attachment; filename=\"" + name + ".csv\"");
-  return r;
+  return Download(std::move(body), "text/csv; charset=utf-8", name + ".csv");
 }
 
 bool QueryFlag(const Request& req, const char* name) {
@@ -34,7 +30,7 @@ Response PatchCase(Call& c) {
     if (!p.stage) throw Error(ErrorCode::kInvalidArgument, "field 'stage' is not a stage");
   }
   if (auto s = b.OptStr("risk", 16)) {
-    p.risk = repo::ParseRisk(*s == "none" ? "" : *s);
+    p.risk = repo::ParseRisk(*s);
     if (!p.risk) throw Error(ErrorCode::kInvalidArgument, "field 'risk' must be none, low, moderate or high");
   }
   if (auto s = b.OptStr("status", 16)) {
@@ -99,12 +95,6 @@ Response Notifications(Call& c) {
   return Json(200, repo::views::NotificationsJson(list, -1));
 }
 
-Response NoContent() {
-  Response r;
-  r.status = 204;
-  return r;
-}
-
 Response MarkRead(Call& c) {
   const JsonBody check(c.req.body, {"ids", "all"});
   std::vector<std::int64_t> ids;
@@ -145,7 +135,6 @@ Response Reports(Call& c) {
 }
 
 Response GetSettings(Call& c) {
-  c.session();
   return Json(200, repo::views::WorkflowSettingsJson(c.svc.repo.GetWorkflowSettings(), -1));
 }
 

@@ -146,9 +146,7 @@ std::string ForeignHeadProblem(const RepoContext& ctx, const AuditHead& h) {
 }  // namespace
 
 void AuditService::RequireAuditor(const Actor& actor) {
-  if (actor.admin() || actor.recovery()) return;
-  const auto& names = actor.roles().names;
-  if (std::find(names.begin(), names.end(), "auditor") != names.end()) return;
+  if (IsAuditor(actor)) return;
   throw Error(ErrorCode::kForbidden, "the audit trail is for admins and the auditor role");
 }
 
@@ -172,8 +170,8 @@ void AuditService::RequireCaseOwner(const Actor& actor, const std::string& case_
 std::vector<AuditEventInfo> AuditService::List(const Actor& actor, const AuditFilter& f) {
   const bool auditor = IsAuditor(actor);
   if (!auditor) {
-    if (f.case_id.empty()) RequireAuditor(actor);
-    RequireCaseOwner(actor, f.case_id);
+    if (f.case_id.empty()) RequireAuditor(actor);  // throws: the whole trail is the auditors'
+    else RequireCaseOwner(actor, f.case_id);
   }
   FlushForReading(context());
   std::string sql = std::string("SELECT ") + kRowColumns + " FROM audit_events WHERE seq > ?";

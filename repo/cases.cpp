@@ -150,14 +150,15 @@ std::vector<CaseInfo> CaseService::CreateMany(const Actor& actor, const std::vec
   std::vector<CaseInfo> out;
   auto db = ctx_.db->Read();
   sql::ReadTransaction snapshot(*db);
-  for (const auto& id : ids) out.push_back(Read(*db, actor, id));
+  const WorkflowSettings settings = LoadWorkflowSettings(*db);
+  for (const auto& id : ids) out.push_back(Read(*db, actor, id, settings));
   return out;
 }
 
 CaseInfo CaseService::Get(const Actor& actor, const std::string& case_id) {
   auto db = ctx_.db->Read();
   sql::ReadTransaction snapshot(*db);
-  CaseInfo info = Read(*db, actor, case_id);
+  CaseInfo info = Read(*db, actor, case_id, LoadWorkflowSettings(*db));
   ctx_.events.Read(EventKind::kCaseRead, actor.name(), case_id);
   return info;
 }
@@ -183,13 +184,21 @@ std::vector<CaseInfo> CaseService::List(const Actor& actor, const CaseFilter& fi
   sql::ReadTransaction snapshot(*db);
   std::vector<std::string> ids;
   {
-    sql::Stmt st(*db, "SELECT id FROM cases ORDER BY created_at, id");
-    while (st.Step()) ids.push_back(col::Id(st, 0, col::IdKind::kCase, "a case id"));
+    // The clear columns filter before any case is opened (a case's key and
+    // record are opened only for the cases the filter keeps).
+    sql::Stmt st(*db, "SELECT id, stage, status, risk FROM cases ORDER BY created_at, id");
+    while (st.Step()) {
+      if (filter.stage && st.Text(1) != StageName(*filter.stage)) continue;
+      if (filter.status && st.Text(2) != CaseStatusName(*filter.status)) continue;
+      if (filter.risk && !st.IsNull(3) && st.Text(3) != RiskName(*filter.risk)) continue;
+      ids.push_back(col::Id(st, 0, col::IdKind::kCase, "a case id"));
+    }
   }
+  const WorkflowSettings settings = LoadWorkflowSettings(*db);
   std::vector<CaseInfo> out;
   for (const auto& id : ids) {
     try {
-      CaseInfo c = Read(*db, actor, id);
+      CaseInfo c = Read(*db, actor, id, settings);
       if (Matches(c, filter)) out.push_back(std::move(c));
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
@@ -199,7 +208,8 @@ std::vector<CaseInfo> CaseService::List(const Actor& actor, const CaseFilter& fi
   return out;
 }
 
-CaseInfo CaseService::Read(sql::Db& db, const Actor& actor, const std::string& case_id) {
+CaseInfo CaseService::Read(sql::Db& db, const Actor& actor, const std::string& case_id,
+                           const WorkflowSettings& settings) {
   const CaseRecord record = ReadCaseRecord(db, actor, case_id);
   const nlohmann::json& meta = record.meta;
   CaseInfo info;
@@ -226,7 +236,6 @@ CaseInfo CaseService::Read(sql::Db& db, const Actor& actor, const std::string& c
   info.updated_at = record.updated_at;
   const std::int64_t since = record.stage_since.value_or(record.created);
   info.stage_since = Rfc3339(since);
-  const WorkflowSettings settings = LoadWorkflowSettings(db);
   if (auto t = settings.stage_targets.find(info.stage); t != settings.stage_targets.end()) {
     info.stage_due = Rfc3339(since + t->second);
     info.stage_state = info.status == CaseStatus::kClosed

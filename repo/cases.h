@@ -36,7 +36,8 @@ class CaseService {
   std::vector<CaseInfo> List(const Actor& actor, const CaseFilter& filter = {});
 
  private:
-  CaseInfo Read(sql::Db& db, const Actor& actor, const std::string& case_id);
+  // `settings`: the stage targets, read once per call, not once per case.
+  CaseInfo Read(sql::Db& db, const Actor& actor, const std::string& case_id, const WorkflowSettings& settings);
   RepoContext& ctx_;
 };
 

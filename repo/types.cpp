@@ -76,7 +76,7 @@ bool IsFailure(DocStatus s) {
 std::string_view StageName(Stage s) { return NameOf(kStages, s); }
 std::optional<Stage> ParseStage(std::string_view n) { return Find(kStages, n); }
 std::string_view RiskName(Risk r) { return NameOf(kRisks, r); }
-std::optional<Risk> ParseRisk(std::string_view n) { return Find(kRisks, n); }
+std::optional<Risk> ParseRisk(std::string_view n) { return n == "none" ? Risk::kNone : Find(kRisks, n); }
 std::string_view CaseStatusName(CaseStatus s) { return NameOf(kCaseStatuses, s); }
 std::optional<CaseStatus> ParseCaseStatus(std::string_view n) { return Find(kCaseStatuses, n); }
 namespace {

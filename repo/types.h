@@ -52,7 +52,7 @@ std::optional<Stage> ParseStage(std::string_view name);
 
 enum class Risk { kNone, kLow, kModerate, kHigh };
 std::string_view RiskName(Risk risk);  // "" for kNone
-std::optional<Risk> ParseRisk(std::string_view name);  // "" is kNone
+std::optional<Risk> ParseRisk(std::string_view name);  // "" and "none" are kNone
 
 enum class CaseStatus { kOpen, kClosed };
 std::string_view CaseStatusName(CaseStatus status);

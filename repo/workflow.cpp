@@ -124,20 +124,23 @@ std::set<std::string> VisibleCases(sql::Db& db, const Actor& actor) {
   return out;
 }
 
+bool OpensCase(sql::Db& db, std::int64_t user_id, const std::string& case_id) {
+  sql::Stmt m(db,
+              "SELECT 1 FROM role_members m JOIN case_grants g ON g.role_id = m.role_id "
+              "JOIN users u ON u.id = m.user_id WHERE m.user_id=? AND g.case_id=? AND u.disabled = 0");
+  m.Bind(1, user_id).Bind(2, case_id);
+  return m.Step();
+}
+
 std::int64_t CaseMember(sql::Db& db, const std::string& case_id, const std::string& user) {
-  sql::Stmt u(db, "SELECT id, disabled FROM users WHERE name=?");
+  sql::Stmt u(db, "SELECT id FROM users WHERE name=?");
   u.Bind(1, user);
   // One message whether the user is missing, disabled or outside the
   // case's roles: editing a case does not tell who exists.
-  const std::string refusal = "'" + user + "' is not an enabled user who can open this case";
-  if (!u.Step() || u.Int(1) != 0) throw Error(ErrorCode::kInvalidArgument, refusal);
-  const std::int64_t id = u.Int(0);
-  sql::Stmt m(db,
-              "SELECT 1 FROM role_members m JOIN case_grants g ON g.role_id = m.role_id "
-              "WHERE m.user_id=? AND g.case_id=?");
-  m.Bind(1, id).Bind(2, case_id);
-  if (!m.Step()) throw Error(ErrorCode::kInvalidArgument, refusal);
-  return id;
+  if (!u.Step() || !OpensCase(db, u.Int(0), case_id)) {
+    throw Error(ErrorCode::kInvalidArgument, "'" + user + "' is not an enabled user who can open this case");
+  }
+  return u.Int(0);
 }
 
 std::string UserNameOf(sql::Db& db, std::int64_t user_id) {
@@ -160,8 +163,7 @@ void WorkflowService::Update(const Actor& actor, const std::string& case_id, con
   CheckPatch(p);
   auto w = ctx_.db->Write();
   sql::Transaction t(*w);
-  RequireCaseVisible(*w, actor, case_id);
-  crypto::SecretBytes case_key;
+  crypto::SecretBytes case_key;  // (OpenCaseRecord: kNotFound unless the actor opens the case)
   nlohmann::json record = OpenCaseRecord(*w, actor, case_id, &case_key);
   const crypto::SecretBytes meta_key = MetaKey(case_key);
   const Columns now_cols = ReadColumns(*w, case_id);

@@ -31,8 +31,10 @@ WorkflowSettings LoadWorkflowSettings(sql::Db& db);
 DeadlineState DeadlineAt(std::int64_t due, std::int64_t now, std::int64_t due_soon_seconds);
 // The cases the actor may open, by id.
 std::set<std::string> VisibleCases(sql::Db& db, const Actor& actor);
+// Whether the user is enabled and holds a role granted on the case.
+bool OpensCase(sql::Db& db, std::int64_t user_id, const std::string& case_id);
 // A user's id by name, if the user exists, is enabled and holds a role
-// granted on the case; else Error(kInvalidArgument) saying which.
+// granted on the case; else Error(kInvalidArgument), the same for each.
 std::int64_t CaseMember(sql::Db& db, const std::string& case_id, const std::string& user);
 std::string UserNameOf(sql::Db& db, std::int64_t user_id);
 // A due date as a user writes it: RFC 3339, or YYYY-MM-DD (the end of that

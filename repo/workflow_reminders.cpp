@@ -10,15 +10,6 @@ namespace {
 
 constexpr std::size_t kMaxFiredPerRun = 10000;
 
-// Whether the user still holds a role granted on the case.
-bool StillMember(sql::Db& db, std::int64_t user_id, const std::string& case_id) {
-  sql::Stmt m(db,
-              "SELECT 1 FROM role_members m JOIN case_grants g ON g.role_id = m.role_id "
-              "JOIN users u ON u.id = m.user_id WHERE m.user_id=? AND g.case_id=? AND u.disabled = 0");
-  m.Bind(1, user_id).Bind(2, case_id);
-  return m.Step();
-}
-
 std::vector<std::int64_t> Assignees(sql::Db& db, const std::string& case_id) {
   sql::Stmt a(db, "SELECT user_id FROM case_assignees WHERE case_id=?");
   a.Bind(1, case_id);
@@ -41,7 +32,7 @@ bool Fire(sql::Db& w, FiredReminder& r, const std::string& target, std::int64_t 
                 "INSERT INTO notifications(user_id, kind, state, case_id, task_id, stage, due, at) "
                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   for (std::int64_t user : people) {
-    if (!StillMember(w, user, r.case_id)) continue;
+    if (!OpensCase(w, user, r.case_id)) continue;
     ins.Reset();
     ins.Bind(1, user).Bind(2, r.kind).Bind(3, state).Bind(4, r.case_id);
     if (r.task_id.empty()) ins.BindNull(5);

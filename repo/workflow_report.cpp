@@ -133,9 +133,16 @@ WorkflowReport WorkflowService::Report(const Actor& actor) {
                  "SELECT t.case_id, t.assignee_id FROM tasks t JOIN cases c ON c.id = t.case_id "
                  "WHERE t.done_at IS NULL AND t.due IS NOT NULL AND t.due <= ? AND c.status = 'open'");
     st.Bind(1, now);
+    std::map<std::int64_t, std::string> names;
     while (st.Step()) {
       if (!cases.count(st.Text(0))) continue;
-      ++r.overdue_tasks[st.IsNull(1) ? std::string() : UserNameOf(*db, st.Int(1))];
+      std::string who;
+      if (!st.IsNull(1)) {
+        auto n = names.find(st.Int(1));
+        if (n == names.end()) n = names.emplace(st.Int(1), UserNameOf(*db, st.Int(1))).first;
+        who = n->second;
+      }
+      ++r.overdue_tasks[who];
     }
   }
   {

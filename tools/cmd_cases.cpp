@@ -51,7 +51,7 @@ int RunCaseList(const Options& o) {
     f.stage = repo::ParseStage(o.stage);
     if (!f.stage) throw Error(ErrorCode::kInvalidArgument, "no such stage: " + o.stage);
   }
-  if (!o.risk.empty()) f.risk = repo::ParseRisk(o.risk == "none" ? "" : o.risk);
+  if (!o.risk.empty()) f.risk = repo::ParseRisk(o.risk);
   if (!o.status.empty()) f.status = repo::ParseCaseStatus(o.status);
   f.q = o.case_query;
   auto cases = r->ListCases(s, f);

@@ -29,7 +29,7 @@ void PrintTask(const repo::TaskInfo& t) {
 }
 
 repo::Risk RiskArg(const std::string& text) {
-  const auto risk = repo::ParseRisk(text == "none" ? "" : text);
+  const auto risk = repo::ParseRisk(text);
   if (!risk) throw Error(ErrorCode::kInvalidArgument, "risk is one of none, low, moderate, high");
   return *risk;
 }

@@ -146,7 +146,6 @@ function route() {
 
 function markNav(name) {
   const section = { case: 'cases', exceptions: 'search' }[name] || name;
-  if (name === 'inbox') loadInboxCount();
   for (const a of topbar.querySelectorAll('a[data-route]')) {
     if (a.dataset.route === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

@@ -123,6 +123,30 @@ function taskTable(tasks, { titles = null, onDone } = {}) {
   ].filter(Boolean), tasks, { empty: 'No tasks.' });
 }
 
+/**
+ * A panel's "add" form: on submit it POSTs `body()` to `path`, then clears
+ * itself and reloads the panel's list (`load`); errors go to `banner`.
+ * The list is loaded once at the start too.
+ */
+function addForm(form, banner, signal, path, body, load) {
+  const showError = (err) => { if (!isQuiet(err)) setBanner(banner, 'error', describeError(err)); };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    setBusy(form, true);
+    try {
+      await request('POST', path, { signal, json: body() });
+      form.reset();
+      setBanner(banner);
+      await load();
+    } catch (err) {
+      showError(err);
+    } finally {
+      setBusy(form, false);
+    }
+  });
+  load().catch(showError);
+}
+
 /** The tasks panel of a case page: its tasks (tick to mark done) and a form to add one. */
 export function tasksPanel(caseId, ctx) {
   const { signal } = ctx;
@@ -150,24 +174,12 @@ export function tasksPanel(caseId, ctx) {
     const data = await request('GET', apiPath('cases', caseId, 'tasks'), { signal });
     list.replaceChildren(taskTable(data.tasks || [], { onDone: markDone }));
   }
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    setBusy(form, true);
-    try {
-      const body = { title: title.value.trim() };
-      if (due.value) body.due = due.value;
-      if (assignee.value.trim()) body.assignee = assignee.value.trim();
-      await request('POST', apiPath('cases', caseId, 'tasks'), { signal, json: body });
-      form.reset();
-      setBanner(banner);
-      await load();
-    } catch (err) {
-      if (!isQuiet(err)) setBanner(banner, 'error', describeError(err));
-    } finally {
-      setBusy(form, false);
-    }
-  });
-  load().catch((err) => { if (!isQuiet(err)) setBanner(banner, 'error', describeError(err)); });
+  addForm(form, banner, signal, apiPath('cases', caseId, 'tasks'), () => {
+    const body = { title: title.value.trim() };
+    if (due.value) body.due = due.value;
+    if (assignee.value.trim()) body.assignee = assignee.value.trim();
+    return body;
+  }, load);
   return root;
 }
 
@@ -189,21 +201,7 @@ export function notesPanel(caseId, ctx) {
         el('p', { class: 'note-text' }, n.text))))
       : el('p', { class: 'empty' }, 'No notes yet.'));
   }
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    setBusy(form, true);
-    try {
-      await request('POST', apiPath('cases', caseId, 'notes'), { signal, json: { text: text.value } });
-      form.reset();
-      setBanner(banner);
-      await load();
-    } catch (err) {
-      if (!isQuiet(err)) setBanner(banner, 'error', describeError(err));
-    } finally {
-      setBusy(form, false);
-    }
-  });
-  load().catch((err) => { if (!isQuiet(err)) setBanner(banner, 'error', describeError(err)); });
+  addForm(form, banner, signal, apiPath('cases', caseId, 'notes'), () => ({ text: text.value }), load);
   return root;
 }
 
