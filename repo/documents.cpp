@@ -106,26 +106,7 @@ DocumentInfo InfoOf(const OpenedDocument& od) {
   d.created_at = od.row.created_at;
   if (const auto day = DocumentDay(d.fields, d.mtime)) d.date = DayText(*day);
   // Read back from the file: entries of the wrong shape are left out.
-  if (auto list = meta.find("entities"); list != meta.end() && list->is_array()) {
-    for (const auto& e : *list) {
-      if (!e.is_object()) continue;
-      DocumentEntity de;
-      de.type = JsonString(e, "type");
-      de.value = JsonString(e, "value");
-      if (de.type.empty() || de.value.empty()) continue;
-      de.count = JsonUnsigned(e, "count");
-      if (auto w = e.find("weight"); w != e.end() && w->is_number()) de.weight = w->get<double>();
-      de.fields = JsonStrings(e, "fields");
-      if (auto o = e.find("offsets"); o != e.end() && o->is_array()) {
-        for (const auto& r : *o) {
-          if (r.is_array() && r.size() == 2 && r[0].is_number_unsigned() && r[1].is_number_unsigned()) {
-            de.offsets.emplace_back(r[0].get<std::uint64_t>(), r[1].get<std::uint64_t>());
-          }
-        }
-      }
-      d.entities.push_back(std::move(de));
-    }
-  }
+  if (auto list = meta.find("entities"); list != meta.end()) d.entities = EntitiesFromJson(*list);
   return d;
 }
 

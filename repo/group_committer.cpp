@@ -157,6 +157,7 @@ void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
   const std::string now = ctx_.NowText();
   const KeyBatch& batch = CurrentBatch(w);
   batch.Store(w, now);
+  EntityPostings postings(ctx_, w);
   for (auto& g : b.group) {
     const bool duplicate = !g.info.duplicate_of.empty();
     // The sealed record binds what the row points to (documents.h).
@@ -195,10 +196,9 @@ void GroupCommitter::WriteRows(sql::Db& w, Batch& b) {
       cust.Reset();
       cust.Bind(1, crypto::Bytes(term.begin(), term.end())).Bind(2, g.info.id).Run();
     }
-    if (auto e = g.meta.find("entities"); e != g.meta.end()) {
-      PostEntities(ctx_, w, g.info.id, plan_.case_id, plan_.shard, *e);
-    }
+    postings.Add(g.info.id, plan_.case_id, plan_.shard, g.entities);
   }
+  postings.Finish();
   sql::Stmt lang(w, "INSERT OR IGNORE INTO shard_languages VALUES(?, ?)");
   for (const auto& l : b.languages) {
     lang.Reset();

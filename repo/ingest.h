@@ -111,6 +111,7 @@ struct Staged {
   // for the roles' keys as they are then (a role rotated meanwhile).
   crypto::SecretBytes data_key;
   nlohmann::json meta;
+  std::vector<DocumentEntity> entities;  // meta["entities"] as the postings take it
 };
 
 // What the extractor (or, for a file it never answered about, the

@@ -98,52 +98,10 @@ indexer::DocumentFields FieldsFromRecord(const std::string& doc_id, const std::s
   return fields;
 }
 
-nlohmann::json EntitiesJson(const std::vector<indexer::Entity>& found) {
-  struct Seen {
-    std::uint64_t count = 0;
-    double weight = 0;
-    std::set<std::string> fields;
-    nlohmann::json offsets = nlohmann::json::array();
-  };
-  std::map<std::pair<indexer::EntityType, std::string>, Seen> by_value;
-  for (const auto& e : found) {
-    auto key = std::make_pair(e.type, e.value);
-    if (by_value.size() >= kMaxStoredEntities && !by_value.count(key)) continue;
-    Seen& s = by_value[key];
-    ++s.count;
-    s.weight = std::max(s.weight, e.weight);
-    if (!e.field.empty()) s.fields.insert(e.field);
-    else if (s.offsets.size() < 10) s.offsets.push_back({e.begin, e.end});
-  }
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& [key, s] : by_value) {
-    out.push_back({{"type", std::string(indexer::EntityTypeName(key.first))},
-                   {"value", key.second},
-                   {"count", s.count},
-                   {"weight", s.weight},
-                   {"fields", s.fields},
-                   {"offsets", s.offsets}});
-  }
-  return out;
-}
-
-std::vector<std::string> EntityTermsOf(const nlohmann::json& entities) {
-  std::vector<std::string> out;
-  if (!entities.is_array()) return out;
-  for (const auto& e : entities) {
-    if (!e.is_object()) continue;
-    const std::string type = JsonString(e, "type"), value = JsonString(e, "value");
-    const auto t = indexer::EntityTypeFromName(type);
-    if (!t || value.empty() || value.size() > indexer::kMaxEntityValueBytes) continue;
-    out.push_back(indexer::EntityTerm(*t, value));
-  }
-  return out;
-}
-
 namespace {
 
 indexer::DocumentFields FieldsOf(const ItemSource& src, const IngestedDocument& info,
-                                 const IngestPlan& plan, const nlohmann::json& entities) {
+                                 const IngestPlan& plan, const std::vector<DocumentEntity>& entities) {
   const std::string language =
       src.item.language.empty() ? plan.fallback_language : src.item.language;
   return FieldsFromRecord(info.id, plan.case_id, src.custodian, info.filename, info.mime,
@@ -303,7 +261,7 @@ std::optional<Staged> Stager::Stage(ItemSource&& src, IngestedDocument* existing
   Content content = EncryptOriginal(src, data_key, link);
   info.size = content.size;
   info.sha256 = content.sha256;
-  const nlohmann::json entities = EntitiesJson(src.item.entities);
+  std::vector<DocumentEntity> entities = StoredEntities(src.item.entities);
   const indexer::DocumentFields fields = FieldsOf(src, info, plan_, entities);
   ctx_.Fault("after_blob_written");
 
@@ -340,7 +298,8 @@ std::optional<Staged> Stager::Stage(ItemSource&& src, IngestedDocument* existing
                  {"fields", it.fields}};
   // Without the key the record says its entities were never looked for
   // (as in a repository older than entities), and reindex finds them.
-  if (ctx_.options.extract_limits.find_entities) staged.meta["entities"] = entities;
+  if (ctx_.options.extract_limits.find_entities) staged.meta["entities"] = EntitiesJson(entities);
+  staged.entities = std::move(entities);
   if (src.mtime) staged.meta["mtime"] = *src.mtime;
   staged.dedup_key = duplicate ? crypto::Bytes() : dedup_key;
   staged.place_key = place_key;

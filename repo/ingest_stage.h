@@ -20,6 +20,7 @@
 #include <string>
 
 #include "repo/group_committer.h"
+#include "repo/entity_record.h"
 #include "repo/ingest.h"
 
 namespace dossier::repo {
@@ -35,15 +36,6 @@ indexer::DocumentFields FieldsFromRecord(const std::string& doc_id, const std::s
                                          const std::map<std::string, std::string>& fields,
                                          std::optional<std::int64_t> mtime,
                                          const std::vector<std::string>& entity_terms = {});
-// A document's entities as its sealed metadata keeps them: one entry per
-// distinct (type, value) with its count, weight, the headers it came from
-// and the first offsets in the text; at most kMaxStoredEntities entries.
-constexpr std::size_t kMaxStoredEntities = 2000;
-nlohmann::json EntitiesJson(const std::vector<indexer::Entity>& found);
-// The index terms ("type:value") of such a list (a document's
-// meta["entities"]); unknown or malformed entries (the metadata is read
-// back from the file) are left out.
-std::vector<std::string> EntityTermsOf(const nlohmann::json& entities);
 std::optional<std::int64_t> DocumentDay(const std::map<std::string, std::string>& fields,
                                         std::optional<std::int64_t> mtime);
 // The kind of document a MIME type is (`type:` values), and all kinds.

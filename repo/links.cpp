@@ -291,27 +291,41 @@ double LinkTypeWeight(const std::string& type) {
   return it == weights.end() ? 0.0 : it->second;
 }
 
-void PostEntities(const RepoContext& ctx, sql::Db& w, const std::string& doc_id,
-                  const std::string& case_id, const std::string& shard_id,
-                  const nlohmann::json& entities) {
-  if (!entities.is_array()) return;
-  sql::Stmt ins(w,
-                "INSERT OR IGNORE INTO entity_postings(hash, doc_id, case_id, shard_id, type) "
-                "VALUES(?, ?, ?, ?, ?)");
+EntityPostings::EntityPostings(const RepoContext& ctx, sql::Db& w)
+    : ctx_(ctx),
+      w_(w),
+      ins_(w,
+           "INSERT OR IGNORE INTO entity_postings(hash, doc_id, case_id, shard_id, type) "
+           "VALUES(?, ?, ?, ?, ?)") {}
+
+void EntityPostings::Add(const std::string& doc_id, const std::string& case_id,
+                         const std::string& shard_id, const std::vector<DocumentEntity>& entities) {
   for (const auto& e : entities) {
-    if (!e.is_object()) continue;
-    const std::string type = JsonString(e, "type"), value = JsonString(e, "value");
-    if (!indexer::EntityTypeFromName(type) || value.empty() ||
-        value.size() > indexer::kMaxEntityValueBytes || LinkTypeWeight(type) == 0) {
+    if (!indexer::EntityTypeFromName(e.type) || e.value.empty() ||
+        e.value.size() > indexer::kMaxEntityValueBytes || LinkTypeWeight(e.type) == 0) {
       continue;
     }
-    const auto w = e.find("weight");
-    const auto [link_type, hash] =
-        LinkKey(ctx, type, value, w != e.end() && w->is_number() ? w->get<double>() : 1.0);
-    ins.Reset();
-    ins.Bind(1, hash).Bind(2, doc_id).Bind(3, case_id).Bind(4, shard_id).Bind(5, link_type);
-    ins.Run();
+    auto [link_type, hash] = LinkKey(ctx_, e.type, e.value, e.weight);
+    ins_.Reset();
+    ins_.Bind(1, hash).Bind(2, doc_id).Bind(3, case_id).Bind(4, shard_id).Bind(5, link_type);
+    ins_.Run();
+    if (w_.Changes() == 0) continue;  // posted already
+    auto& count = counts_[{std::move(hash), shard_id, case_id}];
+    if (count.first.empty()) count.first = std::move(link_type);
+    ++count.second;
   }
+}
+
+void EntityPostings::Finish() {
+  sql::Stmt up(w_,
+               "INSERT INTO entity_cases(hash, shard_id, case_id, type, docs) VALUES(?, ?, ?, ?, ?) "
+               "ON CONFLICT(hash, shard_id, case_id) DO UPDATE SET docs = docs + excluded.docs");
+  for (const auto& [key, count] : counts_) {
+    up.Reset();
+    up.Bind(1, std::get<0>(key)).Bind(2, std::get<1>(key)).Bind(3, std::get<2>(key));
+    up.Bind(4, count.first).Bind(5, count.second).Run();
+  }
+  counts_.clear();
 }
 
 namespace {

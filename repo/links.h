@@ -1,14 +1,15 @@
 // Private to repo/: entities across cases, and the links they make.
 //
-// What is stored (schema version 7): per document, the keyed hashes of its
+// What is stored (schema version 10): per document, the keyed hashes of its
 // entities (the entities subkey of the index key, 16 bytes of BLAKE2b of
 // "type:value") in entity_postings, with the shard that decides who may
 // open the document; per hash, shard and case, how many documents hold
-// it (entity_cases, kept by triggers on entity_postings and documents).
+// it (entity_cases: added to by EntityPostings once per commit group, taken
+// from and moved by triggers on entity_postings and documents).
 // The values themselves live only in the documents' sealed metadata.
 //
 // Adding a document writes one posting per distinct entity and touches
-// one entity_cases row each: its cost does not depend on the number of
+// at most one entity_cases row each: its cost does not depend on the number of
 // cases. A case's links read its own hashes, then for each hash at most
 // (threshold + 1) holders per shard the viewer may open: in proportion to
 // the case's entities, bounded by the stop threshold.
@@ -23,7 +24,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "repo/context.h"
 #include "repo/session_impl.h"
@@ -38,12 +43,31 @@ crypto::Bytes EntityHash(const RepoContext& ctx, const std::string& type, const 
 std::pair<std::string, crypto::Bytes> LinkKey(const RepoContext& ctx, const std::string& type,
                                               const std::string& value, double weight);
 
-// Records a document's entities (its sealed metadata's "entities" list)
-// for linking, inside the transaction that writes its row. Types that do
-// not link (dates) are left out.
-void PostEntities(const RepoContext& ctx, sql::Db& w, const std::string& doc_id,
-                  const std::string& case_id, const std::string& shard_id,
-                  const nlohmann::json& entities);
+// Records documents' entities (their sealed records' "entities" lists) for
+// linking, inside the transaction that writes their rows: each document's
+// postings at once, and per hash, shard and case how many documents hold
+// it at Finish(), one upsert per hash, shard and case of the batch rather
+// than one per posting (a group of mail repeats its senders' addresses and
+// domains: measured, 3,345 upserts instead of 8,643 for 630 messages).
+// Deletes and moves keep the counts by trigger. Types that do not link
+// (dates) are left out.
+class EntityPostings {
+ public:
+  EntityPostings(const RepoContext& ctx, sql::Db& w);
+  EntityPostings(const EntityPostings&) = delete;
+  EntityPostings& operator=(const EntityPostings&) = delete;
+  void Add(const std::string& doc_id, const std::string& case_id, const std::string& shard_id,
+           const std::vector<DocumentEntity>& entities);
+  // Must run before the transaction commits, or the counts fall behind.
+  void Finish();
+
+ private:
+  const RepoContext& ctx_;
+  sql::Db& w_;
+  sql::Stmt ins_;
+  // (hash, shard, case) -> (type, new documents)
+  std::map<std::tuple<crypto::Bytes, std::string, std::string>, std::pair<std::string, std::int64_t>> counts_;
+};
 
 // How much one shared entity of a type weighs before rarity (0: the type
 // does not link).

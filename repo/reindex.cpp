@@ -66,7 +66,7 @@ nlohmann::json FindMissingEntities(RepoContext& ctx, const OpenedDocument& doc,
       held.chunks.push_back(chunk.size());
     });
   }
-  return EntitiesJson(indexer::FindItemEntities(held.text, fields, options));
+  return EntitiesJson(StoredEntities(indexer::FindItemEntities(held.text, fields, options)));
 }
 
 }  // namespace
@@ -141,7 +141,7 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
           JsonString(doc.meta, "mime"), JsonString(doc.meta, "language", "en"), fields, mtime,
           [&] {
             auto list = doc.meta.find("entities");  // end() when meta is not an object
-            return list == doc.meta.end() ? std::vector<std::string>{} : EntityTermsOf(*list);
+            return list == doc.meta.end() ? std::vector<std::string>{} : EntityTermsOf(EntitiesFromJson(*list));
           }());
       if (auto e = doc.meta.find("entities"); e != doc.meta.end()) postings.emplace_back(id, doc.row.case_id, *e);
       for (const auto& tag : TagsOf(*w, id, doc.key)) f.extra.emplace_back(indexer::Field::kTag, tag);
@@ -205,11 +205,13 @@ ReindexSummary ReindexService::Rebuild(const Actor& actor) {
         meta.Bind(1, sealed).Bind(2, doc_id).Run();
       }
       sql::Stmt drop(*w, "DELETE FROM entity_postings WHERE doc_id=?");
+      EntityPostings posted(ctx_, *w);
       for (const auto& [doc_id, case_id, entities] : postings) {
         drop.Reset();
         drop.Bind(1, doc_id).Run();
-        PostEntities(ctx_, *w, doc_id, case_id, shard.id, entities);
+        posted.Add(doc_id, case_id, shard.id, EntitiesFromJson(entities));
       }
+      posted.Finish();
       sql::Stmt fmt(*w, "UPDATE shards SET format=? WHERE id=?");
       fmt.Bind(1, static_cast<std::int64_t>(indexer::kShardFormat)).Bind(2, shard.id).Run();
       ctx_.events.Changed(*w, EventKind::kReindexed, actor.name(), shard.id);

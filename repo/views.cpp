@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "repo/entity_record.h"
 
 namespace dossier::repo::views {
 
@@ -54,17 +55,6 @@ std::string Cases(const std::vector<CaseInfo>& cases, int indent) {
   return Dump(json{{"cases", arr}}, indent);
 }
 
-json EntitiesJson(const std::vector<DocumentEntity>& list) {
-  json out = json::array();
-  for (const auto& e : list) {
-    json offsets = json::array();
-    for (const auto& [b, end] : e.offsets) offsets.push_back({b, end});
-    out.push_back({{"type", e.type}, {"value", e.value}, {"count", e.count}, {"weight", e.weight},
-                   {"fields", e.fields}, {"offsets", offsets}});
-  }
-  return out;
-}
-
 json DocumentJson(const DocumentInfo& d) {
   return {{"id", d.id},
                {"case_id", d.case_id},
@@ -79,7 +69,7 @@ json DocumentJson(const DocumentInfo& d) {
                {"custodian", d.custodian},
                {"dates", {{"ingested", d.created_at}, {"document", NullIfEmpty(d.date)}}},
                {"tags", d.tags},
-               {"entities", EntitiesJson(d.entities)},
+               {"entities", repo::EntitiesJson(d.entities)},
                {"status", StatusName(d.status)},
                {"duplicate_of", NullIfEmpty(d.duplicate_of)},
                {"indexed_bytes", d.indexed_bytes},

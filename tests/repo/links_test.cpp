@@ -441,3 +441,73 @@ TEST_CASE("phone numbers without a country code are read in their case's region,
   CHECK(CodeOf([&] { f.repo->CreateCase(alice, {"Nowhere", "", repo::Risk::kLow, {"investigator"}, "es"}); }) ==
         ErrorCode::kInvalidArgument);
 }
+
+namespace {
+
+// Rows where the per-case count disagrees with the postings it counts
+// (either side missing counts as a disagreement).
+std::int64_t CountMismatches(const std::string& dir) {
+  repo::sql::Db db(dir + "/dossier.db", false);
+  repo::sql::Stmt s(db, R"sql(
+SELECT count(*) FROM
+  (SELECT hash, shard_id, case_id, count(*) AS n FROM entity_postings GROUP BY 1, 2, 3) p
+  FULL OUTER JOIN entity_cases c USING(hash, shard_id, case_id)
+  WHERE p.n IS NOT c.docs)sql");
+  REQUIRE(s.Step());
+  return s.Int(0);
+}
+
+std::int64_t CountOf(const std::string& dir, const std::string& sql) {
+  repo::sql::Db db(dir + "/dossier.db", false);
+  repo::sql::Stmt s(db, sql);
+  REQUIRE(s.Step());
+  return s.Int(0);
+}
+
+}  // namespace
+
+TEST_CASE("the count of documents per entity and case follows ingest, moves, deletes and reindex") {
+  Linked f;
+  // One batch of several documents repeating the same entities, and one
+  // that repeats them twice in itself.
+  for (int i = 0; i < 5; ++i) {
+    WriteFile(f.tmp / ("many/m" + std::to_string(i) + ".txt"),
+              "Note " + std::to_string(i) + ": pay " + kIban + ", call " + kPhone + ", again " + kIban + ".");
+  }
+  REQUIRE(f.Ingest(f.Ivan(), f.alpha, f.tmp / "many").size() == 5);
+  CHECK(CountMismatches(f.dir) == 0);
+  CHECK(CountOf(f.dir, "SELECT max(docs) FROM entity_cases") >= 6);  // alpha.txt and the five notes
+  CHECK(CountOf(f.dir, "SELECT count(*) FROM entity_cases WHERE docs <= 0") == 0);
+
+  // Restricting a case moves its documents to another shard.
+  f.repo->GrantRole(f.Alice(), f.alpha, "legal");
+  CHECK(CountMismatches(f.dir) == 0);
+  f.repo->RevokeRole(f.Alice(), f.alpha, "legal");
+  CHECK(CountMismatches(f.dir) == 0);
+
+  f.repo->Reindex(f.Alice());
+  CHECK(CountMismatches(f.dir) == 0);
+  CHECK(CountOf(f.dir, "SELECT count(*) FROM entity_cases WHERE docs <= 0") == 0);
+  CHECK(Find(f.repo->Links(f.Ivan(), f.alpha, 50), "Bravo"));
+}
+
+TEST_CASE("a repository of schema version 9 loses the per-posting trigger and still counts") {
+  Linked f;
+  f.repo.reset();
+  {
+    repo::sql::Db db(f.dir + "/dossier.db", false);
+    db.Exec(R"sql(
+CREATE TRIGGER entity_postings_added AFTER INSERT ON entity_postings BEGIN
+  INSERT INTO entity_cases(hash, shard_id, case_id, type, docs)
+    VALUES(NEW.hash, NEW.shard_id, NEW.case_id, NEW.type, 1)
+    ON CONFLICT(hash, shard_id, case_id) DO UPDATE SET docs = docs + 1;
+END;
+PRAGMA user_version=9;
+)sql");
+  }
+  f.Reopen();
+  CHECK(CountOf(f.dir, "SELECT count(*) FROM sqlite_master WHERE name = 'entity_postings_added'") == 0);
+  CHECK(CountOf(f.dir, "PRAGMA user_version") == repo::LatestSchemaVersion());
+  f.Put(f.bravo, "more.txt", "Again the account " + kIban + ".");
+  CHECK(CountMismatches(f.dir) == 0);  // counted once, not twice
+}
