@@ -21,6 +21,7 @@
 
 namespace dossier::indexer {
 
+// kName stays last: the worker protocol checks a type's number against it.
 enum class EntityType {
   kEmail, kPhone, kIban, kCard, kIp, kUrl, kDomain, kBitcoin, kEthereum, kMoney, kDate, kName,
 };

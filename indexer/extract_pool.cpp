@@ -411,12 +411,14 @@ ExtractEvent ExtractPool::Next() {
       if (lied) return s.Fail(w, "the extractor sent a reply past its limits", true);
       return s.Fail(w, timed_out ? "the extractor exceeded its wall-clock limit" : "", timed_out);
     }
-    const json h = json::parse(header, nullptr, false);
+    const auto [header_json, entity_block] = SplitHeader(header);
+    const json h = json::parse(header_json, nullptr, false);
     ExtractEvent e;
     e.job = w.queue.front().id;
     if (kind == kDoneFrame) {
       auto f = h.is_object() ? h.find("failure") : h.end();
-      if (!h.is_object() || f == h.end() || !f->is_string() || blen != 0 || tlen != 0) {
+      if (!h.is_object() || f == h.end() || !f->is_string() || blen != 0 || tlen != 0 ||
+          !entity_block.empty()) {
         return s.Fail(w, "malformed worker reply", true);
       }
       e.done = true;
@@ -424,7 +426,7 @@ ExtractEvent ExtractPool::Next() {
       s.EndJob(w);
       return e;
     }
-    if (kind != kItemFrame || !ItemFromHeader(h, &e.item) || !EntitiesFromHeader(h, tlen, &e.item.entities) ||
+    if (kind != kItemFrame || !ItemFromHeader(h, &e.item) || !EntitiesFromBlock(entity_block, tlen, &e.item.entities) ||
         e.item.index <= w.last_index || (w.last_index < 0) != (e.item.index == 0) ||
         ++w.items > lim.max_items + 1) {
       crypto::Wipe(bytes);

@@ -7,9 +7,13 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "indexer/extract.h"
 #include "indexer/text.h"
@@ -17,8 +21,9 @@
 namespace dossier::indexer {
 using nlohmann::json;
 
-// Frames, worker to parent: u32 kind | u64 len + header JSON | u64 len +
-// bytes | u64 len + text. Kind 1 is an item, kind 2 the end of the job.
+// Frames, worker to parent: u32 kind | u64 len + header (JSON, then its
+// entities: ItemHeader) | u64 len + bytes | u64 len + text. Kind 1 is an
+// item, kind 2 the end of the job.
 inline constexpr std::uint32_t kItemFrame = 1, kDoneFrame = 2;
 inline constexpr int kWorkerFd = 3;
 
@@ -97,49 +102,104 @@ class FrameWriter {
   std::chrono::steady_clock::time_point oldest_;
 };
 
-// `found`: the entities to send (the item's own by default).
-inline json ItemHeader(const ExtractedItem& it, const std::vector<Entity>* found = nullptr) {
-  json entities = json::array();
-  for (const auto& e : found ? *found : it.entities) {
-    entities.push_back({std::string(EntityTypeName(e.type)), e.value, e.begin, e.end, e.weight, e.field});
-  }
-  return {{"index", it.index},   {"parent", it.parent},  {"path", NameToUtf8(it.path)},
-          {"name", NameToUtf8(it.name)}, {"mime", it.mime}, {"status", it.status},
-          {"error", it.error},   {"language", it.language},
-          {"truncated", it.text_truncated}, {"fields", it.fields}, {"entities", entities}};
+// An item's header: its JSON, then, when it has entities, a NUL (which
+// JSON text never holds) and the entities in a fixed binary layout. Mail
+// carries a score of entities per message, and parsing them as JSON
+// arrays cost the parent more than the rest of the header (measured:
+// 170M instructions for 630 messages, 13k per entity). Per entity, in the
+// host's byte order (worker and parent are one build on one machine):
+//   u8 type | u8 field (0 none, 1 from, 2 to, 3 cc, 4 bcc) | u16 value
+//   length | u64 begin | u64 end | f64 weight | value bytes
+// after a u32 count.
+inline constexpr std::size_t kEntityRecordBytes = 1 + 1 + 2 + 8 + 8 + 8;
+inline constexpr std::string_view kEntityFields[] = {"", "from", "to", "cc", "bcc"};
+
+template <typename T>
+inline void AppendRaw(std::string* out, T v) {
+  out->append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
-// The entities of an item header: [type, value, begin, end, weight, field]
-// each. A worker's reply is hostile: a type Dossier does not know, a value
-// that is empty, too long or not UTF-8, offsets past the text, a weight
-// outside [0, 1], a field other than an address header, or too many, and
-// the whole reply is malformed.
-inline bool EntitiesFromHeader(const json& h, std::size_t text_size, std::vector<Entity>* out) {
-  auto f = h.find("entities");
-  if (f == h.end()) return true;  // none
-  if (!f->is_array() || f->size() > kMaxEntitiesPerItem) return false;
-  for (const auto& e : *f) {
-    if (!e.is_array() || e.size() != 6 || !e[0].is_string() || !e[1].is_string() ||
-        !e[2].is_number_integer() || !e[3].is_number_integer() || !e[4].is_number() || !e[5].is_string() ||
-        e[2].get<std::int64_t>() < 0 || e[3].get<std::int64_t>() < 0) {
-      return false;
-    }
-    const auto type = EntityTypeFromName(e[0].get<std::string>());
-    std::string value = e[1].get<std::string>(), field = e[5].get<std::string>();
-    const auto b = static_cast<std::uint64_t>(e[2].get<std::int64_t>());
-    const auto end = static_cast<std::uint64_t>(e[3].get<std::int64_t>());
-    const double w = e[4].get<double>();
-    if (!type || value.empty() || value.size() > kMaxEntityValueBytes || RepairUtf8(value) != value) return false;
-    if (!(w >= 0 && w <= 1)) return false;
-    if (field.empty()) {
-      if (b >= end || end > text_size) return false;
-    } else if (field != "from" && field != "to" && field != "cc" && field != "bcc") {
-      return false;
-    }
-    out->push_back({*type, std::move(value), static_cast<std::size_t>(b), static_cast<std::size_t>(end), w,
-                    std::move(field)});
+// Appends `entities` to a header's JSON text (nothing when there are none).
+// An entity of a field this protocol does not carry is left out.
+inline void AppendEntities(std::string* header, const std::vector<Entity>& entities) {
+  if (entities.empty()) return;
+  header->push_back('\0');
+  const std::size_t count_at = header->size();
+  AppendRaw<std::uint32_t>(header, 0);
+  std::uint32_t n = 0;
+  for (const auto& e : entities) {
+    std::size_t field = 0;
+    while (field < std::size(kEntityFields) && kEntityFields[field] != e.field) ++field;
+    if (field == std::size(kEntityFields) || e.value.size() > kMaxEntityValueBytes) continue;
+    AppendRaw<std::uint8_t>(header, static_cast<std::uint8_t>(e.type));
+    AppendRaw<std::uint8_t>(header, static_cast<std::uint8_t>(field));
+    AppendRaw<std::uint16_t>(header, static_cast<std::uint16_t>(e.value.size()));
+    AppendRaw<std::uint64_t>(header, e.begin);
+    AppendRaw<std::uint64_t>(header, e.end);
+    AppendRaw<double>(header, e.weight);
+    header->append(e.value);
+    ++n;
   }
-  return true;
+  std::memcpy(header->data() + count_at, &n, sizeof n);
+}
+
+// The item header for `it`, with `found` as its entities (its own by default).
+inline std::string ItemHeader(const ExtractedItem& it, const std::vector<Entity>* found = nullptr) {
+  const json h = {{"index", it.index},   {"parent", it.parent},  {"path", NameToUtf8(it.path)},
+                  {"name", NameToUtf8(it.name)}, {"mime", it.mime}, {"status", it.status},
+                  {"error", it.error},   {"language", it.language},
+                  {"truncated", it.text_truncated}, {"fields", it.fields}};
+  // Field values from parsers are repaired already; the handler keeps any
+  // stray byte from failing the job.
+  std::string out = h.dump(-1, ' ', false, json::error_handler_t::replace);
+  AppendEntities(&out, found ? *found : it.entities);
+  return out;
+}
+
+// Splits a header into its JSON text and its entity block (empty: none).
+inline std::pair<std::string_view, std::string_view> SplitHeader(std::string_view header) {
+  const std::size_t nul = header.find('\0');
+  if (nul == std::string_view::npos) return {header, {}};
+  return {header.substr(0, nul), header.substr(nul + 1)};
+}
+
+// The entities of an item header's block. A worker's reply is hostile: a
+// type Dossier does not know, a value that is empty, too long or not
+// UTF-8, offsets past the text, a weight outside [0, 1], a field other than
+// an address header, too many, or bytes left over or missing, and the
+// whole reply is malformed.
+inline bool EntitiesFromBlock(std::string_view block, std::size_t text_size, std::vector<Entity>* out) {
+  if (block.empty()) return true;  // none
+  std::uint32_t n = 0;
+  if (block.size() < sizeof n) return false;
+  std::memcpy(&n, block.data(), sizeof n);
+  block.remove_prefix(sizeof n);
+  if (n == 0 || n > kMaxEntitiesPerItem) return false;
+  out->reserve(out->size() + n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (block.size() < kEntityRecordBytes) return false;
+    std::uint8_t type = 0, field = 0;
+    std::uint16_t len = 0;
+    std::uint64_t b = 0, end = 0;
+    double w = 0;
+    const char* p = block.data();
+    std::memcpy(&type, p, 1);
+    std::memcpy(&field, p + 1, 1);
+    std::memcpy(&len, p + 2, 2);
+    std::memcpy(&b, p + 4, 8);
+    std::memcpy(&end, p + 12, 8);
+    std::memcpy(&w, p + 20, 8);
+    block.remove_prefix(kEntityRecordBytes);
+    if (type > static_cast<std::uint8_t>(EntityType::kName) || field >= std::size(kEntityFields)) return false;
+    if (len == 0 || len > kMaxEntityValueBytes || block.size() < len) return false;
+    std::string value(block.substr(0, len));
+    block.remove_prefix(len);
+    if (RepairUtf8(value) != value || !(w >= 0 && w <= 1)) return false;
+    if (field == 0 && (b >= end || end > text_size)) return false;
+    out->push_back({static_cast<EntityType>(type), std::move(value), static_cast<std::size_t>(b),
+                    static_cast<std::size_t>(end), w, std::string(kEntityFields[field])});
+  }
+  return block.empty();
 }
 
 // Reads an item header sent by a worker. The worker parses hostile input,

@@ -109,7 +109,7 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
         if (name == "__dossier_fault_spin__") for (;;) asm volatile("");
         if (name == "__dossier_fault_lie__") {  // claims a 3 GiB text, sends a little
           const std::uint32_t kind = kItemFrame;
-          const std::string h = ItemHeader(ExtractedItem{}).dump();
+          const std::string h = ItemHeader(ExtractedItem{});
           const std::uint64_t hl = h.size(), none = 0, huge = 3ull << 30;
           (void)(WriteFull(kWorkerFd, &kind, 4) && WriteFull(kWorkerFd, &hl, 8) &&
                  WriteFull(kWorkerFd, h.data(), h.size()) && WriteFull(kWorkerFd, &none, 8) &&
@@ -137,11 +137,7 @@ int RunExtractWorker(const ExtractLimits& limits, int cpu_seconds, std::uint64_t
                      // parse hostile text inside the sandbox.
                      std::vector<Entity> entities;
                      if (limits.find_entities) entities = FindItemEntities(item.text, item.fields, entity_options);
-                     // Field values from parsers are repaired already; the
-                     // handler keeps any stray byte from failing the job.
-                     if (!out.Add(kItemFrame,
-                                  ItemHeader(item, &entities).dump(-1, ' ', false, json::error_handler_t::replace),
-                                  bytes, item.text)) {
+                     if (!out.Add(kItemFrame, ItemHeader(item, &entities), bytes, item.text)) {
                        ::_exit(3);  // the parent is gone
                      }
                    });

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -226,31 +227,73 @@ TEST_CASE("a labelled text: every planted value found, no near miss, offsets poi
   CHECK_FALSE(EntityTypeFromName("nope"));
 }
 
-TEST_CASE("a worker's entities are refused whole when any is malformed") {
-  using nlohmann::json;
-  auto parse = [](const json& entities, std::size_t text_size = 100) {
+namespace {
+
+// One entity record as a worker could write it, any field out of range.
+std::string Record(unsigned type, unsigned field, const std::string& value, std::uint64_t begin,
+                   std::uint64_t end, double weight, std::size_t claimed_len = std::string::npos) {
+  std::string r;
+  AppendRaw<std::uint8_t>(&r, static_cast<std::uint8_t>(type));
+  AppendRaw<std::uint8_t>(&r, static_cast<std::uint8_t>(field));
+  AppendRaw<std::uint16_t>(&r, static_cast<std::uint16_t>(claimed_len == std::string::npos ? value.size() : claimed_len));
+  AppendRaw<std::uint64_t>(&r, begin);
+  AppendRaw<std::uint64_t>(&r, end);
+  AppendRaw<double>(&r, weight);
+  return r + value;
+}
+
+std::string Block(std::uint32_t count, const std::string& records) {
+  std::string b;
+  AppendRaw<std::uint32_t>(&b, count);
+  return b + records;
+}
+
+}  // namespace
+
+TEST_CASE("a worker's entities travel after its header and are refused whole when any is malformed") {
+  const unsigned iban = static_cast<unsigned>(EntityType::kIban);
+  auto parse = [](const std::string& block, std::size_t text_size = 100) {
     std::vector<Entity> out;
-    const bool ok = EntitiesFromHeader(json{{"entities", entities}}, text_size, &out);
+    const bool ok = EntitiesFromBlock(block, text_size, &out);
     return std::make_pair(ok, out.size());
   };
-  const json good = {"iban", "DE89370400440532013000", 4, 31, 1.0, ""};
-  CHECK(parse(json::array({good})) == std::make_pair(true, std::size_t{1}));
-  CHECK(parse(json::array({json{"email", "a@b.example", 0, 0, 1.0, "from"}})).first);
-  CHECK(EntitiesFromHeader(json::object(), 10, nullptr));  // none at all
-  for (const json& bad : {json{"nosuch", "x", 0, 1, 1.0, ""},
-                          json{"iban", "", 0, 1, 1.0, ""},
-                          json{"iban", std::string(600, 'A'), 0, 1, 1.0, ""},
-                          json{"iban", "\xff\xfe", 0, 1, 1.0, ""},
-                          json{"iban", "X", 4, 300, 1.0, ""},  // past the text
-                          json{"iban", "X", 9, 9, 1.0, ""},    // empty span
-                          json{"iban", "X", 0, 1, 1.5, ""},    // weight
-                          json{"iban", "X", 0, 1, 1.0, "subject"},
-                          json{"iban", "X", -1, 1, 1.0, ""},
-                          json{"iban", "X", 0, 1, 1.0},
-                          json("iban:X")}) {
-    INFO(bad.dump(-1, ' ', false, json::error_handler_t::replace));
-    CHECK_FALSE(parse(json::array({good, bad})).first);
+  // What a worker writes reads back the same.
+  ExtractedItem item;
+  item.entities = {{EntityType::kIban, "DE89370400440532013000", 4, 31, 1.0, ""},
+                   {EntityType::kEmail, "a@b.example", 0, 0, 0.5, "from"}};
+  const std::string header = ItemHeader(item);
+  const auto [text, block] = SplitHeader(header);
+  CHECK(nlohmann::json::parse(text).at("index") == 0);
+  std::vector<Entity> back;
+  REQUIRE(EntitiesFromBlock(block, 100, &back));
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].value == "DE89370400440532013000");
+  CHECK(back[0].begin == 4);
+  CHECK(back[0].end == 31);
+  CHECK(back[1].type == EntityType::kEmail);
+  CHECK(back[1].field == "from");
+  CHECK(back[1].weight == 0.5);
+  CHECK(SplitHeader(ItemHeader(ExtractedItem{})).second.empty());  // none at all
+  CHECK(EntitiesFromBlock({}, 10, nullptr));
+
+  const std::string good = Record(iban, 0, "DE89370400440532013000", 4, 31, 1.0);
+  CHECK(parse(Block(1, good)) == std::make_pair(true, std::size_t{1}));
+  for (const std::string& bad : {Record(99, 0, "x", 0, 1, 1.0),           // no such type
+                                 Record(iban, 0, "", 0, 1, 1.0),          // empty
+                                 Record(iban, 0, std::string(600, 'A'), 0, 1, 1.0),
+                                 Record(iban, 0, "\xff\xfe", 0, 1, 1.0),  // not UTF-8
+                                 Record(iban, 0, "X", 4, 300, 1.0),       // past the text
+                                 Record(iban, 0, "X", 9, 9, 1.0),         // empty span
+                                 Record(iban, 0, "X", 0, 1, 1.5),         // weight
+                                 Record(iban, 0, "X", 0, 1, std::numeric_limits<double>::quiet_NaN()),
+                                 Record(iban, 7, "X", 0, 1, 1.0),         // a field that is no address header
+                                 Record(iban, 0, "XY", 0, 1, 1.0, 9),     // a value longer than sent
+                                 Record(iban, 0, "X", 0, 1, 1.0).substr(0, 10)}) {  // cut short
+    CHECK_FALSE(parse(Block(2, good + bad)).first);
   }
-  CHECK_FALSE(parse(json(std::vector<json>(kMaxEntitiesPerItem + 1, good))).first);
-  CHECK_FALSE(parse(json("not a list")).first);
+  CHECK_FALSE(parse(Block(1, good + "extra")).first);        // bytes left over
+  CHECK_FALSE(parse(Block(3, good + good)).first);           // fewer than counted
+  CHECK_FALSE(parse(Block(0, "")).first);                    // a block that says nothing
+  CHECK_FALSE(parse("ab").first);                            // no count
+  CHECK_FALSE(parse(Block(kMaxEntitiesPerItem + 1, good)).first);
 }
